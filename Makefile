@@ -1,0 +1,55 @@
+# activepipe: PGXS build, tests, demo and benchmark entry points.
+EXTENSION = activepipe
+EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
+
+MODULE_big = activepipe
+LIB_SRCS = $(sort $(wildcard src/lib/*.c))
+PG_SRCS = $(sort $(wildcard src/*.c))
+OBJS = $(PG_SRCS:.c=.o) $(LIB_SRCS:.c=.o)
+HEADERS = $(wildcard src/*.h src/lib/*.h)
+
+DATA = $(sort $(wildcard migrations/$(EXTENSION)--*.sql))
+DOCS = README.md
+
+REGRESS = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
+REGRESS_OPTS = --inputdir=. --outputdir=test/regress_out
+
+SHLIB_LINK = -lcsv
+PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/src/lib
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+EXTRA_CLEAN = test/regress_out test/unit/bin
+
+# Plain-C unit tests of src/lib: no server, no backend headers.
+UNIT_CC ?= cc
+UNIT_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -O1 -g -Wall -Wextra -Werror -Isrc/lib -Itest/unit
+UNIT_TESTS = $(basename $(notdir $(wildcard test/unit/test_*.c)))
+UNIT_BINS = $(addprefix test/unit/bin/,$(UNIT_TESTS))
+
+test/unit/bin/%: test/unit/%.c $(LIB_SRCS) $(wildcard src/lib/*.h) test/unit/tap.h
+	@mkdir -p test/unit/bin
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(LIB_SRCS) -lcsv
+
+.PHONY: deps unit test demo bench fuzz deb
+
+deps:
+	@bash scripts/deps.sh
+
+unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do echo "# $$t"; $$t || exit 1; done
+
+test: deps
+	$(MAKE) all
+	bash test/run.sh
+
+demo: deps
+	$(MAKE) all
+	bash scripts/demo.sh
+
+bench: deps
+	$(MAKE) all
+	bash bench/run.sh

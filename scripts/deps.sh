@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Install what building, testing and demoing activepipe needs, and only
+# what is missing, so it is cheap to call before every make target.
+set -euo pipefail
+
+pgmajor() {
+	if command -v pg_lsclusters >/dev/null 2>&1 || [ -d /usr/lib/postgresql ]; then
+		ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n 1
+	fi
+}
+
+PGV=${PG_MAJOR:-$(pgmajor)}
+[ -n "$PGV" ] || PGV=15
+
+want=(
+	"postgresql-$PGV"
+	"postgresql-server-dev-$PGV"
+	libcsv-dev
+	"postgresql-$PGV-pgtap"
+	libtap-parser-sourcehandler-pgtap-perl
+	clang
+	make
+	gcc
+)
+
+missing=()
+for p in "${want[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+		|| missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null 2>&1 || {
+		echo "deps.sh: missing packages (${missing[*]}) and not root; install them" >&2
+		exit 1
+	}
+	SUDO=sudo
+fi
+
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,114 @@
+/*
+ * binding.c
+ *	  The contacts binding: which application table holds contacts and
+ *	  which of its columns carries each ActivePipe identity/address field.
+ *
+ * The extension owns no contacts table.  Its contacts_binding table holds
+ * at most one row; with none, the reference Ulysses schema applies.  The
+ * binding is read and checked once per call, so a wrong configuration is
+ * reported by name before any work is done.
+ */
+#include "activepipe.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+char *
+ap_extension_schema(FunctionCallInfo fcinfo)
+{
+	Oid			nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
+	char	   *name = get_namespace_name(nsp);
+
+	if (name == NULL)
+		elog(ERROR, "activepipe: schema of function %u not found",
+			 fcinfo->flinfo->fn_oid);
+	return name;
+}
+
+/* Value of column i of the binding row, or the default when no row. */
+static char *
+binding_value(HeapTuple tup, TupleDesc desc, int attno, const char *dflt)
+{
+	if (tup == NULL)
+		return dflt ? pstrdup(dflt) : NULL;
+	return SPI_getvalue(tup, desc, attno);
+}
+
+static Oid
+check_table(const char *schema, const char *table)
+{
+	Oid			nsp = get_namespace_oid(schema, true);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid(table, nsp) : InvalidOid;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("activepipe contacts table \"%s.%s\" does not exist",
+						schema, table),
+				 errhint("Create it, or point the contacts_binding table of the activepipe extension at the table that holds contacts.")));
+	return relid;
+}
+
+static char *
+check_column(Oid relid, const char *schema, const char *table,
+			 const char *column, const char *role)
+{
+	if (get_attnum(relid, column) == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("activepipe contacts binding: column \"%s\" (%s) does not exist in \"%s.%s\"",
+						column, role, schema, table),
+				 errhint("Fix the column name in the contacts_binding table, or set it to NULL to keep the field in the payload.")));
+	return pstrdup(quote_identifier(column));
+}
+
+ApBinding *
+ap_binding_load(FunctionCallInfo fcinfo)
+{
+	ApBinding  *b = palloc0(sizeof(ApBinding));
+	char	   *schema = ap_extension_schema(fcinfo);
+	StringInfoData sql;
+	HeapTuple	tup = NULL;
+	TupleDesc	desc = NULL;
+	char	   *tschema,
+			   *tname;
+	Oid			relid;
+	int			f;
+
+	b->ext_schema = pstrdup(quote_identifier(schema));
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "SELECT table_schema, table_name, id_column, user_id_column, "
+					 "firstname, lastname, email, phone, mobile, streetaddress, "
+					 "city, state, postcode, country FROM %s.contacts_binding",
+					 b->ext_schema);
+	if (SPI_execute(sql.data, true, 2) != SPI_OK_SELECT)
+		elog(ERROR, "activepipe: reading contacts_binding failed");
+	if (SPI_processed > 0)
+	{
+		tup = SPI_tuptable->vals[0];
+		desc = SPI_tuptable->tupdesc;
+	}
+
+	tschema = binding_value(tup, desc, 1, "public");
+	tname = binding_value(tup, desc, 2, "contacts");
+	relid = check_table(tschema, tname);
+	b->table = quote_qualified_identifier(tschema, tname);
+	b->id_col = check_column(relid, tschema, tname,
+							 binding_value(tup, desc, 3, "id"), "contact id");
+	b->user_col = check_column(relid, tschema, tname,
+							   binding_value(tup, desc, 4, "user_id"), "tenant");
+	for (f = 0; f < AP_NIDENTITY; f++)
+	{
+		char	   *col = binding_value(tup, desc, 5 + f,
+										ap_contract[f].default_column);
+
+		b->col[f] = col ? check_column(relid, tschema, tname, col,
+									   ap_contract[f].name) : NULL;
+	}
+	if (SPI_tuptable)
+		SPI_freetuptable(SPI_tuptable);
+	return b;
+}

@@ -1,0 +1,364 @@
+/*
+ * export.c
+ *	  CSV export: activepipe_export (one document), activepipe_export_rows
+ *	  (the same rows as a set, for COPY), activepipe_export_summary, and
+ *	  the id-array and CSV-formatting helpers they share.
+ *
+ * Rows come from one cursor over the tenant's requested contacts in
+ * ascending id order, fetched in batches whose memory is reset after each
+ * batch, so memory stays near the size of the output.  last_exported_at
+ * is then stamped for every exported contact by one set-based statement.
+ */
+#include "activepipe.h"
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "csv_writer.h"
+
+#define EXPORT_BATCH 1000
+
+void
+ap_contact_not_found(int64 contact_id)
+{
+	/* the same words whether the id is free or another tenant's */
+	ereport(ERROR,
+			(errcode(ERRCODE_NO_DATA_FOUND),
+			 errmsg("contact " INT64_FORMAT " not found", contact_id),
+			 errhint("The id does not name a contact of this user.")));
+}
+
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+int64 *
+ap_sorted_unique_ids(ArrayType *arr, int *n, int *requested)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	int64	   *ids;
+	int			i,
+				k = 0;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("contact_ids must be a one-dimensional array")));
+	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &elems, &nulls, &nelems);
+	ids = palloc(sizeof(int64) * Max(nelems, 1));
+	for (i = 0; i < nelems; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("contact_ids must not contain NULL")));
+		ids[i] = DatumGetInt64(elems[i]);
+	}
+	qsort(ids, nelems, sizeof(int64), cmp_int64);
+	for (i = 0; i < nelems; i++)
+		if (k == 0 || ids[k - 1] != ids[i])
+			ids[k++] = ids[i];
+	*n = k;
+	*requested = nelems;
+	return ids;
+}
+
+ArrayType *
+ap_ids_array(const int64 *ids, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = Int64GetDatum(ids[i]);
+	return construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+static void
+check_cap(int n)
+{
+	if (n > ap_export_cap)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("export of %d contacts exceeds the cap of %d", n, ap_export_cap),
+				 errhint("Export fewer contacts, or raise the setting activepipe.export_cap.")));
+}
+
+static void
+append_cell(StringInfo buf, const char *s, int len, bool escape_formulas)
+{
+	bool		risky = escape_formulas && ap_csv_formula_risky(s, len);
+	int			i;
+
+	if (!risky && !ap_csv_needs_quotes(s, len, ','))
+	{
+		appendBinaryStringInfo(buf, s, len);
+		return;
+	}
+	appendStringInfoChar(buf, '"');
+	if (risky)
+		appendStringInfoChar(buf, '\'');	/* shown as text, not evaluated */
+	for (i = 0; i < len; i++)
+	{
+		if (s[i] == '"')
+			appendStringInfoChar(buf, '"');
+		appendStringInfoChar(buf, s[i]);
+	}
+	appendStringInfoChar(buf, '"');
+}
+
+void
+ap_append_csv_header(StringInfo buf)
+{
+	int			f;
+
+	for (f = 0; f < AP_NFIELDS; f++)
+	{
+		if (f > 0)
+			appendStringInfoChar(buf, ',');
+		appendStringInfoString(buf, ap_contract[f].name);
+	}
+	appendStringInfoString(buf, "\r\n");
+}
+
+void
+ap_append_csv_row(StringInfo buf, const ApValues *v, bool escape_formulas)
+{
+	int			f;
+
+	for (f = 0; f < AP_NFIELDS; f++)
+	{
+		if (f > 0)
+			appendStringInfoChar(buf, ',');
+		if (v->val[f])
+			append_cell(buf, v->val[f], v->len[f], escape_formulas);
+	}
+	appendStringInfoString(buf, "\r\n");
+}
+
+/* What one export call does with each row. */
+typedef void (*ApRowVisitor) (const ApValues *v, void *arg);
+
+/*
+ * Visit the tenant's contacts among ids[] (sorted, unique) in ascending
+ * id order.  Any id that is missing, or is another tenant's, is an error
+ * before anything is written.
+ */
+static void
+export_scan(const ApBinding *b, int64 user_id, const int64 *ids, int n,
+			ApRowVisitor visit, void *arg)
+{
+	Oid			types[2] = {INT8OID, INT8ARRAYOID};
+	Datum		values[2];
+	Portal		portal;
+	MemoryContext batch,
+				old;
+	int			seen = 0;
+
+	values[0] = Int64GetDatum(user_id);
+	values[1] = PointerGetDatum(ap_ids_array(ids, n));
+	portal = ap_spi_cursor(b, AP_Q_CONTACT_ROWS, 2, types, values, NULL);
+	batch = AllocSetContextCreate(CurrentMemoryContext, "activepipe export batch",
+								  ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, EXPORT_BATCH);
+		if (SPI_processed == 0)
+			break;
+		old = MemoryContextSwitchTo(batch);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			bool		isnull;
+			int64		id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc,
+														 AP_COL_ID, &isnull));
+			ApValues	v;
+
+			CHECK_FOR_INTERRUPTS();
+			if (seen >= n || ids[seen] != id)
+				ap_contact_not_found(seen < n ? ids[seen] : id);
+			seen++;
+			ap_values_from_row(b, tup, SPI_tuptable->tupdesc, &v);
+			ap_values_export_mobile(&v);
+			visit(&v, arg);
+		}
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(batch);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	MemoryContextDelete(batch);
+	if (seen < n)
+		ap_contact_not_found(ids[seen]);
+}
+
+/* Stamp last_exported_at and, from 1.1 on, log the export event. */
+static void
+export_finish(const ApBinding *b, int64 user_id, const int64 *ids, int n,
+			  int requested, text *filename, bool log_event)
+{
+	Oid			types[2] = {INT8OID, INT8ARRAYOID};
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(user_id);
+	values[1] = PointerGetDatum(ap_ids_array(ids, n));
+	if (n > 0)
+		ap_spi_run(b, AP_Q_EXPORTED_AT, 2, types, values, NULL, false);
+	if (log_event)
+	{
+		ApEventCounts counts = {0};
+		StringInfoData js;
+
+		counts.total_rows = n;
+		initStringInfo(&js);
+		appendStringInfo(&js, "{\"requested\": %d, \"exported\": %d}", requested, n);
+		ap_event_log(b, user_id, "export", filename, &counts,
+					 DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+														CStringGetDatum(js.data))));
+	}
+}
+
+typedef struct CsvState
+{
+	StringInfo	buf;
+	bool		escape_formulas;
+} CsvState;
+
+static void
+visit_csv(const ApValues *v, void *arg)
+{
+	CsvState   *cs = (CsvState *) arg;
+
+	ap_append_csv_row(cs->buf, v, cs->escape_formulas);
+}
+
+/*
+ * activepipe_export(user_id, contact_ids) in 1.0;
+ * activepipe_export(user_id, contact_ids, filename, escape_formulas) in 1.1,
+ * which also logs an export event.
+ */
+PG_FUNCTION_INFO_V1(activepipe_export);
+Datum
+activepipe_export(PG_FUNCTION_ARGS)
+{
+	int64		user_id;
+	int			n,
+				requested;
+	int64	   *ids;
+	bool		v11 = PG_NARGS() >= 4;
+	text	   *filename = NULL;
+	CsvState	cs;
+	ApBinding  *b;
+	text	   *result;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("user_id and contact_ids must not be NULL")));
+	user_id = PG_GETARG_INT64(0);
+	ids = ap_sorted_unique_ids(PG_GETARG_ARRAYTYPE_P(1), &n, &requested);
+	if (v11 && !PG_ARGISNULL(2))
+		filename = PG_GETARG_TEXT_PP(2);
+	cs.escape_formulas = v11 && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	check_cap(n);
+
+	cs.buf = makeStringInfo();
+	ap_append_csv_header(cs.buf);
+	SPI_connect();
+	b = ap_binding_load(fcinfo);
+	export_scan(b, user_id, ids, n, visit_csv, &cs);
+	export_finish(b, user_id, ids, n, requested, filename, v11);
+	SPI_finish();
+	result = cstring_to_text_with_len(cs.buf->data, cs.buf->len);
+	pfree(cs.buf->data);
+	PG_RETURN_TEXT_P(result);
+}
+
+typedef struct RowsState
+{
+	ReturnSetInfo *rsinfo;
+} RowsState;
+
+static void
+visit_rows(const ApValues *v, void *arg)
+{
+	RowsState  *rs = (RowsState *) arg;
+	Datum		values[AP_NFIELDS];
+	bool		nulls[AP_NFIELDS];
+	int			f;
+
+	for (f = 0; f < AP_NFIELDS; f++)
+	{
+		nulls[f] = (v->val[f] == NULL);
+		values[f] = nulls[f] ? (Datum) 0 :
+			PointerGetDatum(cstring_to_text_with_len(v->val[f], v->len[f]));
+	}
+	tuplestore_putvalues(rs->rsinfo->setResult, rs->rsinfo->setDesc,
+						 values, nulls);
+}
+
+PG_FUNCTION_INFO_V1(activepipe_export_rows);
+Datum
+activepipe_export_rows(PG_FUNCTION_ARGS)
+{
+	int64		user_id = PG_GETARG_INT64(0);
+	int			n,
+				requested;
+	int64	   *ids = ap_sorted_unique_ids(PG_GETARG_ARRAYTYPE_P(1), &n, &requested);
+	RowsState	rs;
+	ApBinding  *b;
+
+	check_cap(n);
+	InitMaterializedSRF(fcinfo, 0);
+	rs.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	SPI_connect();
+	b = ap_binding_load(fcinfo);
+	export_scan(b, user_id, ids, n, visit_rows, &rs);
+	export_finish(b, user_id, ids, n, requested, NULL, true);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(activepipe_export_summary);
+Datum
+activepipe_export_summary(PG_FUNCTION_ARGS)
+{
+	int64		user_id = PG_GETARG_INT64(0);
+	int			n,
+				requested;
+	int64	   *ids = ap_sorted_unique_ids(PG_GETARG_ARRAYTYPE_P(1), &n, &requested);
+	Oid			types[2] = {INT8OID, INT8ARRAYOID};
+	Datum		values[2];
+	int64		found;
+	ApBinding  *b;
+	char	   *js;
+
+	SPI_connect();
+	b = ap_binding_load(fcinfo);
+	values[0] = Int64GetDatum(user_id);
+	values[1] = PointerGetDatum(ap_ids_array(ids, n));
+	ap_spi_run(b, AP_Q_CONTACT_COUNT, 2, types, values, NULL, true);
+	found = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 1, &(bool){false}));
+	SPI_finish();
+	js = psprintf("{\"requested\": %d, \"exportable\": " INT64_FORMAT
+				  ", \"not_found\": " INT64_FORMAT ", \"cap\": %d, \"within_cap\": %s}",
+				  requested, found, n - found, ap_export_cap,
+				  n <= ap_export_cap ? "true" : "false");
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(js)));
+}

@@ -1,0 +1,279 @@
+/*
+ * payload.c
+ *	  contact_integrations.payload_json to and from the contract's values.
+ *
+ * Reading flattens a payload into the text the CSV carries (ranges as
+ * plain numbers, tags joined with ';').  Writing applies per-field edits
+ * to a payload, normalising each value as its kind says, and tells the
+ * caller when nothing changed so it can skip the write.
+ */
+#include "activepipe.h"
+
+#include "access/htup_details.h"
+#include "utils/builtins.h"
+#include "utils/numeric.h"
+
+#include "normalize.h"
+
+/* Text of a JSON scalar, or NULL for null and empty strings. */
+static const char *
+scalar_text(JsonbValue *v, int *len)
+{
+	char	   *s;
+
+	switch (v->type)
+	{
+		case jbvString:
+			*len = v->val.string.len;
+			return *len > 0 ? v->val.string.val : NULL;
+		case jbvNumeric:
+			s = DatumGetCString(DirectFunctionCall1(numeric_out,
+													NumericGetDatum(v->val.numeric)));
+			*len = strlen(s);
+			return s;
+		case jbvBool:
+			*len = v->val.boolean ? 4 : 5;
+			return v->val.boolean ? "true" : "false";
+		default:
+			return NULL;
+	}
+}
+
+/* A tags array joined with ';'; other containers as JSON text. */
+static const char *
+container_text(JsonbValue *v, int *len)
+{
+	JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
+	JsonbValue	elem;
+	JsonbIteratorToken tok;
+	StringInfoData buf;
+
+	if (!JsonContainerIsArray(v->val.binary.data))
+	{
+		char	   *s = JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+
+		*len = strlen(s);
+		return s;
+	}
+	initStringInfo(&buf);
+	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+	{
+		const char *t;
+		int			tlen;
+
+		if (tok != WJB_ELEM || (t = scalar_text(&elem, &tlen)) == NULL)
+			continue;
+		if (buf.len > 0)
+			appendStringInfoChar(&buf, ';');
+		appendBinaryStringInfo(&buf, t, tlen);
+	}
+	*len = buf.len;
+	return buf.len > 0 ? buf.data : NULL;
+}
+
+void
+ap_payload_to_values(const ApBinding *b, Jsonb *payload, ApValues *out)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			field = -1;
+
+	if (payload == NULL || !JB_ROOT_IS_OBJECT(payload))
+		return;
+	it = JsonbIteratorInit(&payload->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			field = ap_field_index(v.val.string.val, v.val.string.len);
+			/* identity fields come from their column when one is bound */
+			if (field >= 0 && field < AP_NIDENTITY && b->col[field] != NULL)
+				field = -1;
+		}
+		else if (tok == WJB_VALUE && field >= 0)
+		{
+			int			len = 0;
+			const char *t = (v.type == jbvBinary) ?
+				container_text(&v, &len) : scalar_text(&v, &len);
+
+			out->val[field] = t;
+			out->len[field] = t ? len : 0;
+		}
+	}
+}
+
+void
+ap_values_from_row(const ApBinding *b, HeapTuple tup, TupleDesc desc,
+				   ApValues *out)
+{
+	int			f;
+	bool		isnull;
+	Datum		d;
+
+	memset(out, 0, sizeof(ApValues));
+	for (f = 0; f < AP_NIDENTITY; f++)
+	{
+		d = SPI_getbinval(tup, desc, AP_COL_FIRST_FIELD + f, &isnull);
+		if (!isnull)
+		{
+			text	   *t = DatumGetTextPP(d);
+
+			out->len[f] = VARSIZE_ANY_EXHDR(t);
+			out->val[f] = out->len[f] > 0 ? VARDATA_ANY(t) : NULL;
+		}
+	}
+	d = SPI_getbinval(tup, desc, AP_COL_PAYLOAD, &isnull);
+	if (!isnull)
+		ap_payload_to_values(b, DatumGetJsonbP(d), out);
+}
+
+/* "Prefer mobile, then phone": a blank mobile takes a mobile-number phone. */
+void
+ap_values_export_mobile(ApValues *v)
+{
+	char		key[AP_PHONE_KEY_SIZE];
+	size_t		n;
+
+	if (v->val[AP_F_MOBILE] != NULL || v->val[AP_F_PHONE] == NULL)
+		return;
+	n = ap_phone_key(v->val[AP_F_PHONE], v->len[AP_F_PHONE],
+					 ap_default_region(), key);
+	if (n > 0 && ap_phone_key_is_mobile(key, n))
+	{
+		v->val[AP_F_MOBILE] = v->val[AP_F_PHONE];
+		v->len[AP_F_MOBILE] = v->len[AP_F_PHONE];
+	}
+}
+
+static void
+push_key(JsonbParseState **st, int field)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) ap_contract[field].name;
+	k.val.string.len = strlen(ap_contract[field].name);
+	pushJsonbValue(st, WJB_KEY, &k);
+}
+
+static void
+push_string(JsonbParseState **st, JsonbIteratorToken tok,
+			const char *s, size_t len)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) s;
+	v.val.string.len = len;
+	pushJsonbValue(st, tok, &v);
+}
+
+static void
+count_tag(const char *tag, size_t len, void *arg)
+{
+	(*(int *) arg)++;
+}
+
+static void
+push_tag(const char *tag, size_t len, void *arg)
+{
+	push_string((JsonbParseState **) arg, WJB_ELEM, tag, len);
+}
+
+/* Push one normalised field, or nothing when the value is blank. */
+static void
+push_field(JsonbParseState **st, int field, const char *s, size_t len,
+		   bool keep_bad, uint64 *bad_mask)
+{
+	char		num[64];
+	int			ntags = 0;
+
+	ap_trim(&s, &len);
+	if (len == 0)
+		return;
+	switch (ap_contract[field].kind)
+	{
+		case AP_KIND_RANGE:
+			switch (ap_parse_range(s, len, num, sizeof(num)))
+			{
+				case AP_NUM_EMPTY:
+					return;
+				case AP_NUM_OK:
+					{
+						JsonbValue	v;
+
+						v.type = jbvNumeric;
+						v.val.numeric = DatumGetNumeric(
+														DirectFunctionCall3(numeric_in, CStringGetDatum(num),
+																			ObjectIdGetDatum(InvalidOid),
+																			Int32GetDatum(-1)));
+						push_key(st, field);
+						pushJsonbValue(st, WJB_VALUE, &v);
+						return;
+					}
+				case AP_NUM_BAD:
+					*bad_mask |= UINT64CONST(1) << field;
+					if (!keep_bad)
+						return;
+					break;		/* stored as the text written */
+			}
+			break;
+		case AP_KIND_TAGS:
+			ap_tags_split(s, len, count_tag, &ntags);
+			if (ntags == 0)
+				return;
+			push_key(st, field);
+			pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
+			ap_tags_split(s, len, push_tag, st);
+			pushJsonbValue(st, WJB_END_ARRAY, NULL);
+			return;
+		default:
+			break;
+	}
+	push_key(st, field);
+	push_string(st, WJB_VALUE, s, len);
+}
+
+Jsonb *
+ap_payload_apply(Jsonb *old, const ApFieldEdit *edits, bool keep_bad,
+				 uint64 *bad_mask)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+	Jsonb	   *result;
+	int			f;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	if (old != NULL && JB_ROOT_IS_OBJECT(old))
+	{
+		JsonbIterator *it = JsonbIteratorInit(&old->root);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+		bool		keep = true;
+
+		/* keep every pair that no edit touches, unknown keys included */
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			if (tok == WJB_KEY)
+			{
+				f = ap_field_index(v.val.string.val, v.val.string.len);
+				keep = (f < 0 || edits[f].kind == AP_EDIT_KEEP);
+				if (keep)
+					pushJsonbValue(&st, WJB_KEY, &v);
+			}
+			else if (tok == WJB_VALUE && keep)
+				pushJsonbValue(&st, WJB_VALUE, &v);
+		}
+	}
+	for (f = 0; f < AP_NFIELDS; f++)
+	{
+		if (edits[f].kind == AP_EDIT_TEXT)
+			push_field(&st, f, edits[f].text, edits[f].len, keep_bad, bad_mask);
+	}
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	result = JsonbValueToJsonb(res);
+	if (old != NULL && compareJsonbContainers(&old->root, &result->root) == 0)
+		return NULL;
+	return result;
+}

@@ -1,0 +1,348 @@
+/*
+ * queries.c
+ *	  Every SQL statement activepipe sends through SPI, and the cache of
+ *	  their prepared plans.
+ *
+ * Keeping the texts in one place lets a reader (and the scale-out test,
+ * through activepipe_statements()) see at a glance that each statement is
+ * fully schema-qualified, operators included, so no search_path can
+ * redirect it, and that each one touching a tenant table filters on the
+ * tenant column, so Citus can route it to one shard.
+ */
+#include "activepipe.h"
+
+#include "funcapi.h"
+#include "utils/builtins.h"
+
+#define EQ " OPERATOR(pg_catalog.=) "
+
+static const char *const query_names[AP_NQUERIES] = {
+	"contact_rows", "contact_count", "profile_upsert", "profile_clear", "exported_at",
+	"event_insert", "tenant_keys", "import_profiles", "import_update",
+	"import_insert", "import_profiles_upsert", "tenant_lock"
+};
+
+const char *
+ap_query_name(ApQuery q)
+{
+	return query_names[q];
+}
+
+/* c.<col>::text for an identity field, or NULL when it lives in the payload */
+static void
+append_field_columns(StringInfo s, const ApBinding *b, int nfields)
+{
+	int			f;
+
+	for (f = 0; f < nfields; f++)
+	{
+		if (b->col[f])
+			appendStringInfo(s, ", c.%s::pg_catalog.text", b->col[f]);
+		else
+			appendStringInfoString(s, ", NULL::pg_catalog.text");
+	}
+}
+
+static void
+contact_rows(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s, "SELECT c.%s::pg_catalog.int8", b->id_col);
+	append_field_columns(s, b, AP_NIDENTITY);
+	appendStringInfo(s,
+					 ", ci.payload_json, ci.last_exported_at, ci.last_imported_at,"
+					 " ci.id IS NOT NULL"
+					 " FROM %s c LEFT JOIN %s.contact_integrations ci"
+					 " ON ci.user_id" EQ "$1 AND ci.contact_id" EQ "c.%s"
+					 " AND ci.integration_key" EQ "'" AP_INTEGRATION_KEY "'"
+					 " WHERE c.%s" EQ "$1 AND c.%s" EQ "ANY ($2)"
+					 " ORDER BY c.%s",
+					 b->table, b->ext_schema, b->id_col,
+					 b->user_col, b->id_col, b->id_col);
+}
+
+static void
+contact_count(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "SELECT pg_catalog.count(*) FROM %s c"
+					 " WHERE c.%s" EQ "$1 AND c.%s" EQ "ANY ($2)",
+					 b->table, b->user_col, b->id_col);
+}
+
+static void
+profile_upsert(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "INSERT INTO %s.contact_integrations AS ci"
+					 " (user_id, contact_id, integration_key, payload_json)"
+					 " VALUES ($1, $2, '" AP_INTEGRATION_KEY "', $3)"
+					 " ON CONFLICT (user_id, contact_id, integration_key) DO UPDATE"
+					 " SET payload_json = EXCLUDED.payload_json,"
+					 " updated_at = pg_catalog.now()"
+					 " WHERE ci.user_id" EQ "$1",
+					 b->ext_schema);
+}
+
+static void
+profile_clear(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "UPDATE %s.contact_integrations"
+					 " SET payload_json = '{}'::pg_catalog.jsonb, updated_at = pg_catalog.now()"
+					 " WHERE user_id" EQ "$1 AND contact_id" EQ "$2"
+					 " AND integration_key" EQ "'" AP_INTEGRATION_KEY "'",
+					 b->ext_schema);
+}
+
+/*
+ * One set-based statement for every exported contact.  The WHERE skips
+ * rows already stamped in this transaction; last_exported_at is in no
+ * index, so the update stays HOT where the page has room.
+ */
+static void
+exported_at(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "INSERT INTO %s.contact_integrations AS ci"
+					 " (user_id, contact_id, integration_key, last_exported_at)"
+					 " SELECT $1, u.id, '" AP_INTEGRATION_KEY "', pg_catalog.now()"
+					 " FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS u(id)"
+					 " ON CONFLICT (user_id, contact_id, integration_key) DO UPDATE"
+					 " SET last_exported_at = EXCLUDED.last_exported_at"
+					 " WHERE ci.user_id" EQ "$1 AND (ci.last_exported_at IS NULL"
+					 " OR ci.last_exported_at OPERATOR(pg_catalog.<>) EXCLUDED.last_exported_at)",
+					 b->ext_schema);
+}
+
+static void
+event_insert(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "INSERT INTO %s.integration_events"
+					 " (user_id, integration_key, event_type, filename, total_rows,"
+					 " new_count, updated_count, conflict_count, skipped_count, summary)"
+					 " VALUES ($1, '" AP_INTEGRATION_KEY "', $2, $3, $4, $5, $6, $7, $8, $9)"
+					 " RETURNING id",
+					 b->ext_schema);
+}
+
+static void
+tenant_keys(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s, "SELECT c.%s::pg_catalog.int8", b->id_col);
+	append_field_columns(s, b, AP_NIDENTITY);
+	appendStringInfo(s, " FROM %s c WHERE c.%s" EQ "$1",
+					 b->table, b->user_col);
+}
+
+static void
+import_profiles(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "SELECT ci.contact_id, ci.payload_json"
+					 " FROM %s.contact_integrations ci"
+					 " WHERE ci.user_id" EQ "$1"
+					 " AND ci.integration_key" EQ "'" AP_INTEGRATION_KEY "'",
+					 b->ext_schema);
+}
+
+/*
+ * Batched identity updates: $2 ids, then one text[] per identity field
+ * (NULL element: leave the column).  Only bound columns are listed.
+ */
+static void
+import_update(StringInfo s, const ApBinding *b)
+{
+	int			f;
+	bool		first = true;
+
+	appendStringInfo(s, "UPDATE %s c SET ", b->table);
+	for (f = 0; f < AP_NIDENTITY; f++)
+	{
+		if (!b->col[f])
+			continue;
+		appendStringInfo(s, "%s%s = pg_catalog.coalesce(u.f%d, c.%s)",
+						 first ? "" : ", ", b->col[f], f, b->col[f]);
+		first = false;
+	}
+	if (first)					/* nothing bound: a harmless no-op SET */
+		appendStringInfo(s, "%s = c.%s", b->id_col, b->id_col);
+	appendStringInfoString(s, " FROM pg_catalog.unnest($2::pg_catalog.int8[]");
+	for (f = 0; f < AP_NIDENTITY; f++)
+		appendStringInfo(s, ", $%d::pg_catalog.text[]", f + 3);
+	appendStringInfoString(s, ") AS u(id");
+	for (f = 0; f < AP_NIDENTITY; f++)
+		appendStringInfo(s, ", f%d", f);
+	appendStringInfo(s, ") WHERE c.%s" EQ "$1 AND c.%s" EQ "u.id",
+					 b->user_col, b->id_col);
+}
+
+/*
+ * Batched inserts of new contacts: $2..$11 one text[] per identity field;
+ * returns the new ids in input order.
+ */
+static void
+import_insert(StringInfo s, const ApBinding *b)
+{
+	int			f;
+
+	appendStringInfo(s, "INSERT INTO %s (%s", b->table, b->user_col);
+	for (f = 0; f < AP_NIDENTITY; f++)
+		if (b->col[f])
+			appendStringInfo(s, ", %s", b->col[f]);
+	appendStringInfoString(s, ") SELECT $1");
+	for (f = 0; f < AP_NIDENTITY; f++)
+		if (b->col[f])
+			appendStringInfo(s, ", u.f%d", f);
+	appendStringInfoString(s, " FROM pg_catalog.unnest(");
+	for (f = 0; f < AP_NIDENTITY; f++)
+		appendStringInfo(s, "%s$%d::pg_catalog.text[]", f ? ", " : "", f + 2);
+	appendStringInfoString(s, ") WITH ORDINALITY AS u(");
+	for (f = 0; f < AP_NIDENTITY; f++)
+		appendStringInfo(s, "f%d, ", f);
+	appendStringInfo(s, "n) ORDER BY u.n RETURNING %s::pg_catalog.int8",
+					 b->id_col);
+}
+
+/* Batched payload upserts, stamping last_imported_at on every row. */
+static void
+import_profiles_upsert(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "INSERT INTO %s.contact_integrations AS ci"
+					 " (user_id, contact_id, integration_key, payload_json, last_imported_at)"
+					 " SELECT $1, u.id, '" AP_INTEGRATION_KEY "', u.p, pg_catalog.now()"
+					 " FROM pg_catalog.unnest($2::pg_catalog.int8[], $3::pg_catalog.jsonb[]) AS u(id, p)"
+					 " ON CONFLICT (user_id, contact_id, integration_key) DO UPDATE"
+					 " SET payload_json = EXCLUDED.payload_json,"
+					 " last_imported_at = EXCLUDED.last_imported_at,"
+					 " updated_at = pg_catalog.now()"
+					 " WHERE ci.user_id" EQ "$1",
+					 b->ext_schema);
+}
+
+/*
+ * Imports of one tenant serialise on a transaction-scoped advisory lock
+ * keyed by the tenant (class id 'ap' in the high half); other tenants
+ * take other keys and never wait.
+ */
+static void
+tenant_lock(StringInfo s, const ApBinding *b)
+{
+	appendStringInfoString(s,
+						   "SELECT pg_catalog.pg_advisory_xact_lock(24944, pg_catalog.hashint8($1))");
+}
+
+char *
+ap_query_text(const ApBinding *b, ApQuery q)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	switch (q)
+	{
+		case AP_Q_CONTACT_ROWS:
+			contact_rows(&s, b);
+			break;
+		case AP_Q_CONTACT_COUNT:
+			contact_count(&s, b);
+			break;
+		case AP_Q_PROFILE_UPSERT:
+			profile_upsert(&s, b);
+			break;
+		case AP_Q_PROFILE_CLEAR:
+			profile_clear(&s, b);
+			break;
+		case AP_Q_EXPORTED_AT:
+			exported_at(&s, b);
+			break;
+		case AP_Q_EVENT_INSERT:
+			event_insert(&s, b);
+			break;
+		case AP_Q_TENANT_KEYS:
+			tenant_keys(&s, b);
+			break;
+		case AP_Q_IMPORT_PROFILES:
+			import_profiles(&s, b);
+			break;
+		case AP_Q_IMPORT_UPDATE:
+			import_update(&s, b);
+			break;
+		case AP_Q_IMPORT_INSERT:
+			import_insert(&s, b);
+			break;
+		case AP_Q_IMPORT_PROFILES_UPSERT:
+			import_profiles_upsert(&s, b);
+			break;
+		case AP_Q_TENANT_LOCK:
+			tenant_lock(&s, b);
+			break;
+		case AP_NQUERIES:
+			elog(ERROR, "activepipe: bad query number");
+	}
+	return s.data;
+}
+
+/*
+ * Prepared plans, kept across calls with SPI_keepplan.  A plan is reused
+ * while its text is unchanged; a changed binding (another table, other
+ * columns, another schema) gives a new text and so a new plan.
+ */
+typedef struct ApPlanCache
+{
+	char	   *text;
+	SPIPlanPtr	plan;
+} ApPlanCache;
+
+static ApPlanCache plan_cache[AP_NQUERIES];
+
+static SPIPlanPtr
+ap_plan(const ApBinding *b, ApQuery q, int nargs, Oid *types)
+{
+	ApPlanCache *pc = &plan_cache[q];
+	char	   *sql = ap_query_text(b, q);
+	SPIPlanPtr	plan;
+
+	if (pc->plan && strcmp(pc->text, sql) == 0)
+		return pc->plan;
+	plan = SPI_prepare(sql, nargs, types);
+	if (plan == NULL)
+		elog(ERROR, "activepipe: SPI_prepare failed for %s: %s",
+			 query_names[q], SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "activepipe: SPI_keepplan failed for %s", query_names[q]);
+	if (pc->plan)
+	{
+		SPI_freeplan(pc->plan);
+		pfree(pc->text);
+	}
+	pc->text = MemoryContextStrdup(TopMemoryContext, sql);
+	pc->plan = plan;
+	return plan;
+}
+
+uint64
+ap_spi_run(const ApBinding *b, ApQuery q, int nargs, Oid *types,
+		   Datum *values, const char *nulls, bool read_only)
+{
+	SPIPlanPtr	plan = ap_plan(b, q, nargs, types);
+	int			rc = SPI_execute_plan(plan, values, nulls, read_only, 0);
+
+	if (rc < 0)
+		elog(ERROR, "activepipe: %s failed: %s", query_names[q],
+			 SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+Portal
+ap_spi_cursor(const ApBinding *b, ApQuery q, int nargs, Oid *types,
+			  Datum *values, const char *nulls)
+{
+	SPIPlanPtr	plan = ap_plan(b, q, nargs, types);
+	Portal		portal = SPI_cursor_open(NULL, plan, values, nulls, true);
+
+	if (portal == NULL)
+		elog(ERROR, "activepipe: cursor for %s failed: %s", query_names[q],
+			 SPI_result_code_string(SPI_result));
+	return portal;
+}
