@@ -1,0 +1,388 @@
+/*
+ * normalize.c
+ *	  Value normalisers behind normalize.h: white-space trimming (NBSP
+ *	  included), email keys, range numbers, semicolon tag lists and the
+ *	  loose name comparison used for import conflicts.
+ *
+ * Plain C, no backend headers and no allocation: these run on every field
+ * of every imported row, so each is a single pass over bytes and none
+ * depends on the locale (ASCII case-folding only; other bytes compare
+ * as they are).
+ */
+#include "normalize.h"
+
+#include <string.h>
+
+/* UTF-8 NO-BREAK SPACE, U+00A0 */
+#define NBSP_0 ((unsigned char) 0xC2)
+#define NBSP_1 ((unsigned char) 0xA0)
+
+static bool
+is_ascii_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
+		c == '\v' || c == '\f';
+}
+
+/* Length of the white space starting at p (0 when none, 2 for NBSP). */
+static size_t
+space_len(const char *p, const char *end)
+{
+	if (p >= end)
+		return 0;
+	if (is_ascii_space((unsigned char) *p))
+		return 1;
+	if (end - p >= 2 && (unsigned char) p[0] == NBSP_0 &&
+		(unsigned char) p[1] == NBSP_1)
+		return 2;
+	return 0;
+}
+
+/*
+ * Length of the white space ending at end.  0xC2 is a UTF-8 lead byte and
+ * never a continuation byte, so a trailing C2 A0 is always an NBSP.
+ */
+static size_t
+space_len_back(const char *start, const char *end)
+{
+	if (end <= start)
+		return 0;
+	if (is_ascii_space((unsigned char) end[-1]))
+		return 1;
+	if (end - start >= 2 && (unsigned char) end[-2] == NBSP_0 &&
+		(unsigned char) end[-1] == NBSP_1)
+		return 2;
+	return 0;
+}
+
+static unsigned char
+ascii_lower(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (unsigned char) (c - 'A' + 'a') : c;
+}
+
+static bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+void
+ap_trim(const char **s, size_t *len)
+{
+	const char *p = *s;
+	const char *end;
+	size_t		n;
+
+	if (*len == 0)
+		return;					/* s may be NULL */
+	end = p + *len;
+	while ((n = space_len(p, end)) > 0)
+		p += n;
+	while ((n = space_len_back(p, end)) > 0)
+		end -= n;
+	*s = p;
+	*len = (size_t) (end - p);
+}
+
+bool
+ap_is_blank(const char *s, size_t len)
+{
+	ap_trim(&s, &len);
+	return len == 0;
+}
+
+size_t
+ap_email_key(const char *s, size_t len, char *out, size_t outsz)
+{
+	size_t		i;
+
+	ap_trim(&s, &len);
+	if (len == 0 || len >= outsz)
+	{
+		if (outsz > 0)
+			out[0] = '\0';
+		return 0;
+	}
+	for (i = 0; i < len; i++)
+		out[i] = (char) ascii_lower((unsigned char) s[i]);
+	out[len] = '\0';
+	return len;
+}
+
+/*
+ * Output cursor for ap_parse_range: writes that would not leave room for
+ * the NUL set overflow instead.
+ */
+typedef struct num_out
+{
+	char	   *buf;
+	size_t		size;
+	size_t		len;
+	bool		overflow;
+} num_out;
+
+static void
+num_put(num_out *o, char c)
+{
+	/* keep one byte for the NUL */
+	if (o->len + 1 >= o->size)
+		o->overflow = true;
+	else
+		o->buf[o->len++] = c;
+}
+
+/*
+ * Integer part: digits, either ungrouped or grouped in threes by one kind
+ * of separator (',' or a single space), the first group holding 1 to 3
+ * digits.  Leading zeros are not written.  Returns false on bad grouping;
+ * *ndigits gets the digit count.
+ */
+static bool
+parse_integer(const char **pp, const char *end, num_out *o, size_t *ndigits)
+{
+	const char *p = *pp;
+	char		sep = 0;
+	int			group = 0;		/* digits since the last separator */
+
+	*ndigits = 0;
+	for (; p < end; p++)
+	{
+		if (is_digit(*p))
+		{
+			if (*p != '0' || o->len > 0)
+				num_put(o, *p);
+			group++;
+			(*ndigits)++;
+		}
+		else if (*p == ',' || *p == ' ')
+		{
+			if (sep == 0 ? (group < 1 || group > 3) : (*p != sep || group != 3))
+				return false;
+			sep = *p;
+			group = 0;
+		}
+		else
+			break;
+	}
+	*pp = p;
+	return sep == 0 || group == 3;
+}
+
+/*
+ * Fraction digits after the '.'.  The '.' and zeros are written only once
+ * a non-zero digit follows, so "2.50" gives "2.5" and "2.00" gives "2".
+ * Returns false when no digit follows the '.'.
+ */
+static bool
+parse_fraction(const char **pp, const char *end, num_out *o)
+{
+	const char *p = *pp;
+	size_t		zeros = 0;		/* held back until a non-zero digit */
+	bool		dot_written = false;
+
+	for (; p < end && is_digit(*p); p++)
+	{
+		if (*p == '0')
+		{
+			zeros++;
+			continue;
+		}
+		if (!dot_written)
+			num_put(o, '.');
+		dot_written = true;
+		for (; zeros > 0; zeros--)
+			num_put(o, '0');
+		num_put(o, *p);
+	}
+	if (p == *pp)
+		return false;
+	*pp = p;
+	return true;
+}
+
+ap_num_status
+ap_parse_range(const char *s, size_t len, char *out, size_t outsz)
+{
+	const char *p;
+	const char *end;
+	num_out		o = {out, outsz, 0, false};
+	size_t		nint;
+	bool		good;
+
+	if (outsz > 0)
+		out[0] = '\0';
+	ap_trim(&s, &len);
+	if (len == 0)
+		return AP_NUM_EMPTY;
+	p = s;
+	end = s + len;
+	if (*p == '$')
+		p++;
+
+	good = parse_integer(&p, end, &o, &nint);
+	if (good && o.len == 0)
+		num_put(&o, '0');		/* "0", "000" and ".5" */
+	if (good && p < end && *p == '.')
+	{
+		p++;
+		good = parse_fraction(&p, end, &o);
+	}
+	else if (nint == 0)
+		good = false;			/* "$" or nothing but separators */
+
+	if (!good || p != end || o.overflow)
+	{
+		if (outsz > 0)
+			out[0] = '\0';
+		return AP_NUM_BAD;
+	}
+	out[o.len] = '\0';
+	return AP_NUM_OK;
+}
+
+bool
+ap_tag_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t		i;
+
+	if (alen != blen)
+		return false;
+	for (i = 0; i < alen; i++)
+	{
+		if (ascii_lower((unsigned char) a[i]) != ascii_lower((unsigned char) b[i]))
+			return false;
+	}
+	return true;
+}
+
+/* Walk over the ';'-separated segments of a tag string. */
+typedef struct seg_cursor
+{
+	const char *p;				/* start of the next segment */
+	const char *end;
+	bool		done;
+} seg_cursor;
+
+/* Next segment, trimmed; false when the input is used up. */
+static bool
+next_segment(seg_cursor *c, const char **seg, size_t *seglen)
+{
+	const char *semi;
+
+	if (c->done)
+		return false;
+	semi = memchr(c->p, ';', (size_t) (c->end - c->p));
+	if (semi == NULL)
+	{
+		semi = c->end;
+		c->done = true;
+	}
+	*seg = c->p;
+	*seglen = (size_t) (semi - c->p);
+	ap_trim(seg, seglen);
+	if (!c->done)
+		c->p = semi + 1;
+	return true;
+}
+
+/*
+ * Whether a tag equal to tag occurs among the segments in [s, upto).
+ * Comparing with every earlier segment, kept or not, gives the same answer
+ * as comparing with the kept ones (equality is transitive) and needs no
+ * memory for them.  Quadratic in the number of tags, which stays small in
+ * a contact's tag list.
+ */
+static bool
+seen_before(const char *s, const char *upto, const char *tag, size_t len)
+{
+	seg_cursor	c = {s, upto, false};
+	const char *seg;
+	size_t		seglen;
+
+	while (next_segment(&c, &seg, &seglen))
+	{
+		if (ap_tag_equal(seg, seglen, tag, len))
+			return true;
+	}
+	return false;
+}
+
+int
+ap_tags_split(const char *s, size_t len, ap_tag_emit emit, void *arg)
+{
+	seg_cursor	c;
+	const char *start;
+	const char *seg;
+	size_t		seglen;
+	int			n = 0;
+
+	if (len == 0)
+		return 0;				/* s may be NULL */
+	c.p = s;
+	c.end = s + len;
+	c.done = false;
+	for (start = c.p; next_segment(&c, &seg, &seglen); start = c.p)
+	{
+		if (seglen > 0 && !seen_before(s, start, seg, seglen))
+		{
+			emit(seg, seglen, arg);
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * Cursor over a trimmed value that yields ASCII-lower-cased bytes, with
+ * each run of inner white space yielded as one ' '.
+ */
+typedef struct name_cursor
+{
+	const char *p;
+	const char *end;
+} name_cursor;
+
+/* Next folded byte, or -1 at the end. */
+static int
+name_next(name_cursor *c)
+{
+	size_t		n = space_len(c->p, c->end);
+
+	if (n > 0)
+	{
+		/* trimmed, so a white-space run always has text after it */
+		while ((n = space_len(c->p, c->end)) > 0)
+			c->p += n;
+		return ' ';
+	}
+	if (c->p >= c->end)
+		return -1;
+	return ascii_lower((unsigned char) *c->p++);
+}
+
+bool
+ap_names_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+	name_cursor ca;
+	name_cursor cb;
+	int			x;
+	int			y;
+
+	ap_trim(&a, &alen);
+	ap_trim(&b, &blen);
+	if (alen == 0 || blen == 0)
+		return alen == blen;	/* a or b may be NULL */
+	ca.p = a;
+	ca.end = a + alen;
+	cb.p = b;
+	cb.end = b + blen;
+	do
+	{
+		x = name_next(&ca);
+		y = name_next(&cb);
+		if (x != y)
+			return false;
+	} while (x >= 0);
+	return true;
+}
