@@ -53,3 +53,6 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	bash bench/run.sh
+
+# Further targets (fuzz, deb, ...) each live in a fragment of their own.
+-include $(sort $(wildcard mk/*.mk))
