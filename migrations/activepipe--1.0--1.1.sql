@@ -73,3 +73,27 @@ LANGUAGE C VOLATILE STRICT ROWS 1000;
 REVOKE ALL ON FUNCTION @extschema@.activepipe_export(bigint, bigint[], text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.activepipe_export_summary(bigint, bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.activepipe_export_rows(bigint, bigint[]) FROM PUBLIC;
+
+/* Import: preview and plan write nothing; commit applies and logs. */
+CREATE FUNCTION @extschema@.activepipe_import_preview(
+	user_id bigint, csv text, overwrite boolean DEFAULT false)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'activepipe_import_preview'
+LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION @extschema@.activepipe_import_plan(
+	user_id bigint, csv text, overwrite boolean DEFAULT false)
+RETURNS TABLE (line int, action text, contact_id bigint, matched_by text, reason text)
+AS 'MODULE_PATHNAME', 'activepipe_import_plan'
+LANGUAGE C VOLATILE STRICT ROWS 1000;
+
+CREATE FUNCTION @extschema@.activepipe_import_commit(
+	user_id bigint, csv text, overwrite boolean DEFAULT false,
+	filename text DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'activepipe_import_commit'
+LANGUAGE C VOLATILE;
+
+REVOKE ALL ON FUNCTION @extschema@.activepipe_import_preview(bigint, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.activepipe_import_plan(bigint, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.activepipe_import_commit(bigint, text, boolean, text) FROM PUBLIC;

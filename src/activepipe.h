@@ -123,7 +123,7 @@ typedef struct ApFieldEdit
  * Apply edits[AP_NFIELDS] to a payload (old may be NULL).  A bad range
  * number sets its bit in *bad_mask; it is stored as the original text when
  * keep_bad, else left out.  Returns the new payload, or NULL when it
- * equals the old one.
+ * equals the old one (or, with no old one, when it is empty).
  */
 extern Jsonb *ap_payload_apply(Jsonb *old, const ApFieldEdit *edits,
 							   bool keep_bad, uint64 *bad_mask);

@@ -273,7 +273,8 @@ ap_payload_apply(Jsonb *old, const ApFieldEdit *edits, bool keep_bad,
 	}
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	result = JsonbValueToJsonb(res);
-	if (old != NULL && compareJsonbContainers(&old->root, &result->root) == 0)
-		return NULL;
+	if (old == NULL ? JB_ROOT_COUNT(result) == 0 :
+		compareJsonbContainers(&old->root, &result->root) == 0)
+		return NULL;			/* nothing changed: the caller writes nothing */
 	return result;
 }

@@ -167,9 +167,9 @@ import_update(StringInfo s, const ApBinding *b)
 	}
 	if (first)					/* nothing bound: a harmless no-op SET */
 		appendStringInfo(s, "%s = c.%s", b->id_col, b->id_col);
-	appendStringInfoString(s, " FROM pg_catalog.unnest($2::pg_catalog.int8[]");
+	appendStringInfoString(s, " FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[])");
 	for (f = 0; f < AP_NIDENTITY; f++)
-		appendStringInfo(s, ", $%d::pg_catalog.text[]", f + 3);
+		appendStringInfo(s, ", pg_catalog.unnest($%d::pg_catalog.text[])", f + 3);
 	appendStringInfoString(s, ") AS u(id");
 	for (f = 0; f < AP_NIDENTITY; f++)
 		appendStringInfo(s, ", f%d", f);
@@ -194,9 +194,10 @@ import_insert(StringInfo s, const ApBinding *b)
 	for (f = 0; f < AP_NIDENTITY; f++)
 		if (b->col[f])
 			appendStringInfo(s, ", u.f%d", f);
-	appendStringInfoString(s, " FROM pg_catalog.unnest(");
+	appendStringInfoString(s, " FROM ROWS FROM (");
 	for (f = 0; f < AP_NIDENTITY; f++)
-		appendStringInfo(s, "%s$%d::pg_catalog.text[]", f ? ", " : "", f + 2);
+		appendStringInfo(s, "%spg_catalog.unnest($%d::pg_catalog.text[])",
+						 f ? ", " : "", f + 2);
 	appendStringInfoString(s, ") WITH ORDINALITY AS u(");
 	for (f = 0; f < AP_NIDENTITY; f++)
 		appendStringInfo(s, "f%d, ", f);
@@ -212,7 +213,8 @@ import_profiles_upsert(StringInfo s, const ApBinding *b)
 					 "INSERT INTO %s.contact_integrations AS ci"
 					 " (user_id, contact_id, integration_key, payload_json, last_imported_at)"
 					 " SELECT $1, u.id, '" AP_INTEGRATION_KEY "', u.p, pg_catalog.now()"
-					 " FROM pg_catalog.unnest($2::pg_catalog.int8[], $3::pg_catalog.jsonb[]) AS u(id, p)"
+					 " FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[]),"
+					 " pg_catalog.unnest($3::pg_catalog.jsonb[])) AS u(id, p)"
 					 " ON CONFLICT (user_id, contact_id, integration_key) DO UPDATE"
 					 " SET payload_json = EXCLUDED.payload_json,"
 					 " last_imported_at = EXCLUDED.last_imported_at,"

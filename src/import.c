@@ -1,0 +1,526 @@
+/*
+ * import.c
+ *	  CSV import entry points: activepipe_import_preview (writes nothing),
+ *	  activepipe_import_plan (the per-row plan as a set, writes nothing) and
+ *	  activepipe_import_commit (applies it and logs one event).
+ *
+ * One engine serves all three, so their counts agree by construction:
+ * stream the file through the CSV reader; map the header; for each row
+ * compute its keys, match it against the tenant's in-memory key index
+ * (email, then mobile, then phone), merge it into the contact's working
+ * state and classify it.  Only commit then writes, in batches.
+ */
+#include "activepipe.h"
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+
+#include "csv_reader.h"
+#include "import.h"
+#include "normalize.h"
+
+typedef enum ApMode
+{
+	AP_MODE_PREVIEW,
+	AP_MODE_PLAN,
+	AP_MODE_COMMIT
+} ApMode;
+
+static const char *const action_names[] = {"new", "update", "unchanged", "conflict", "skip"};
+static const char *const match_names[] = {NULL, "email", "mobile", "phone"};
+
+typedef struct ApImport
+{
+	ApMode		mode;
+	bool		overwrite;
+	int64		user_id;
+	const ap_phone_region *region;
+	ApTenant	tenant;
+	MemoryContext cxt;			/* lives for the call */
+	MemoryContext rowcxt;		/* reset after every row */
+
+	/* the header */
+	bool		have_header;
+	int			ncols;
+	int16	   *colfield;		/* contract field of each column, or -1 */
+	bool		present[AP_NFIELDS];
+	StringInfoData ignored;		/* JSON array elements of ignored headers */
+
+	/* the rows */
+	ApRowResult *rows;
+	int32		nrows;
+	int32		rows_cap;
+	int64		counts[5];		/* by ApAction */
+	StringInfoData reason;
+} ApImport;
+
+/* libcsv and the reader allocate here, so an ERROR leaks nothing. */
+static MemoryContext csv_cxt;
+
+static void *
+csv_realloc(void *ptr, size_t size)
+{
+	if (ptr == NULL)
+		return MemoryContextAllocHuge(csv_cxt, size);
+	return repalloc_huge(ptr, size);
+}
+
+static void
+csv_free(void *ptr)
+{
+	if (ptr)
+		pfree(ptr);
+}
+
+static void
+bad_file(long line, const char *msg, const char *detail) pg_attribute_noreturn();
+
+static void
+bad_file(long line, const char *msg, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+			 errmsg("%s", msg),
+			 detail ? errdetail("Line %ld: %s", line, detail) :
+			 errdetail("Line %ld.", line),
+			 errhint("Nothing was imported.")));
+}
+
+static void
+read_header(ApImport *im, const ap_csv_field *fields, int n, long line)
+{
+	int			i;
+
+	im->colfield = MemoryContextAlloc(im->cxt, sizeof(int16) * Max(n, 1));
+	im->ncols = n;
+	for (i = 0; i < n; i++)
+	{
+		const char *s = fields[i].data;
+		size_t		len = fields[i].len;
+		int			f;
+
+		ap_trim(&s, &len);
+		f = ap_header_index(s, len);
+		im->colfield[i] = f;
+		if (f < 0)
+		{
+			if (len > 0)
+			{
+				char	   *name = pnstrdup(s, len);
+
+				appendStringInfoString(&im->ignored, im->ignored.len ? ", " : "");
+				escape_json(&im->ignored, name);
+			}
+			continue;
+		}
+		if (im->present[f])
+			bad_file(line, psprintf("duplicate column \"%s\" in the header",
+									ap_contract[f].name),
+					 psprintf("Column %d repeats an earlier column.", i + 1));
+		im->present[f] = true;
+	}
+	if (!im->present[AP_F_EMAIL] && !im->present[AP_F_MOBILE] &&
+		!im->present[AP_F_PHONE])
+		bad_file(line, "the header has no email, mobile or phone column",
+				 "An import matches contacts by email, mobile or phone.");
+	im->have_header = true;
+}
+
+/* The row's values, trimmed; false when every cell is blank. */
+static bool
+row_values(ApImport *im, const ap_csv_field *fields, int n, ApRowValues *rv)
+{
+	bool		any = false;
+	int			i;
+
+	memcpy(rv->present, im->present, sizeof(rv->present));
+	memset(rv->val, 0, sizeof(rv->val));
+	memset(rv->len, 0, sizeof(rv->len));
+	for (i = 0; i < n; i++)
+	{
+		int			f = im->colfield[i];
+		const char *s = fields[i].data;
+		size_t		len = fields[i].len;
+
+		if (f < 0)
+			continue;
+		ap_trim(&s, &len);
+		if (len == 0)
+			continue;
+		rv->val[f] = s;
+		rv->len[f] = len;
+		any = true;
+	}
+	/* a short row leaves the fields it lacks untouched */
+	for (i = n; i < im->ncols; i++)
+		if (im->colfield[i] >= 0)
+			rv->present[im->colfield[i]] = false;
+	return any;
+}
+
+/* Match by email, then mobile, then phone; NULL when no key matches. */
+static ApKeyEntry *
+match_row(ApImport *im, const ApRowValues *rv, ApMatchKey *by, bool *has_key)
+{
+	ApTenant   *t = &im->tenant;
+	ApKeyEntry *e = NULL;
+	char		key[AP_PHONE_KEY_SIZE];
+	size_t		n;
+
+	*has_key = false;
+	if (rv->val[AP_F_EMAIL])
+	{
+		char	   *ek = palloc(rv->len[AP_F_EMAIL] + 1);
+
+		n = ap_email_key(rv->val[AP_F_EMAIL], rv->len[AP_F_EMAIL], ek,
+						 rv->len[AP_F_EMAIL] + 1);
+		*has_key |= n > 0;
+		if (n > 0 && (e = ap_key_find(&t->email, ek, n)) != NULL)
+			*by = AP_MATCH_EMAIL;
+	}
+	if (!e && rv->val[AP_F_MOBILE] &&
+		(n = ap_phone_key(rv->val[AP_F_MOBILE], rv->len[AP_F_MOBILE], im->region, key)) > 0)
+	{
+		*has_key = true;
+		if ((e = ap_key_find(&t->phone, key, n)) != NULL)
+			*by = AP_MATCH_MOBILE;
+	}
+	if (!e && rv->val[AP_F_PHONE] &&
+		(n = ap_phone_key(rv->val[AP_F_PHONE], rv->len[AP_F_PHONE], im->region, key)) > 0)
+	{
+		*has_key = true;
+		if ((e = ap_key_find(&t->phone, key, n)) != NULL)
+			*by = AP_MATCH_PHONE;
+	}
+	return e;
+}
+
+static void
+record_row(ApImport *im, long line, ApAction action, ApMatchKey by, int32 c)
+{
+	ApRowResult *r;
+
+	if (im->nrows >= im->rows_cap)
+	{
+		im->rows_cap *= 2;
+		im->rows = repalloc_huge(im->rows, sizeof(ApRowResult) * im->rows_cap);
+	}
+	r = &im->rows[im->nrows++];
+	r->line = (int32) line;
+	r->action = (uint8) action;
+	r->matched_by = (uint8) by;
+	r->contact = c;
+	r->reason = im->reason.len ?
+		MemoryContextStrdup(im->cxt, im->reason.data) : NULL;
+	im->counts[action]++;
+}
+
+static void
+import_row(ApImport *im, const ap_csv_field *fields, int n, long line)
+{
+	ApTenant   *t = &im->tenant;
+	ApRowValues rv;
+	ApMatchKey	by = AP_MATCH_NONE;
+	ApKeyEntry *e;
+	ApAction	action;
+	bool		has_key;
+	int32		c;
+
+	if (n > im->ncols)
+		bad_file(line, "a row has more fields than the header",
+				 psprintf("%d fields, the header has %d.", n, im->ncols));
+	if (!row_values(im, fields, n, &rv))
+		return;					/* a row of empty cells is a blank line */
+	resetStringInfo(&im->reason);
+	e = match_row(im, &rv, &by, &has_key);
+	if (!has_key)
+	{
+		appendStringInfoString(&im->reason, "no match key");
+		record_row(im, line, AP_ACT_SKIP, AP_MATCH_NONE, -1);
+		return;
+	}
+	if (e == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(t->cxt);
+
+		c = ap_tenant_new_contact(t);
+		t->contacts[c].is_new = true;
+		MemoryContextSwitchTo(old);
+		action = ap_merge_row(t, c, &rv, AP_MATCH_NONE, 1, im->overwrite,
+							  true, im->region, &im->reason);
+		/* later rows of the same person find the contact this one makes */
+		old = MemoryContextSwitchTo(t->cxt);
+		ap_tenant_index_contact(t, c, im->region);
+		MemoryContextSwitchTo(old);
+		record_row(im, line, action, AP_MATCH_NONE, c);
+		return;
+	}
+	c = e->contact;
+	action = ap_merge_row(t, c, &rv, by, e->count, im->overwrite, false,
+						  im->region, &im->reason);
+	record_row(im, line, action, by, c);
+}
+
+static int
+record_cb(const ap_csv_field *fields, int n, long first_line, long last_line,
+		  void *arg)
+{
+	ApImport   *im = (ApImport *) arg;
+	MemoryContext old;
+
+	CHECK_FOR_INTERRUPTS();
+	old = MemoryContextSwitchTo(im->rowcxt);
+	if (!im->have_header)
+		read_header(im, fields, n, first_line);
+	else
+		import_row(im, fields, n, first_line);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(im->rowcxt);
+	return 0;
+}
+
+static void
+parse_file(ApImport *im, const char *data, size_t len)
+{
+	ap_csv_options opts = {csv_realloc, csv_free, 0};
+	ap_csv_result res;
+
+	csv_cxt = AllocSetContextCreate(im->cxt, "activepipe csv", ALLOCSET_DEFAULT_SIZES);
+	switch (ap_csv_read(data, len, &opts, record_cb, im, &res))
+	{
+		case AP_CSV_OK:
+		case AP_CSV_STOPPED:
+			break;
+		case AP_CSV_EMPTY:
+			bad_file(1, "the file is empty", "An import needs a header line.");
+		case AP_CSV_UNTERMINATED_QUOTE:
+			bad_file(res.line, "unterminated quoted field",
+					 "The quoted field that starts on this line never closes.");
+		case AP_CSV_BAD_QUOTE:
+			bad_file(res.line, "misplaced quote",
+					 "A quote appears inside an unquoted field or after a closing quote.");
+		case AP_CSV_NOMEM:
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory reading the import file")));
+	}
+	MemoryContextDelete(csv_cxt);
+}
+
+static void
+append_row_json(StringInfo s, ApImport *im, const ApRowResult *r)
+{
+	int64		id = r->contact >= 0 ? im->tenant.contacts[r->contact].id : 0;
+
+	appendStringInfo(s, "{\"line\": %d, \"action\": \"%s\", \"contact_id\": ",
+					 r->line, action_names[r->action]);
+	if (id)
+		appendStringInfo(s, INT64_FORMAT, id);
+	else
+		appendStringInfoString(s, "null");
+	appendStringInfoString(s, ", \"matched_by\": ");
+	if (r->matched_by)
+		appendStringInfo(s, "\"%s\"", match_names[r->matched_by]);
+	else
+		appendStringInfoString(s, "null");
+	appendStringInfoString(s, ", \"reason\": ");
+	if (r->reason)
+		escape_json(s, r->reason);
+	else
+		appendStringInfoString(s, "null");
+	appendStringInfoChar(s, '}');
+}
+
+/* The counts part of the summary, shared by the result and the event. */
+static void
+append_counts(StringInfo s, ApImport *im)
+{
+	int64	   *k = im->counts;
+
+	appendStringInfo(s,
+					 "\"total_rows\": " INT64_FORMAT ", \"matched\": " INT64_FORMAT
+					 ", \"new\": " INT64_FORMAT ", \"updated\": " INT64_FORMAT
+					 ", \"unchanged\": " INT64_FORMAT ", \"conflicts\": " INT64_FORMAT
+					 ", \"skipped\": " INT64_FORMAT ", \"overwrite\": %s"
+					 ", \"ignored_columns\": [%s]",
+					 (int64) im->nrows,
+					 k[AP_ACT_UPDATE] + k[AP_ACT_UNCHANGED] + k[AP_ACT_CONFLICT],
+					 k[AP_ACT_NEW], k[AP_ACT_UPDATE], k[AP_ACT_UNCHANGED],
+					 k[AP_ACT_CONFLICT], k[AP_ACT_SKIP],
+					 im->overwrite ? "true" : "false", im->ignored.data);
+}
+
+static Jsonb *
+summary_jsonb(ApImport *im, int64 event_id)
+{
+	StringInfoData s;
+	int32		i;
+	bool		first = true;
+
+	initStringInfo(&s);
+	appendStringInfoChar(&s, '{');
+	append_counts(&s, im);
+	if (event_id)
+		appendStringInfo(&s, ", \"event_id\": " INT64_FORMAT, event_id);
+	appendStringInfoString(&s, ", \"rows\": [");
+	for (i = 0; i < im->nrows; i++)
+	{
+		const ApRowResult *r = &im->rows[i];
+
+		if (r->action != AP_ACT_CONFLICT && r->action != AP_ACT_SKIP)
+			continue;
+		if (!first)
+			appendStringInfoString(&s, ", ");
+		append_row_json(&s, im, r);
+		first = false;
+	}
+	appendStringInfoString(&s, "]}");
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data)));
+}
+
+static int64
+log_import(ApImport *im, text *filename)
+{
+	ApEventCounts counts;
+	StringInfoData s;
+
+	counts.total_rows = im->nrows;
+	counts.new_count = im->counts[AP_ACT_NEW];
+	counts.updated_count = im->counts[AP_ACT_UPDATE];
+	counts.conflict_count = im->counts[AP_ACT_CONFLICT];
+	counts.skipped_count = im->counts[AP_ACT_SKIP];
+	initStringInfo(&s);
+	appendStringInfoChar(&s, '{');
+	append_counts(&s, im);
+	appendStringInfoChar(&s, '}');
+	return ap_event_log(im->tenant.binding, im->user_id, "import", filename,
+						&counts, DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																	CStringGetDatum(s.data))));
+}
+
+static void
+plan_rows(ApImport *im, ReturnSetInfo *rsinfo)
+{
+	int32		i;
+
+	for (i = 0; i < im->nrows; i++)
+	{
+		const ApRowResult *r = &im->rows[i];
+		int64		id = r->contact >= 0 ? im->tenant.contacts[r->contact].id : 0;
+		Datum		values[5];
+		bool		nulls[5] = {false, false, id == 0, r->matched_by == 0, r->reason == NULL};
+
+		CHECK_FOR_INTERRUPTS();
+		values[0] = Int32GetDatum(r->line);
+		values[1] = CStringGetTextDatum(action_names[r->action]);
+		values[2] = Int64GetDatum(id);
+		values[3] = r->matched_by ? CStringGetTextDatum(match_names[r->matched_by]) : 0;
+		values[4] = r->reason ? CStringGetTextDatum(r->reason) : 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+/*
+ * Run an import over csv (in the database encoding).  Returns the summary
+ * (copied out of SPI memory), or NULL in plan mode.
+ */
+static Jsonb *
+run_import(FunctionCallInfo fcinfo, ApMode mode, int64 user_id,
+		   const char *data, size_t len, bool overwrite, text *filename)
+{
+	ApImport	im;
+	ApBinding  *b;
+	Jsonb	   *summary = NULL;
+	Jsonb	   *copy = NULL;
+
+	memset(&im, 0, sizeof(im));
+	im.mode = mode;
+	im.overwrite = overwrite;
+	im.user_id = user_id;
+	im.region = ap_default_region();
+
+	SPI_connect();
+	b = ap_binding_load(fcinfo);
+	if (mode == AP_MODE_COMMIT)
+	{
+		Oid			types[1] = {INT8OID};
+		Datum		values[1] = {Int64GetDatum(user_id)};
+
+		ap_spi_run(b, AP_Q_TENANT_LOCK, 1, types, values, NULL, false);
+	}
+	im.cxt = AllocSetContextCreate(CurrentMemoryContext, "activepipe import",
+								   ALLOCSET_DEFAULT_SIZES);
+	im.rowcxt = AllocSetContextCreate(im.cxt, "activepipe import row",
+									  ALLOCSET_SMALL_SIZES);
+	im.tenant.cxt = im.cxt;
+	im.tenant.binding = b;
+	im.rows_cap = 1024;
+	im.rows = MemoryContextAllocHuge(im.cxt, sizeof(ApRowResult) * im.rows_cap);
+	initStringInfo(&im.ignored);
+	initStringInfo(&im.reason);
+
+	ap_tenant_load(&im.tenant, b, user_id, im.region);
+	parse_file(&im, data, len);
+
+	if (mode == AP_MODE_PLAN)
+		plan_rows(&im, (ReturnSetInfo *) fcinfo->resultinfo);
+	else
+	{
+		int64		event_id = 0;
+
+		if (mode == AP_MODE_COMMIT)
+		{
+			ap_import_write(&im.tenant, b, user_id);
+			event_id = log_import(&im, filename);
+		}
+		summary = summary_jsonb(&im, event_id);
+		copy = (Jsonb *) SPI_palloc(VARSIZE(summary));
+		memcpy(copy, summary, VARSIZE(summary));
+	}
+	SPI_finish();
+	return copy;
+}
+
+PG_FUNCTION_INFO_V1(activepipe_import_preview);
+Datum
+activepipe_import_preview(PG_FUNCTION_ARGS)
+{
+	text	   *csv = PG_GETARG_TEXT_PP(1);
+
+	PG_RETURN_JSONB_P(run_import(fcinfo, AP_MODE_PREVIEW, PG_GETARG_INT64(0),
+								 VARDATA_ANY(csv), VARSIZE_ANY_EXHDR(csv),
+								 PG_GETARG_BOOL(2), NULL));
+}
+
+PG_FUNCTION_INFO_V1(activepipe_import_commit);
+Datum
+activepipe_import_commit(PG_FUNCTION_ARGS)
+{
+	text	   *csv = PG_GETARG_TEXT_PP(1);
+	text	   *filename = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("user_id, csv and overwrite must not be NULL")));
+	PG_RETURN_JSONB_P(run_import(fcinfo, AP_MODE_COMMIT, PG_GETARG_INT64(0),
+								 VARDATA_ANY(csv), VARSIZE_ANY_EXHDR(csv),
+								 PG_GETARG_BOOL(2), filename));
+}
+
+PG_FUNCTION_INFO_V1(activepipe_import_plan);
+Datum
+activepipe_import_plan(PG_FUNCTION_ARGS)
+{
+	text	   *csv = PG_GETARG_TEXT_PP(1);
+
+	InitMaterializedSRF(fcinfo, 0);
+	run_import(fcinfo, AP_MODE_PLAN, PG_GETARG_INT64(0),
+			   VARDATA_ANY(csv), VARSIZE_ANY_EXHDR(csv), PG_GETARG_BOOL(2), NULL);
+	return (Datum) 0;
+}

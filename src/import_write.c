@@ -1,0 +1,193 @@
+/*
+ * import_write.c
+ *	  The writes of an import commit, set-based and batched: new contacts
+ *	  by one INSERT ... SELECT FROM unnest(...) per batch, changed identity
+ *	  fields by one UPDATE ... FROM unnest(...) per batch, and profiles
+ *	  (payload and last_imported_at) by one upsert per batch.  Contacts a
+ *	  file left unchanged are not written at all.
+ */
+#include "activepipe.h"
+
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "import.h"
+
+#define WRITE_BATCH 10000
+
+/* Which contacts a pass writes. */
+typedef bool (*ApWants) (const ApContact *ct);
+
+static bool
+wants_insert(const ApContact *ct)
+{
+	return ct->is_new;
+}
+
+static bool
+wants_update(const ApContact *ct)
+{
+	return !ct->is_new && ct->ident_dirty != 0;
+}
+
+/*
+ * Rows that repeat a contact with contradicting values can end where the
+ * database already is: such a payload is not written either.
+ */
+static bool
+wants_profile(const ApContact *ct)
+{
+	if (ct->is_new || ct->ident_dirty != 0)
+		return true;
+	if (!ct->payload_dirty)
+		return false;
+	return ct->orig_payload == NULL ||
+		compareJsonbContainers(&ct->orig_payload->root, &ct->payload->root) != 0;
+}
+
+static ArrayType *
+make_array(Datum *d, bool *nulls, int n, Oid type, int16 typlen, bool byval,
+		   char align)
+{
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	return construct_md_array(d, nulls, 1, dims, lbs, type, typlen, byval, align);
+}
+
+/* One text[] per identity field; only_dirty leaves unchanged ones NULL. */
+static void
+identity_arrays(ApContact **batch, int n, bool only_dirty, Datum *out)
+{
+	Datum	   *d = palloc(sizeof(Datum) * n);
+	bool	   *nulls = palloc(sizeof(bool) * n);
+	int			f,
+				i;
+
+	for (f = 0; f < AP_NIDENTITY; f++)
+	{
+		for (i = 0; i < n; i++)
+		{
+			ApContact  *ct = batch[i];
+
+			nulls[i] = ct->ident[f] == NULL ||
+				(only_dirty && !(ct->ident_dirty & (1 << f)));
+			d[i] = nulls[i] ? (Datum) 0 :
+				PointerGetDatum(cstring_to_text_with_len(ct->ident[f], ct->ilen[f]));
+		}
+		out[f] = PointerGetDatum(make_array(d, nulls, n, TEXTOID, -1, false, TYPALIGN_INT));
+	}
+}
+
+static Datum
+id_array(ApContact **batch, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * n);
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = Int64GetDatum(batch[i]->id);
+	return PointerGetDatum(make_array(d, NULL, n, INT8OID, 8, FLOAT8PASSBYVAL,
+									  TYPALIGN_DOUBLE));
+}
+
+static void
+write_inserts(const ApBinding *b, int64 user_id, ApContact **batch, int n)
+{
+	Oid			types[1 + AP_NIDENTITY];
+	Datum		values[1 + AP_NIDENTITY];
+	uint64		i;
+	int			f;
+
+	types[0] = INT8OID;
+	values[0] = Int64GetDatum(user_id);
+	for (f = 0; f < AP_NIDENTITY; f++)
+		types[1 + f] = TEXTARRAYOID;
+	identity_arrays(batch, n, false, values + 1);
+	if (ap_spi_run(b, AP_Q_IMPORT_INSERT, 1 + AP_NIDENTITY, types, values,
+				   NULL, false) != (uint64) n)
+		elog(ERROR, "activepipe: inserting new contacts returned a wrong count");
+	for (i = 0; i < (uint64) n; i++)
+	{
+		bool		isnull;
+
+		batch[i]->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+												   SPI_tuptable->tupdesc, 1, &isnull));
+	}
+}
+
+static void
+write_updates(const ApBinding *b, int64 user_id, ApContact **batch, int n)
+{
+	Oid			types[2 + AP_NIDENTITY];
+	Datum		values[2 + AP_NIDENTITY];
+	int			f;
+
+	types[0] = INT8OID;
+	types[1] = INT8ARRAYOID;
+	values[0] = Int64GetDatum(user_id);
+	values[1] = id_array(batch, n);
+	for (f = 0; f < AP_NIDENTITY; f++)
+		types[2 + f] = TEXTARRAYOID;
+	identity_arrays(batch, n, true, values + 2);
+	ap_spi_run(b, AP_Q_IMPORT_UPDATE, 2 + AP_NIDENTITY, types, values, NULL, false);
+}
+
+static void
+write_profiles(const ApBinding *b, int64 user_id, ApContact **batch, int n)
+{
+	Oid			types[3] = {INT8OID, INT8ARRAYOID, JSONBARRAYOID};
+	Datum		values[3];
+	Datum	   *d = palloc(sizeof(Datum) * n);
+	Jsonb	   *empty = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = JsonbPGetDatum(batch[i]->payload ? batch[i]->payload : empty);
+	values[0] = Int64GetDatum(user_id);
+	values[1] = id_array(batch, n);
+	values[2] = PointerGetDatum(make_array(d, NULL, n, JSONBOID, -1, false, TYPALIGN_INT));
+	ap_spi_run(b, AP_Q_IMPORT_PROFILES_UPSERT, 3, types, values, NULL, false);
+}
+
+/* Run writer over every contact that wants it, WRITE_BATCH at a time. */
+static void
+write_pass(ApTenant *t, const ApBinding *b, int64 user_id, ApWants wants,
+		   void (*writer) (const ApBinding *, int64, ApContact **, int))
+{
+	ApContact **batch = palloc(sizeof(ApContact *) * WRITE_BATCH);
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "activepipe import write",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old;
+	int			n = 0;
+	int32		c;
+
+	for (c = 0; c <= t->ncontacts; c++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (c < t->ncontacts && wants(&t->contacts[c]))
+			batch[n++] = &t->contacts[c];
+		if (n == 0 || (n < WRITE_BATCH && c < t->ncontacts))
+			continue;
+		old = MemoryContextSwitchTo(cxt);
+		writer(b, user_id, batch, n);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(cxt);
+		SPI_freetuptable(SPI_tuptable);
+		n = 0;
+	}
+	MemoryContextDelete(cxt);
+	pfree(batch);
+}
+
+void
+ap_import_write(ApTenant *t, const ApBinding *b, int64 user_id)
+{
+	write_pass(t, b, user_id, wants_insert, write_inserts);
+	write_pass(t, b, user_id, wants_update, write_updates);
+	write_pass(t, b, user_id, wants_profile, write_profiles);
+}
