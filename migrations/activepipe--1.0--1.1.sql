@@ -97,3 +97,23 @@ LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION @extschema@.activepipe_import_preview(bigint, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.activepipe_import_plan(bigint, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.activepipe_import_commit(bigint, text, boolean, text) FROM PUBLIC;
+
+/*
+ * Raw uploads: UTF-8 with or without BOM, UTF-16 with BOM, else
+ * Windows-1252; the summary's "encoding" says which was used.
+ */
+CREATE FUNCTION @extschema@.activepipe_import_preview(
+	user_id bigint, csv bytea, overwrite boolean DEFAULT false)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'activepipe_import_preview'
+LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION @extschema@.activepipe_import_commit(
+	user_id bigint, csv bytea, overwrite boolean DEFAULT false,
+	filename text DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'activepipe_import_commit'
+LANGUAGE C VOLATILE;
+
+REVOKE ALL ON FUNCTION @extschema@.activepipe_import_preview(bigint, bytea, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.activepipe_import_commit(bigint, bytea, boolean, text) FROM PUBLIC;

@@ -21,6 +21,7 @@
 #include "utils/memutils.h"
 
 #include "csv_reader.h"
+#include "encoding.h"
 #include "import.h"
 #include "normalize.h"
 
@@ -57,6 +58,7 @@ typedef struct ApImport
 	int32		rows_cap;
 	int64		counts[5];		/* by ApAction */
 	StringInfoData reason;
+	const char *encoding;		/* what the file was decoded from */
 } ApImport;
 
 /* libcsv and the reader allocate here, so an ERROR leaks nothing. */
@@ -347,12 +349,12 @@ append_counts(StringInfo s, ApImport *im)
 					 ", \"new\": " INT64_FORMAT ", \"updated\": " INT64_FORMAT
 					 ", \"unchanged\": " INT64_FORMAT ", \"conflicts\": " INT64_FORMAT
 					 ", \"skipped\": " INT64_FORMAT ", \"overwrite\": %s"
-					 ", \"ignored_columns\": [%s]",
+					 ", \"encoding\": \"%s\", \"ignored_columns\": [%s]",
 					 (int64) im->nrows,
 					 k[AP_ACT_UPDATE] + k[AP_ACT_UNCHANGED] + k[AP_ACT_CONFLICT],
 					 k[AP_ACT_NEW], k[AP_ACT_UPDATE], k[AP_ACT_UNCHANGED],
 					 k[AP_ACT_CONFLICT], k[AP_ACT_SKIP],
-					 im->overwrite ? "true" : "false", im->ignored.data);
+					 im->overwrite ? "true" : "false", im->encoding, im->ignored.data);
 }
 
 static Jsonb *
@@ -431,7 +433,8 @@ plan_rows(ApImport *im, ReturnSetInfo *rsinfo)
  */
 static Jsonb *
 run_import(FunctionCallInfo fcinfo, ApMode mode, int64 user_id,
-		   const char *data, size_t len, bool overwrite, text *filename)
+		   const char *data, size_t len, bool overwrite, text *filename,
+		   const char *encoding)
 {
 	ApImport	im;
 	ApBinding  *b;
@@ -443,6 +446,7 @@ run_import(FunctionCallInfo fcinfo, ApMode mode, int64 user_id,
 	im.overwrite = overwrite;
 	im.user_id = user_id;
 	im.region = ap_default_region();
+	im.encoding = encoding ? encoding : GetDatabaseEncodingName();
 
 	SPI_connect();
 	b = ap_binding_load(fcinfo);
@@ -486,41 +490,134 @@ run_import(FunctionCallInfo fcinfo, ApMode mode, int64 user_id,
 	return copy;
 }
 
+/* 1-based line of byte offset pos, for errors about raw bytes */
+static long
+line_of(const char *data, size_t pos)
+{
+	long		line = 1;
+	size_t		i;
+
+	for (i = 0; i < pos; i++)
+		if (data[i] == '\n' || (data[i] == '\r' && (i + 1 >= pos || data[i + 1] != '\n')))
+			line++;
+	return line;
+}
+
+static void
+bad_bytes(const char *data, size_t pos, const char *what) pg_attribute_noreturn();
+
+static void
+bad_bytes(const char *data, size_t pos, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+			 errmsg("%s in the import file", what),
+			 errdetail("Line %ld, byte %zu.", line_of(data, pos), pos + 1),
+			 errhint("Nothing was imported.")));
+}
+
+/*
+ * Raw upload bytes to text in the database encoding: UTF-16 with a BOM,
+ * UTF-8 with or without one, else Windows-1252 (what Excel writes).
+ */
+static char *
+decode_upload(bytea *raw, size_t *outlen, const char **encoding)
+{
+	const unsigned char *p = (const unsigned char *) VARDATA_ANY(raw);
+	size_t		len = VARSIZE_ANY_EXHDR(raw);
+	size_t		bomlen;
+	ap_bom		bom = ap_detect_bom(p, len, &bomlen);
+	char	   *data = (char *) p + bomlen;
+	int			src = PG_UTF8;
+	char	   *conv;
+	char	   *nul;
+
+	len -= bomlen;
+	if (bom == AP_BOM_UTF16LE || bom == AP_BOM_UTF16BE)
+	{
+		char	   *u = palloc_extended(AP_UTF16_MAX_OUT(len), MCXT_ALLOC_HUGE);
+		size_t		bad = 0;
+		long		n = ap_utf16_to_utf8(p + bomlen, len, bom == AP_BOM_UTF16BE,
+										 (unsigned char *) u, &bad);
+
+		if (n < 0)
+			bad_bytes(data, bad, "invalid UTF-16");
+		data = u;
+		len = n;
+		*encoding = bom == AP_BOM_UTF16LE ? "UTF-16LE" : "UTF-16BE";
+	}
+	else if (pg_verify_mbstr(PG_UTF8, data, len, true))
+		*encoding = "UTF-8";
+	else if (bom == AP_BOM_UTF8)
+		bad_bytes(data, pg_encoding_verifymbstr(PG_UTF8, data, len),
+				  "invalid UTF-8 after a UTF-8 byte-order mark");
+	else
+	{
+		src = PG_WIN1252;
+		*encoding = "WINDOWS-1252";
+	}
+	if ((nul = memchr(data, '\0', len)) != NULL)
+		bad_bytes(data, nul - data, "a NUL byte");
+	conv = (char *) pg_do_encoding_conversion((unsigned char *) data, len,
+											  src, GetDatabaseEncoding());
+	*outlen = (conv == data) ? len : strlen(conv);
+	return conv;
+}
+
+/* The text or bytea csv argument as bytes in the database encoding. */
+static const char *
+csv_arg(FunctionCallInfo fcinfo, size_t *len, const char **encoding)
+{
+	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+	struct varlena *v = PG_GETARG_VARLENA_PP(1);
+
+	if (type == BYTEAOID)
+		return decode_upload((bytea *) v, len, encoding);
+	*encoding = NULL;
+	*len = VARSIZE_ANY_EXHDR(v);
+	return VARDATA_ANY(v);
+}
+
 PG_FUNCTION_INFO_V1(activepipe_import_preview);
 Datum
 activepipe_import_preview(PG_FUNCTION_ARGS)
 {
-	text	   *csv = PG_GETARG_TEXT_PP(1);
+	size_t		len;
+	const char *enc;
+	const char *data = csv_arg(fcinfo, &len, &enc);
 
 	PG_RETURN_JSONB_P(run_import(fcinfo, AP_MODE_PREVIEW, PG_GETARG_INT64(0),
-								 VARDATA_ANY(csv), VARSIZE_ANY_EXHDR(csv),
-								 PG_GETARG_BOOL(2), NULL));
+								 data, len, PG_GETARG_BOOL(2), NULL, enc));
 }
 
 PG_FUNCTION_INFO_V1(activepipe_import_commit);
 Datum
 activepipe_import_commit(PG_FUNCTION_ARGS)
 {
-	text	   *csv = PG_GETARG_TEXT_PP(1);
+	size_t		len;
+	const char *enc;
+	const char *data;
 	text	   *filename = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("user_id, csv and overwrite must not be NULL")));
+	data = csv_arg(fcinfo, &len, &enc);
 	PG_RETURN_JSONB_P(run_import(fcinfo, AP_MODE_COMMIT, PG_GETARG_INT64(0),
-								 VARDATA_ANY(csv), VARSIZE_ANY_EXHDR(csv),
-								 PG_GETARG_BOOL(2), filename));
+								 data, len, PG_GETARG_BOOL(2), filename, enc));
 }
 
 PG_FUNCTION_INFO_V1(activepipe_import_plan);
 Datum
 activepipe_import_plan(PG_FUNCTION_ARGS)
 {
-	text	   *csv = PG_GETARG_TEXT_PP(1);
+	size_t		len;
+	const char *enc;
+	const char *data = csv_arg(fcinfo, &len, &enc);
 
 	InitMaterializedSRF(fcinfo, 0);
-	run_import(fcinfo, AP_MODE_PLAN, PG_GETARG_INT64(0),
-			   VARDATA_ANY(csv), VARSIZE_ANY_EXHDR(csv), PG_GETARG_BOOL(2), NULL);
+	run_import(fcinfo, AP_MODE_PLAN, PG_GETARG_INT64(0), data, len,
+			   PG_GETARG_BOOL(2), NULL, enc);
 	return (Datum) 0;
 }
