@@ -117,3 +117,11 @@ LANGUAGE C VOLATILE;
 
 REVOKE ALL ON FUNCTION @extschema@.activepipe_import_preview(bigint, bytea, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.activepipe_import_commit(bigint, bytea, boolean, text) FROM PUBLIC;
+
+/* Every SQL statement the extension sends through SPI, for review and tests. */
+CREATE FUNCTION @extschema@.activepipe_statements(OUT name text, OUT statement text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'activepipe_statements'
+LANGUAGE C STABLE STRICT;
+
+REVOKE ALL ON FUNCTION @extschema@.activepipe_statements() FROM PUBLIC;

@@ -16,6 +16,7 @@ PG_MODULE_MAGIC;
 void		_PG_init(void);
 
 int			ap_export_cap = 5000;
+bool		ap_stamp_exports = true;
 static char *ap_default_region_code = NULL;
 
 static bool
@@ -38,6 +39,13 @@ _PG_init(void)
 							5000, 0, 10000000,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+	DefineCustomBoolVariable("activepipe.stamp_exports",
+							 "Whether exports set last_exported_at (benchmarking only).",
+							 "Off measures CSV generation alone; it breaks the export contract, so only superusers may turn it off.",
+							 &ap_stamp_exports,
+							 true,
+							 PGC_SUSET, GUC_NOT_IN_SAMPLE,
+							 NULL, NULL, NULL);
 	DefineCustomStringVariable("activepipe.default_region",
 							   "Region whose trunk prefix and calling code apply to phone numbers written without one.",
 							   NULL,

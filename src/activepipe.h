@@ -23,6 +23,7 @@
 
 /* Settings (activepipe.c) */
 extern int	ap_export_cap;
+extern bool ap_stamp_exports;
 extern const ap_phone_region *ap_default_region(void);
 
 /*

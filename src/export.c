@@ -217,7 +217,7 @@ export_finish(const ApBinding *b, int64 user_id, const int64 *ids, int n,
 
 	values[0] = Int64GetDatum(user_id);
 	values[1] = PointerGetDatum(ap_ids_array(ids, n));
-	if (n > 0)
+	if (n > 0 && ap_stamp_exports)
 		ap_spi_run(b, AP_Q_EXPORTED_AT, 2, types, values, NULL, false);
 	if (log_event)
 	{

@@ -348,3 +348,31 @@ ap_spi_cursor(const ApBinding *b, ApQuery q, int nargs, Oid *types,
 			 SPI_result_code_string(SPI_result));
 	return portal;
 }
+
+/*
+ * activepipe_statements(): every statement above as the current binding
+ * makes it, so tests and DBAs can read exactly what the extension runs.
+ */
+PG_FUNCTION_INFO_V1(activepipe_statements);
+Datum
+activepipe_statements(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ApBinding  *b;
+	int			q;
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	b = ap_binding_load(fcinfo);
+	for (q = 0; q < AP_NQUERIES; q++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		values[0] = CStringGetTextDatum(query_names[q]);
+		values[1] = CStringGetTextDatum(ap_query_text(b, (ApQuery) q));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
