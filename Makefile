@@ -6,7 +6,6 @@ MODULE_big = activepipe
 LIB_SRCS = $(sort $(wildcard src/lib/*.c))
 PG_SRCS = $(sort $(wildcard src/*.c))
 OBJS = $(PG_SRCS:.c=.o) $(LIB_SRCS:.c=.o)
-HEADERS = $(wildcard src/*.h src/lib/*.h)
 
 DATA = $(sort $(wildcard migrations/$(EXTENSION)--*.sql))
 DOCS = README.md

@@ -65,8 +65,10 @@ push_timestamp(JsonbParseState **st, const char *key, HeapTuple tup,
 		push_null(st);
 	else
 	{
-		JsonEncodeDateTime(buf, d, TIMESTAMPTZOID, NULL);
-		push_cstring(st, WJB_VALUE, buf, strlen(buf));
+		/* pushJsonbValue keeps the pointer: the text must outlive buf */
+		char	   *s = pstrdup(JsonEncodeDateTime(buf, d, TIMESTAMPTZOID, NULL));
+
+		push_cstring(st, WJB_VALUE, s, strlen(s));
 	}
 }
 
