@@ -68,6 +68,7 @@ typedef enum ApQuery
 
 extern const char *ap_query_name(ApQuery q);
 extern char *ap_query_text(const ApBinding *b, ApQuery q);
+extern char *ap_binding_query_text(const char *ext_schema);
 
 /* Execute a statement with parameters; returns SPI_processed. */
 extern uint64 ap_spi_run(const ApBinding *b, ApQuery q, int nargs,

@@ -69,7 +69,6 @@ ap_binding_load(FunctionCallInfo fcinfo)
 {
 	ApBinding  *b = palloc0(sizeof(ApBinding));
 	char	   *schema = ap_extension_schema(fcinfo);
-	StringInfoData sql;
 	HeapTuple	tup = NULL;
 	TupleDesc	desc = NULL;
 	char	   *tschema,
@@ -78,13 +77,7 @@ ap_binding_load(FunctionCallInfo fcinfo)
 	int			f;
 
 	b->ext_schema = pstrdup(quote_identifier(schema));
-	initStringInfo(&sql);
-	appendStringInfo(&sql,
-					 "SELECT table_schema, table_name, id_column, user_id_column, "
-					 "firstname, lastname, email, phone, mobile, streetaddress, "
-					 "city, state, postcode, country FROM %s.contacts_binding",
-					 b->ext_schema);
-	if (SPI_execute(sql.data, true, 2) != SPI_OK_SELECT)
+	if (SPI_execute(ap_binding_query_text(b->ext_schema), true, 2) != SPI_OK_SELECT)
 		elog(ERROR, "activepipe: reading contacts_binding failed");
 	if (SPI_processed > 0)
 	{

@@ -235,6 +235,19 @@ tenant_lock(StringInfo s, const ApBinding *b)
 						   "SELECT pg_catalog.pg_advisory_xact_lock(24944, pg_catalog.hashint8($1))");
 }
 
+/*
+ * The one statement that is not about a tenant: reading the extension's
+ * own configuration (contacts_binding, a reference table under Citus).
+ */
+char *
+ap_binding_query_text(const char *ext_schema)
+{
+	return psprintf("SELECT table_schema, table_name, id_column, user_id_column,"
+					" firstname, lastname, email, phone, mobile, streetaddress,"
+					" city, state, postcode, country FROM %s.contacts_binding",
+					ext_schema);
+}
+
 char *
 ap_query_text(const ApBinding *b, ApQuery q)
 {
@@ -353,6 +366,17 @@ ap_spi_cursor(const ApBinding *b, ApQuery q, int nargs, Oid *types,
  * activepipe_statements(): every statement above as the current binding
  * makes it, so tests and DBAs can read exactly what the extension runs.
  */
+static void
+put_statement(ReturnSetInfo *rsinfo, const char *name, const char *sql)
+{
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(sql);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
 PG_FUNCTION_INFO_V1(activepipe_statements);
 Datum
 activepipe_statements(PG_FUNCTION_ARGS)
@@ -365,14 +389,8 @@ activepipe_statements(PG_FUNCTION_ARGS)
 	SPI_connect();
 	b = ap_binding_load(fcinfo);
 	for (q = 0; q < AP_NQUERIES; q++)
-	{
-		Datum		values[2];
-		bool		nulls[2] = {false, false};
-
-		values[0] = CStringGetTextDatum(query_names[q]);
-		values[1] = CStringGetTextDatum(ap_query_text(b, (ApQuery) q));
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+		put_statement(rsinfo, query_names[q], ap_query_text(b, (ApQuery) q));
+	put_statement(rsinfo, "binding", ap_binding_query_text(b->ext_schema));
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -301,7 +301,16 @@ international_key(const char *d, int n, char *out)
 	r = region_by_calling_code(d, n, &cclen);
 	if (r != NULL && strcmp(r->trunk_prefix, "0") == 0 &&
 		cclen < n && d[cclen] == '0')
+	{
+		/*
+		 * Its national numbers never start with 0, so a second 0 is junk
+		 * ("+61 (0)0412 345 678"); keying it as written would also give a
+		 * key that keys to another one.
+		 */
+		if (cclen + 1 < n && d[cclen + 1] == '0')
+			return 0;
 		return write_key(d, cclen, d + cclen + 1, n - cclen - 1, out);
+	}
 	return write_key(d, 0, d, n, out);
 }
 
