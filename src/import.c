@@ -446,7 +446,9 @@ run_import(FunctionCallInfo fcinfo, ApMode mode, int64 user_id,
 	im.overwrite = overwrite;
 	im.user_id = user_id;
 	im.region = ap_default_region();
-	im.encoding = encoding ? encoding : GetDatabaseEncodingName();
+	/* text arrives already in the database encoding: name it the same way */
+	im.encoding = encoding ? encoding :
+		GetDatabaseEncoding() == PG_UTF8 ? "UTF-8" : GetDatabaseEncodingName();
 
 	SPI_connect();
 	b = ap_binding_load(fcinfo);

@@ -161,7 +161,7 @@ import_update(StringInfo s, const ApBinding *b)
 	{
 		if (!b->col[f])
 			continue;
-		appendStringInfo(s, "%s%s = pg_catalog.coalesce(u.f%d, c.%s)",
+		appendStringInfo(s, "%s%s = COALESCE(u.f%d, c.%s)",
 						 first ? "" : ", ", b->col[f], f, b->col[f]);
 		first = false;
 	}

@@ -153,6 +153,7 @@ region_by_calling_code(const char *d, int n, int *cclen)
 /*
  * Length of the formatting character at p, 0 when p holds something else.
  * All white space counts, so leading and trailing blanks need no trimming.
+ * '/' does not: "0412 345 678 / 02 9876 5432" is two numbers, not one.
  */
 static int
 format_len(const char *p, const char *end)
@@ -167,7 +168,6 @@ format_len(const char *p, const char *end)
 		case '\f':
 		case '.':
 		case '-':
-		case '/':
 		case '(':
 		case ')':
 			return 1;

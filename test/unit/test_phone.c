@@ -28,6 +28,9 @@ static const key_case key_cases[] = {
 	{"+61 (0)412 345 678", "AU", "+61412345678"},
 	/* more formatting of the same number */
 	{"0412-345-678", "AU", "+61412345678"},
+	/* two numbers in one cell are no number */
+	{"+61 412 345 678 / 0412", "AU", ""},
+	{"0412/345/678", "AU", ""},
 	{"0412.345.678", "AU", "+61412345678"},
 	{"(0412) 345/678", "AU", "+61412345678"},
 	{"  0412 345 678\t\r\n", "AU", "+61412345678"},
@@ -111,6 +114,8 @@ static const key_case key_cases[] = {
 	{"0412 345 678 / 0413 111 222", "AU", ""},	/* too many digits */
 	{"0412+345678", "AU", ""},
 	{"0412_345_678", "AU", ""},
+	{"+61 (0)0412 345 678", "AU", ""},	/* trunk 0 twice: not a key */
+	{"0064 0 0640 006 400", "AU", ""},
 	{"\xEF\xBC\x90" "412345678", "AU", ""},	/* fullwidth digit zero */
 	{"+0412345678", "AU", ""},	/* no calling code starts with 0 */
 	{"+", "AU", ""},
