@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install what building, testing and demoing activepipe needs, and only
 # what is missing, so it is cheap to call before every make target.
+#
+#   scripts/deps.sh [PACKAGE...]   # also install these (make deb, make fuzz)
 set -euo pipefail
 
 pgmajor() {
@@ -21,6 +23,7 @@ want=(
 	clang
 	make
 	gcc
+	"$@"
 )
 
 missing=()
