@@ -21,6 +21,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies here: rebuild on any header change.
+$(OBJS): $(wildcard src/*.h src/lib/*.h)
+
 EXTRA_CLEAN = test/regress_out test/unit/bin
 
 # Plain-C unit tests of src/lib: no server, no backend headers.

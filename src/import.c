@@ -149,14 +149,14 @@ row_values(ApImport *im, const ap_csv_field *fields, int n, ApRowValues *rv)
 		const char *s = fields[i].data;
 		size_t		len = fields[i].len;
 
-		if (f < 0)
-			continue;
 		ap_trim(&s, &len);
 		if (len == 0)
 			continue;
+		any = true;				/* even in an ignored column: not a blank line */
+		if (f < 0)
+			continue;
 		rv->val[f] = s;
 		rv->len[f] = len;
-		any = true;
 	}
 	/* a short row leaves the fields it lacks untouched */
 	for (i = n; i < im->ncols; i++)
@@ -232,6 +232,7 @@ import_row(ApImport *im, const ap_csv_field *fields, int n, long line)
 	ApAction	action;
 	bool		has_key;
 	int32		c;
+	uint16		dirty;
 
 	if (n > im->ncols)
 		bad_file(line, "a row has more fields than the header",
@@ -263,8 +264,19 @@ import_row(ApImport *im, const ap_csv_field *fields, int n, long line)
 		return;
 	}
 	c = e->contact;
+	dirty = t->contacts[c].ident_dirty;
 	action = ap_merge_row(t, c, &rv, by, e->count, im->overwrite, false,
 						  im->region, &im->reason);
+	/* keys this row gave the contact find it for the rows after it */
+	dirty = t->contacts[c].ident_dirty & ~dirty &
+		((1 << AP_F_EMAIL) | (1 << AP_F_PHONE) | (1 << AP_F_MOBILE));
+	if (dirty)
+	{
+		MemoryContext old = MemoryContextSwitchTo(t->cxt);
+
+		ap_tenant_index_keys(t, c, dirty, im->region);
+		MemoryContextSwitchTo(old);
+	}
 	record_row(im, line, action, by, c);
 }
 

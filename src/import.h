@@ -79,6 +79,8 @@ extern int32 ap_tenant_new_contact(ApTenant *t);
 extern char *ap_tenant_copy(ApTenant *t, const void *src, size_t len);
 extern void ap_tenant_index_contact(ApTenant *t, int32 c,
 									const ap_phone_region *region);
+extern void ap_tenant_index_keys(ApTenant *t, int32 c, uint16 mask,
+								 const ap_phone_region *region);
 extern ApKeyEntry *ap_key_find(ApKeyIndex *ix, const char *key, size_t len);
 
 /* The file's values of one row, trimmed; present[f] when its column exists. */

@@ -136,14 +136,22 @@ index_add(ApTenant *t, ApKeyIndex *ix, const char *key, uint32 len, int32 c)
 		e->contact = c;
 }
 
+/*
+ * Index the keys of contact c held in the identity fields of mask (bits
+ * by field number): all of them for a contact just read or created, only
+ * the ones a row filled in for a matched contact, so that a key is never
+ * counted twice for the same contact.
+ */
 void
-ap_tenant_index_contact(ApTenant *t, int32 c, const ap_phone_region *region)
+ap_tenant_index_keys(ApTenant *t, int32 c, uint16 mask,
+					 const ap_phone_region *region)
 {
 	ApContact  *ct = &t->contacts[c];
 	char		key[AP_PHONE_KEY_SIZE];
 	size_t		n;
+	int			f;
 
-	if (ct->ident[AP_F_EMAIL])
+	if (ct->ident[AP_F_EMAIL] && (mask & (1 << AP_F_EMAIL)))
 	{
 		char	   *ek = palloc(ct->ilen[AP_F_EMAIL] + 1);
 
@@ -153,12 +161,18 @@ ap_tenant_index_contact(ApTenant *t, int32 c, const ap_phone_region *region)
 			index_add(t, &t->email, ek, n, c);
 		pfree(ek);
 	}
-	if (ct->ident[AP_F_MOBILE] &&
-		(n = ap_phone_key(ct->ident[AP_F_MOBILE], ct->ilen[AP_F_MOBILE], region, key)) > 0)
-		index_add(t, &t->phone, key, n, c);
-	if (ct->ident[AP_F_PHONE] &&
-		(n = ap_phone_key(ct->ident[AP_F_PHONE], ct->ilen[AP_F_PHONE], region, key)) > 0)
-		index_add(t, &t->phone, key, n, c);
+	for (f = AP_F_PHONE; f <= AP_F_MOBILE; f++)
+	{
+		if (ct->ident[f] && (mask & (1 << f)) &&
+			(n = ap_phone_key(ct->ident[f], ct->ilen[f], region, key)) > 0)
+			index_add(t, &t->phone, key, n, c);
+	}
+}
+
+void
+ap_tenant_index_contact(ApTenant *t, int32 c, const ap_phone_region *region)
+{
+	ap_tenant_index_keys(t, c, 0xFFFF, region);
 }
 
 int32

@@ -354,7 +354,11 @@ ap_spi_cursor(const ApBinding *b, ApQuery q, int nargs, Oid *types,
 			  Datum *values, const char *nulls)
 {
 	SPIPlanPtr	plan = ap_plan(b, q, nargs, types);
-	Portal		portal = SPI_cursor_open(NULL, plan, values, nulls, true);
+	/*
+	 * Not read-only: the cursor then takes a fresh snapshot, so an import
+	 * that waited for the tenant lock sees what the commit before it wrote.
+	 */
+	Portal		portal = SPI_cursor_open(NULL, plan, values, nulls, false);
 
 	if (portal == NULL)
 		elog(ERROR, "activepipe: cursor for %s failed: %s", query_names[q],
