@@ -20,14 +20,15 @@
 
 /* One contact's row of AP_Q_CONTACT_ROWS, or an error when not the tenant's. */
 static HeapTuple
-fetch_contact(const ApBinding *b, int64 user_id, int64 contact_id)
+fetch_contact(const ApBinding *b, int64 user_id, int64 contact_id,
+			  bool read_only)
 {
 	Oid			types[2] = {INT8OID, INT8ARRAYOID};
 	Datum		values[2];
 
 	values[0] = Int64GetDatum(user_id);
 	values[1] = PointerGetDatum(ap_ids_array(&contact_id, 1));
-	if (ap_spi_run(b, AP_Q_CONTACT_ROWS, 2, types, values, NULL, false) != 1)
+	if (ap_spi_run(b, AP_Q_CONTACT_ROWS, 2, types, values, NULL, read_only) != 1)
 		ap_contact_not_found(contact_id);
 	return SPI_tuptable->vals[0];
 }
@@ -147,9 +148,10 @@ push_warnings(JsonbParseState **st, Jsonb *payload)
 
 /* The card of one contact, built inside SPI; the caller copies it out. */
 static Jsonb *
-build_card(const ApBinding *b, int64 user_id, int64 contact_id)
+build_card(const ApBinding *b, int64 user_id, int64 contact_id,
+		   bool read_only)
 {
-	HeapTuple	tup = fetch_contact(b, user_id, contact_id);
+	HeapTuple	tup = fetch_contact(b, user_id, contact_id, read_only);
 	TupleDesc	desc = SPI_tuptable->tupdesc;
 	JsonbParseState *st = NULL;
 	JsonbValue	v;
@@ -194,7 +196,7 @@ activepipe_card(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	b = ap_binding_load(fcinfo);
-	return card_result(build_card(b, PG_GETARG_INT64(0), PG_GETARG_INT64(1)));
+	return card_result(build_card(b, PG_GETARG_INT64(0), PG_GETARG_INT64(1), true));
 }
 
 /* A saved JSON value as the text the normalisers take; NULL clears. */
@@ -327,7 +329,7 @@ activepipe_card_save(PG_FUNCTION_ARGS)
 	memset(edits, 0, sizeof(edits));
 	SPI_connect();
 	b = ap_binding_load(fcinfo);
-	tup = fetch_contact(b, user_id, contact_id);
+	tup = fetch_contact(b, user_id, contact_id, false);
 	has_profile = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc,
 											 AP_COL_HAS_PROFILE, &isnull));
 	d = SPI_getbinval(tup, SPI_tuptable->tupdesc, AP_COL_PAYLOAD, &isnull);
@@ -347,7 +349,7 @@ activepipe_card_save(PG_FUNCTION_ARGS)
 								   DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"))));
 		ap_spi_run(b, AP_Q_PROFILE_UPSERT, 3, types, values, NULL, false);
 	}
-	return card_result(build_card(b, user_id, contact_id));
+	return card_result(build_card(b, user_id, contact_id, false));
 }
 
 PG_FUNCTION_INFO_V1(activepipe_card_clear);
@@ -362,7 +364,7 @@ activepipe_card_clear(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	b = ap_binding_load(fcinfo);
-	fetch_contact(b, user_id, contact_id);
+	fetch_contact(b, user_id, contact_id, false);
 	values[0] = Int64GetDatum(user_id);
 	values[1] = Int64GetDatum(contact_id);
 	ap_spi_run(b, AP_Q_PROFILE_CLEAR, 2, types, values, NULL, false);

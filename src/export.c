@@ -356,9 +356,11 @@ activepipe_export_summary(PG_FUNCTION_ARGS)
 	found = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 										SPI_tuptable->tupdesc, 1, &(bool){false}));
 	SPI_finish();
+	/* requested counts distinct ids, so requested = exportable + not_found */
 	js = psprintf("{\"requested\": %d, \"exportable\": " INT64_FORMAT
-				  ", \"not_found\": " INT64_FORMAT ", \"cap\": %d, \"within_cap\": %s}",
-				  requested, found, n - found, ap_export_cap,
+				  ", \"not_found\": " INT64_FORMAT ", \"duplicates\": %d"
+				  ", \"cap\": %d, \"within_cap\": %s}",
+				  n, found, n - found, requested - n, ap_export_cap,
 				  n <= ap_export_cap ? "true" : "false");
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(js)));
 }

@@ -12,6 +12,7 @@
  */
 #include "activepipe.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -51,6 +52,8 @@ typedef struct ApImport
 	int16	   *colfield;		/* contract field of each column, or -1 */
 	bool		present[AP_NFIELDS];
 	StringInfoData ignored;		/* JSON array elements of ignored headers */
+	StringInfoData ignored_short;	/* the same, bounded, for the event log */
+	int			nignored;
 
 	/* the rows */
 	ApRowResult *rows;
@@ -93,6 +96,25 @@ bad_file(long line, const char *msg, const char *detail)
 			 errhint("Nothing was imported.")));
 }
 
+#define EVENT_IGNORED_MAX 2048	/* bytes of ignored names in an event */
+#define EVENT_NAME_MAX 64
+
+static void
+note_ignored(ApImport *im, const char *s, size_t len)
+{
+	char	   *name = pnstrdup(s, len);
+
+	appendStringInfoString(&im->ignored, im->nignored ? ", " : "");
+	escape_json(&im->ignored, name);
+	if (im->ignored_short.len < EVENT_IGNORED_MAX)
+	{
+		name[pg_mbcliplen(name, len, EVENT_NAME_MAX)] = '\0';
+		appendStringInfoString(&im->ignored_short, im->nignored ? ", " : "");
+		escape_json(&im->ignored_short, name);
+	}
+	im->nignored++;
+}
+
 static void
 read_header(ApImport *im, const ap_csv_field *fields, int n, long line)
 {
@@ -112,12 +134,7 @@ read_header(ApImport *im, const ap_csv_field *fields, int n, long line)
 		if (f < 0)
 		{
 			if (len > 0)
-			{
-				char	   *name = pnstrdup(s, len);
-
-				appendStringInfoString(&im->ignored, im->ignored.len ? ", " : "");
-				escape_json(&im->ignored, name);
-			}
+				note_ignored(im, s, len);
 			continue;
 		}
 		if (im->present[f])
@@ -350,9 +367,13 @@ append_row_json(StringInfo s, ApImport *im, const ApRowResult *r)
 	appendStringInfoChar(s, '}');
 }
 
-/* The counts part of the summary, shared by the result and the event. */
+/*
+ * The counts part of the summary, shared by the result and the event.  The
+ * event's copy must stay small (its table bounds it), so it lists only the
+ * first ignored column names, each clipped.
+ */
 static void
-append_counts(StringInfo s, ApImport *im)
+append_counts(StringInfo s, ApImport *im, bool for_event)
 {
 	int64	   *k = im->counts;
 
@@ -361,12 +382,15 @@ append_counts(StringInfo s, ApImport *im)
 					 ", \"new\": " INT64_FORMAT ", \"updated\": " INT64_FORMAT
 					 ", \"unchanged\": " INT64_FORMAT ", \"conflicts\": " INT64_FORMAT
 					 ", \"skipped\": " INT64_FORMAT ", \"overwrite\": %s"
-					 ", \"encoding\": \"%s\", \"ignored_columns\": [%s]",
+					 ", \"encoding\": \"%s\", \"ignored_columns\": [%s]"
+					 ", \"ignored_columns_total\": %d",
 					 (int64) im->nrows,
 					 k[AP_ACT_UPDATE] + k[AP_ACT_UNCHANGED] + k[AP_ACT_CONFLICT],
 					 k[AP_ACT_NEW], k[AP_ACT_UPDATE], k[AP_ACT_UNCHANGED],
 					 k[AP_ACT_CONFLICT], k[AP_ACT_SKIP],
-					 im->overwrite ? "true" : "false", im->encoding, im->ignored.data);
+					 im->overwrite ? "true" : "false", im->encoding,
+					 for_event ? im->ignored_short.data : im->ignored.data,
+					 im->nignored);
 }
 
 static Jsonb *
@@ -378,7 +402,7 @@ summary_jsonb(ApImport *im, int64 event_id)
 
 	initStringInfo(&s);
 	appendStringInfoChar(&s, '{');
-	append_counts(&s, im);
+	append_counts(&s, im, false);
 	if (event_id)
 		appendStringInfo(&s, ", \"event_id\": " INT64_FORMAT, event_id);
 	appendStringInfoString(&s, ", \"rows\": [");
@@ -410,7 +434,7 @@ log_import(ApImport *im, text *filename)
 	counts.skipped_count = im->counts[AP_ACT_SKIP];
 	initStringInfo(&s);
 	appendStringInfoChar(&s, '{');
-	append_counts(&s, im);
+	append_counts(&s, im, true);
 	appendStringInfoChar(&s, '}');
 	return ap_event_log(im->tenant.binding, im->user_id, "import", filename,
 						&counts, DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
@@ -464,6 +488,13 @@ run_import(FunctionCallInfo fcinfo, ApMode mode, int64 user_id,
 
 	SPI_connect();
 	b = ap_binding_load(fcinfo);
+	if (mode == AP_MODE_COMMIT && IsolationUsesXactSnapshot() &&
+		!IsolationIsSerializable())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("activepipe_import_commit cannot run in a REPEATABLE READ transaction"),
+				 errdetail("Its snapshot predates the tenant lock, so a concurrent import of the same user could be missed and contacts duplicated."),
+				 errhint("Run the commit in a READ COMMITTED (or SERIALIZABLE) transaction.")));
 	if (mode == AP_MODE_COMMIT)
 	{
 		Oid			types[1] = {INT8OID};
@@ -480,6 +511,7 @@ run_import(FunctionCallInfo fcinfo, ApMode mode, int64 user_id,
 	im.rows_cap = 1024;
 	im.rows = MemoryContextAllocHuge(im.cxt, sizeof(ApRowResult) * im.rows_cap);
 	initStringInfo(&im.ignored);
+	initStringInfo(&im.ignored_short);
 	initStringInfo(&im.reason);
 
 	ap_tenant_load(&im.tenant, b, user_id, im.region);
@@ -518,16 +550,32 @@ line_of(const char *data, size_t pos)
 }
 
 static void
-bad_bytes(const char *data, size_t pos, const char *what) pg_attribute_noreturn();
+bad_bytes(int sqlstate, long line, size_t pos, const char *what) pg_attribute_noreturn();
 
 static void
-bad_bytes(const char *data, size_t pos, const char *what)
+bad_bytes(int sqlstate, long line, size_t pos, const char *what)
 {
 	ereport(ERROR,
-			(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+			(errcode(sqlstate),
 			 errmsg("%s in the import file", what),
-			 errdetail("Line %ld, byte %zu.", line_of(data, pos), pos + 1),
+			 errdetail("Line %ld, byte %zu.", line, pos + 1),
 			 errhint("Nothing was imported.")));
+}
+
+/* Windows-1252 leaves five bytes undefined; name the first one found. */
+static void
+check_win1252(const char *data, size_t len)
+{
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) data[i];
+
+		if (c == 0x81 || c == 0x8D || c == 0x8F || c == 0x90 || c == 0x9D)
+			bad_bytes(ERRCODE_UNTRANSLATABLE_CHARACTER, line_of(data, i), i,
+					  psprintf("byte 0x%02X, undefined in Windows-1252,", c));
+	}
 }
 
 /*
@@ -555,7 +603,9 @@ decode_upload(bytea *raw, size_t *outlen, const char **encoding)
 										 (unsigned char *) u, &bad);
 
 		if (n < 0)
-			bad_bytes(data, bad, "invalid UTF-16");
+			bad_bytes(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
+					  ap_utf16_line_of(p + bomlen, bad, bom == AP_BOM_UTF16BE),
+					  bad, "invalid UTF-16");
 		data = u;
 		len = n;
 		*encoding = bom == AP_BOM_UTF16LE ? "UTF-16LE" : "UTF-16BE";
@@ -563,15 +613,21 @@ decode_upload(bytea *raw, size_t *outlen, const char **encoding)
 	else if (pg_verify_mbstr(PG_UTF8, data, len, true))
 		*encoding = "UTF-8";
 	else if (bom == AP_BOM_UTF8)
-		bad_bytes(data, pg_encoding_verifymbstr(PG_UTF8, data, len),
+	{
+		size_t		at = pg_encoding_verifymbstr(PG_UTF8, data, len);
+
+		bad_bytes(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE, line_of(data, at), at,
 				  "invalid UTF-8 after a UTF-8 byte-order mark");
+	}
 	else
 	{
 		src = PG_WIN1252;
 		*encoding = "WINDOWS-1252";
+		check_win1252(data, len);
 	}
 	if ((nul = memchr(data, '\0', len)) != NULL)
-		bad_bytes(data, nul - data, "a NUL byte");
+		bad_bytes(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE, line_of(data, nul - data),
+				  nul - data, "a NUL byte");
 	conv = (char *) pg_do_encoding_conversion((unsigned char *) data, len,
 											  src, GetDatabaseEncoding());
 	*outlen = (conv == data) ? len : strlen(conv);

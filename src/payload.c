@@ -10,6 +10,7 @@
 #include "activepipe.h"
 
 #include "access/htup_details.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 
@@ -119,8 +120,12 @@ ap_values_from_row(const ApBinding *b, HeapTuple tup, TupleDesc desc,
 		{
 			text	   *t = DatumGetTextPP(d);
 
-			out->len[f] = VARSIZE_ANY_EXHDR(t);
-			out->val[f] = out->len[f] > 0 ? VARDATA_ANY(t) : NULL;
+			/* white space only is blank: exported empty, falls back */
+			if (!ap_is_blank(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)))
+			{
+				out->len[f] = VARSIZE_ANY_EXHDR(t);
+				out->val[f] = VARDATA_ANY(t);
+			}
 		}
 	}
 	d = SPI_getbinval(tup, desc, AP_COL_PAYLOAD, &isnull);
@@ -169,15 +174,18 @@ push_string(JsonbParseState **st, JsonbIteratorToken tok,
 	pushJsonbValue(st, tok, &v);
 }
 
+/* Both run once per tag: a cell of thousands of tags stays cancellable. */
 static void
 count_tag(const char *tag, size_t len, void *arg)
 {
+	CHECK_FOR_INTERRUPTS();
 	(*(int *) arg)++;
 }
 
 static void
 push_tag(const char *tag, size_t len, void *arg)
 {
+	CHECK_FOR_INTERRUPTS();
 	push_string((JsonbParseState **) arg, WJB_ELEM, tag, len);
 }
 

@@ -88,7 +88,7 @@ profile_clear(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
 					 "UPDATE %s.contact_integrations"
-					 " SET payload_json = '{}'::pg_catalog.jsonb, updated_at = pg_catalog.now()"
+					 " SET payload_json = '{}'::pg_catalog.jsonb"
 					 " WHERE user_id" EQ "$1 AND contact_id" EQ "$2"
 					 " AND integration_key" EQ "'" AP_INTEGRATION_KEY "'",
 					 b->ext_schema);

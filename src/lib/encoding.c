@@ -101,3 +101,22 @@ ap_utf16_to_utf8(const unsigned char *data, size_t len, int big_endian,
 	}
 	return (long) o;
 }
+
+long
+ap_utf16_line_of(const unsigned char *data, size_t pos, int big_endian)
+{
+	long		line = 1;
+	size_t		i;
+
+	for (i = 0; i + 1 < pos; i += 2)
+	{
+		unsigned	u = unit_at(data + i, big_endian);
+
+		if (u == 0x0A)
+			line++;
+		else if (u == 0x0D &&
+				 (i + 3 >= pos || unit_at(data + i + 2, big_endian) != 0x0A))
+			line++;
+	}
+	return line;
+}

@@ -31,6 +31,13 @@ extern long ap_utf16_to_utf8(const unsigned char *data, size_t len,
 							 int big_endian, unsigned char *out,
 							 size_t *bad_at);
 
+/*
+ * 1-based line of byte offset pos in UTF-16 data (without its BOM),
+ * counting LF, CRLF and lone CR code units as line ends.
+ */
+extern long ap_utf16_line_of(const unsigned char *data, size_t pos,
+							 int big_endian);
+
 /* Largest output ap_utf16_to_utf8 may need for len input bytes. */
 #define AP_UTF16_MAX_OUT(len) ((len) / 2 * 3 + 4)
 

@@ -1,0 +1,47 @@
+--
+-- activepipe match keys (issue 3): phone numbers in one canonical
+-- international form, emails trimmed and lower-cased.
+--
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS activepipe CASCADE;
+DROP TABLE IF EXISTS public.contacts, public.users CASCADE;
+RESET client_min_messages;
+CREATE EXTENSION activepipe;
+\pset null '(null)'
+
+SELECT v.phone, v.region, activepipe_phone_key(v.phone, v.region) AS key
+FROM (VALUES
+	-- one AU mobile, every spelling
+	(1, '0412 345 678', NULL),
+	(2, '+61 412 345 678', NULL),
+	(3, '61412345678', NULL),
+	(4, '0011 61 412 345 678', NULL),
+	(5, '412345678', NULL),
+	(6, '+61 (0)412 345 678', NULL),
+	-- AU landlines
+	(7, '(02) 9876 5432', NULL),
+	(8, '+61 3 9123 4567', NULL),
+	(9, '9876 5432', NULL),
+	-- NZ
+	(10, '021 123 4567', 'NZ'),
+	(11, '+64 21 123 4567', NULL),
+	(12, '09 123 4567', 'NZ'),
+	-- foreign numbers written with +
+	(13, '+44 20 7946 0958', NULL),
+	(14, '+1 (415) 555-0100', NULL),
+	(15, '+49 30 1234567', NULL),
+	-- garbage and empty
+	(16, 'call me', NULL),
+	(17, '12345', NULL),
+	(18, '', NULL),
+	(19, NULL, NULL)
+) AS v(n, phone, region)
+ORDER BY v.n;
+
+SELECT activepipe_phone_key('0412 345 678', 'XX');
+
+SELECT e AS email, activepipe_email_key(e) AS key
+FROM unnest(ARRAY['  Ann.Lee@Example.COM ', 'ann.lee@example.com', '', NULL]) WITH ORDINALITY u(e, n)
+ORDER BY n;
+
+DROP EXTENSION activepipe;

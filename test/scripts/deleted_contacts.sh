@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Deleting a contact leaves no integration row that the card, the export
+# or the import can see or trip over (docs/activepipe_bridge.md, section
+# 10), in the three ways an application may delete:
+#   1. the contact alone, leaving an orphan profile row;
+#   2. profile and contact in one transaction (the documented DELETEs);
+#   3. a foreign key ON DELETE CASCADE (the documented ALTER TABLEs).
+#
+#   bash test/scripts/deleted_contacts.sh   (PG* set to a running cluster)
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. test/scripts/reliability_lib.bash
+
+DB=ap_deleted
+trap 'dropdb --if-exists "$DB" >/dev/null 2>&1' EXIT
+crash_mark
+new_db "$DB" || { ok 1 "set up database $DB"; echo "1..$T_N"; exit 1; }
+
+# errq SQL: the SQLSTATE and message of SQL's error, or "no error"
+errq() {
+	psql -X -q -At -d "$DB" -c '\set VERBOSITY verbose' -c "$1" 2>&1 >/dev/null |
+		sed -nE 's/.*ERROR:  ([0-9A-Z]{5}): (.*)/\1 \2/p' | head -1 | grep . || echo "no error"
+}
+
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<'SQL'
+INSERT INTO users (id) VALUES (701), (702), (703);
+INSERT INTO contacts (id, user_id, first_name, last_name, email, mobile) VALUES
+	(1, 701, 'Gone', 'Soon', 'gone@example.com', '0411 111 111'),
+	(2, 701, 'Stay', 'Here', 'stay@example.com', NULL),
+	(3, 702, 'Gone', 'Soon', 'gone2@example.com', '0422 222 222'),
+	(4, 703, 'Gone', 'Soon', 'gone3@example.com', '0433 333 333'),
+	(5, 703, 'Stay', 'Here', 'stay3@example.com', NULL);
+SELECT setval('contacts_id_seq', 100);
+SELECT activepipe_card_save(701, 1, '{"status": "orphan-status", "tags": ["orphan-tag"]}');
+SELECT activepipe_card_save(701, 2, '{"status": "kept"}');
+SELECT activepipe_card_save(702, 3, '{"status": "orphan-status"}');
+SELECT activepipe_card_save(703, 4, '{"status": "orphan-status"}');
+SELECT activepipe_export(701, ARRAY[1, 2]::bigint[]);
+SQL
+
+# ---- 1. the contact alone: the profile row stays, unseen -----------------
+q "$DB" "DELETE FROM contacts WHERE id = 1" >/dev/null
+is "$(q "$DB" "SELECT count(*) FROM contact_integrations WHERE user_id = 701 AND contact_id = 1")" 1 \
+	"contact deleted alone: its profile row is left behind (the case to survive)"
+is "$(errq "SELECT activepipe_card(701, 1)")" "$(errq "SELECT activepipe_card(701, 999)" | sed 's/999/1/')" \
+	"the card of the deleted contact says what it says of a missing id"
+is "$(errq "SELECT activepipe_card_save(701, 1, '{\"status\": \"x\"}')")" "P0002 contact 1 not found" "card_save refuses the deleted contact"
+is "$(errq "SELECT activepipe_card_clear(701, 1)")" "P0002 contact 1 not found" "card_clear refuses the deleted contact"
+is "$(errq "SELECT activepipe_export(701, ARRAY[1, 2]::bigint[])")" "P0002 contact 1 not found" "export of the deleted contact fails as for a missing id"
+is "$(q "$DB" "SELECT activepipe_export_summary(701, ARRAY[1, 2]::bigint[]) ->> 'not_found'")" 1 "export_summary counts it not found"
+out=$(q "$DB" "SELECT activepipe_export(701, ARRAY[2]::bigint[])")
+case "$out" in *orphan*) ok 1 "an export of the other contacts shows nothing of the orphan profile" ;; *kept*) ok 0 "an export of the other contacts shows nothing of the orphan profile" ;; *) ok 1 "an export of the other contacts works"; diag "$out" ;; esac
+# the import must not match or revive the orphan: the person comes back new
+res=$(q "$DB" "SELECT (s ->> 'new') || ' ' || (s ->> 'matched') FROM activepipe_import_commit(701, E'email,firstname,mobile\ngone@example.com,Gone,0411 111 111\nstay@example.com,Stay,\n') s")
+is "$res" "1 1" "import: the deleted person is new again, the other contact matched"
+newid=$(q "$DB" "SELECT id FROM contacts WHERE user_id = 701 AND email = 'gone@example.com'")
+[ -n "$newid" ] && [ "$newid" != 1 ]; ok $? "the re-imported person is a new contact ($newid)"
+card=$(q "$DB" "SELECT activepipe_card(701, $newid)::text")
+case "$card" in *orphan*) ok 1 "the new contact does not inherit the orphan profile"; diag "$card" ;; *) ok 0 "the new contact does not inherit the orphan profile" ;; esac
+is "$(q "$DB" "SELECT payload_json::text FROM contact_integrations WHERE user_id = 701 AND contact_id = 1")" \
+	'{"tags": ["orphan-tag"], "status": "orphan-status"}' "the orphan row itself is left as it was (only takes space)"
+res=$(q "$DB" "SELECT (activepipe_import_preview(701, E'email,status\ngone@example.com,again\n') ->> 'matched')")
+is "$res" 1 "a later import matches the new contact, not the orphan"
+
+# ---- 2. profile and contact deleted together (the documented DELETEs) -----
+q "$DB" "BEGIN; DELETE FROM contact_integrations WHERE user_id = 702 AND contact_id = 3; DELETE FROM contacts WHERE user_id = 702 AND id = 3; COMMIT" >/dev/null
+is "$(q "$DB" "SELECT count(*) FROM contact_integrations WHERE user_id = 702")" 0 "documented DELETEs: no profile row left"
+is "$(errq "SELECT activepipe_card(702, 3)")" "P0002 contact 3 not found" "documented DELETEs: the card says not found"
+res=$(q "$DB" "SELECT (s ->> 'new') FROM activepipe_import_commit(702, E'email,mobile\ngone2@example.com,0422 222 222\n') s")
+is "$res" 1 "documented DELETEs: the person imports as new"
+
+# ---- 3. a cascading foreign key (the documented ALTER TABLEs) -------------
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null 2>"/tmp/ap-deleted.$$" <<'SQL'
+DELETE FROM contact_integrations ci WHERE NOT EXISTS
+	(SELECT 1 FROM contacts c WHERE c.user_id = ci.user_id AND c.id = ci.contact_id);
+ALTER TABLE public.contacts ADD CONSTRAINT contacts_user_id_id_key UNIQUE (user_id, id);
+ALTER TABLE public.contact_integrations
+	ADD CONSTRAINT contact_integrations_contact_fkey
+	FOREIGN KEY (user_id, contact_id) REFERENCES public.contacts (user_id, id)
+	ON DELETE CASCADE;
+SQL
+ok $? "the documented foreign key can be added (after removing orphans)"
+[ -s "/tmp/ap-deleted.$$" ] && diag "$(cat "/tmp/ap-deleted.$$")"
+rm -f "/tmp/ap-deleted.$$"
+q "$DB" "DELETE FROM contacts WHERE user_id = 703 AND id = 4" >/dev/null
+is "$(q "$DB" "SELECT count(*) FROM contact_integrations WHERE user_id = 703 AND contact_id = 4")" 0 "cascade: deleting the contact deletes its profile"
+is "$(errq "SELECT activepipe_card(703, 4)")" "P0002 contact 4 not found" "cascade: the card says not found"
+res=$(q "$DB" "SELECT (s ->> 'new') || ' ' || (s ->> 'total_rows') FROM activepipe_import_commit(703, E'email,mobile,status\ngone3@example.com,0433 333 333,back\nstay3@example.com,,st\nbrand@example.com,,new\n') s" 2>&1)
+is "$res" "2 3" "cascade: an import commit creating contacts and profiles works with the foreign key"
+res=$(q "$DB" "SELECT activepipe_card_save(703, 5, '{\"status\": \"fk\"}') -> 'fields' ->> 'status'" 2>&1)
+is "$res" fk "cascade: card_save works with the foreign key"
+res=$(q "$DB" "SELECT length(activepipe_export(703, ARRAY(SELECT id FROM contacts WHERE user_id = 703))) > 0" 2>&1)
+is "$res" t "cascade: export (which stamps last_exported_at) works with the foreign key"
+res=$(errq "INSERT INTO contact_integrations (user_id, contact_id) VALUES (703, 424242)")
+is "${res%% *}" 23503 "cascade: a profile for a missing contact is refused"
+
+crash_check
+echo "1..$T_N"
+exit $(( T_FAIL > 0 ))
