@@ -198,7 +198,7 @@ SELECT is((SELECT count(*)::int FROM public.contact_integrations
 SELECT is((SELECT count(*)::int FROM pg_temp.lines(public.activepipe_export(7101, ARRAY[710103, 710104, 710103, 710104]::bigint[]))), 3,
 	'the cap counts distinct contacts: 2 ids written 4 times fit a cap of 2');
 SELECT is(public.activepipe_export_summary(7101, ARRAY[710101, 710103, 710104]::bigint[]),
-	'{"requested": 3, "exportable": 3, "not_found": 0, "cap": 2, "within_cap": false}'::jsonb,
+	'{"requested": 3, "exportable": 3, "not_found": 0, "duplicates": 0, "cap": 2, "within_cap": false}'::jsonb,
 	'export_summary reports the cap and within_cap false');
 SET LOCAL activepipe.export_cap = 0;
 SELECT is(public.activepipe_export(7101, ARRAY[]::bigint[]), (SELECT doc FROM expect WHERE name = 'header'),
@@ -232,10 +232,10 @@ SELECT is((SELECT count(*)::int FROM public.contact_integrations
 -- 9. export_summary --------------------------------------------------------------
 CREATE TEMP TABLE ev4 AS SELECT pg_temp.events(7101) AS n, (SELECT count(*) FROM public.contact_integrations) AS r;
 SELECT is(public.activepipe_export_summary(7101, ARRAY[710101, 710102, 710201, 799999]::bigint[]),
-	'{"requested": 4, "exportable": 2, "not_found": 2, "cap": 5000, "within_cap": true}'::jsonb,
+	'{"requested": 4, "exportable": 2, "not_found": 2, "duplicates": 0, "cap": 5000, "within_cap": true}'::jsonb,
 	'export_summary: requested, exportable, not_found (another tenant''s id counts as not found), cap, within_cap');
 SELECT is(public.activepipe_export_summary(7101, ARRAY[]::bigint[]),
-	'{"requested": 0, "exportable": 0, "not_found": 0, "cap": 5000, "within_cap": true}'::jsonb,
+	'{"requested": 0, "exportable": 0, "not_found": 0, "duplicates": 0, "cap": 5000, "within_cap": true}'::jsonb,
 	'export_summary of an empty array');
 SELECT is(ARRAY[pg_temp.events(7101), (SELECT count(*)::int FROM public.contact_integrations)],
 	(SELECT ARRAY[n, r::int] FROM ev4), 'export_summary writes nothing');
