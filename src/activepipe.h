@@ -102,6 +102,10 @@ extern void ap_payload_to_values(const ApBinding *b, Jsonb *payload,
 								 ApValues *out);
 extern void ap_values_export_mobile(ApValues *v);
 
+/* Push a string key, value or element onto a jsonb being built. */
+extern void ap_push_string(JsonbParseState **st, JsonbIteratorToken tok,
+						   const char *s, size_t len);
+
 /*
  * Building payloads (payload.c).  An ApFieldEdit says what a save or an
  * import does to one field: leave it, clear it, or set it from text

@@ -34,17 +34,6 @@ fetch_contact(const ApBinding *b, int64 user_id, int64 contact_id,
 }
 
 static void
-push_cstring(JsonbParseState **st, JsonbIteratorToken tok, const char *s, int len)
-{
-	JsonbValue	v;
-
-	v.type = jbvString;
-	v.val.string.val = (char *) s;
-	v.val.string.len = len;
-	pushJsonbValue(st, tok, &v);
-}
-
-static void
 push_null(JsonbParseState **st)
 {
 	JsonbValue	v;
@@ -61,7 +50,7 @@ push_timestamp(JsonbParseState **st, const char *key, HeapTuple tup,
 	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
 	char		buf[MAXDATELEN + 1];
 
-	push_cstring(st, WJB_KEY, key, strlen(key));
+	ap_push_string(st, WJB_KEY, key, strlen(key));
 	if (isnull)
 		push_null(st);
 	else
@@ -69,7 +58,7 @@ push_timestamp(JsonbParseState **st, const char *key, HeapTuple tup,
 		/* pushJsonbValue keeps the pointer: the text must outlive buf */
 		char	   *s = pstrdup(JsonEncodeDateTime(buf, d, TIMESTAMPTZOID, NULL));
 
-		push_cstring(st, WJB_VALUE, s, strlen(s));
+		ap_push_string(st, WJB_VALUE, s, strlen(s));
 	}
 }
 
@@ -92,7 +81,7 @@ push_fields(JsonbParseState **st, const ApBinding *b, HeapTuple tup,
 {
 	int			f;
 
-	push_cstring(st, WJB_KEY, "fields", 6);
+	ap_push_string(st, WJB_KEY, "fields", 6);
 	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
 	for (f = 0; f < AP_NFIELDS; f++)
 	{
@@ -100,7 +89,7 @@ push_fields(JsonbParseState **st, const ApBinding *b, HeapTuple tup,
 		bool		isnull = true;
 		Datum		d = 0;
 
-		push_cstring(st, WJB_KEY, ap_contract[f].name, strlen(ap_contract[f].name));
+		ap_push_string(st, WJB_KEY, ap_contract[f].name, strlen(ap_contract[f].name));
 		if (f < AP_NIDENTITY && b->col[f])
 			d = SPI_getbinval(tup, desc, AP_COL_FIRST_FIELD + f, &isnull);
 		else
@@ -109,7 +98,7 @@ push_fields(JsonbParseState **st, const ApBinding *b, HeapTuple tup,
 		{
 			text	   *t = DatumGetTextPP(d);
 
-			push_cstring(st, WJB_VALUE, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+			ap_push_string(st, WJB_VALUE, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 		}
 		else if (v)
 			pushJsonbValue(st, WJB_VALUE, v);
@@ -125,7 +114,7 @@ push_warnings(JsonbParseState **st, Jsonb *payload)
 {
 	int			f;
 
-	push_cstring(st, WJB_KEY, "warnings", 8);
+	ap_push_string(st, WJB_KEY, "warnings", 8);
 	pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
 	for (f = AP_F_MINBEDS; f <= AP_F_MAXBUILDINGSIZE; f += 2)
 	{
@@ -141,7 +130,7 @@ push_warnings(JsonbParseState **st, Jsonb *payload)
 			continue;
 		msg = psprintf("%s is greater than %s", ap_contract[f].name,
 					   ap_contract[f + 1].name);
-		push_cstring(st, WJB_ELEM, msg, strlen(msg));
+		ap_push_string(st, WJB_ELEM, msg, strlen(msg));
 	}
 	pushJsonbValue(st, WJB_END_ARRAY, NULL);
 }
@@ -163,11 +152,11 @@ build_card(const ApBinding *b, int64 user_id, int64 contact_id,
 	if (!isnull)
 		payload = DatumGetJsonbP(d);
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_cstring(&st, WJB_KEY, "contact_id", 10);
+	ap_push_string(&st, WJB_KEY, "contact_id", 10);
 	v.type = jbvNumeric;
 	v.val.numeric = int64_to_numeric(contact_id);
 	pushJsonbValue(&st, WJB_VALUE, &v);
-	push_cstring(&st, WJB_KEY, "has_profile", 11);
+	ap_push_string(&st, WJB_KEY, "has_profile", 11);
 	v.type = jbvBool;
 	v.val.boolean = DatumGetBool(SPI_getbinval(tup, desc, AP_COL_HAS_PROFILE, &isnull));
 	pushJsonbValue(&st, WJB_VALUE, &v);

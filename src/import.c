@@ -648,46 +648,50 @@ csv_arg(FunctionCallInfo fcinfo, size_t *len, const char **encoding)
 	return VARDATA_ANY(v);
 }
 
+/* The three entry points share their arguments: (user_id, csv, overwrite[, filename]). */
+static Datum
+import_call(FunctionCallInfo fcinfo, ApMode mode)
+{
+	size_t		len;
+	const char *enc;
+	const char *data;
+	text	   *filename = NULL;
+	Jsonb	   *summary;
+
+	/* commit is not STRICT, for its optional filename */
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("user_id, csv and overwrite must not be NULL")));
+	if (mode == AP_MODE_COMMIT && !PG_ARGISNULL(3))
+		filename = PG_GETARG_TEXT_PP(3);
+	data = csv_arg(fcinfo, &len, &enc);
+	if (mode == AP_MODE_PLAN)
+		InitMaterializedSRF(fcinfo, 0);
+	summary = run_import(fcinfo, mode, PG_GETARG_INT64(0), data, len,
+						 PG_GETARG_BOOL(2), filename, enc);
+	if (mode == AP_MODE_PLAN)
+		return (Datum) 0;
+	PG_RETURN_JSONB_P(summary);
+}
+
 PG_FUNCTION_INFO_V1(activepipe_import_preview);
 Datum
 activepipe_import_preview(PG_FUNCTION_ARGS)
 {
-	size_t		len;
-	const char *enc;
-	const char *data = csv_arg(fcinfo, &len, &enc);
-
-	PG_RETURN_JSONB_P(run_import(fcinfo, AP_MODE_PREVIEW, PG_GETARG_INT64(0),
-								 data, len, PG_GETARG_BOOL(2), NULL, enc));
+	return import_call(fcinfo, AP_MODE_PREVIEW);
 }
 
 PG_FUNCTION_INFO_V1(activepipe_import_commit);
 Datum
 activepipe_import_commit(PG_FUNCTION_ARGS)
 {
-	size_t		len;
-	const char *enc;
-	const char *data;
-	text	   *filename = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
-
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("user_id, csv and overwrite must not be NULL")));
-	data = csv_arg(fcinfo, &len, &enc);
-	PG_RETURN_JSONB_P(run_import(fcinfo, AP_MODE_COMMIT, PG_GETARG_INT64(0),
-								 data, len, PG_GETARG_BOOL(2), filename, enc));
+	return import_call(fcinfo, AP_MODE_COMMIT);
 }
 
 PG_FUNCTION_INFO_V1(activepipe_import_plan);
 Datum
 activepipe_import_plan(PG_FUNCTION_ARGS)
 {
-	size_t		len;
-	const char *enc;
-	const char *data = csv_arg(fcinfo, &len, &enc);
-
-	InitMaterializedSRF(fcinfo, 0);
-	run_import(fcinfo, AP_MODE_PLAN, PG_GETARG_INT64(0), data, len,
-			   PG_GETARG_BOOL(2), NULL, enc);
-	return (Datum) 0;
+	return import_call(fcinfo, AP_MODE_PLAN);
 }

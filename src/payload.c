@@ -162,9 +162,9 @@ push_key(JsonbParseState **st, int field)
 	pushJsonbValue(st, WJB_KEY, &k);
 }
 
-static void
-push_string(JsonbParseState **st, JsonbIteratorToken tok,
-			const char *s, size_t len)
+void
+ap_push_string(JsonbParseState **st, JsonbIteratorToken tok,
+			   const char *s, size_t len)
 {
 	JsonbValue	v;
 
@@ -186,7 +186,7 @@ static void
 push_tag(const char *tag, size_t len, void *arg)
 {
 	CHECK_FOR_INTERRUPTS();
-	push_string((JsonbParseState **) arg, WJB_ELEM, tag, len);
+	ap_push_string((JsonbParseState **) arg, WJB_ELEM, tag, len);
 }
 
 /* Push one normalised field, or nothing when the value is blank. */
@@ -240,7 +240,7 @@ push_field(JsonbParseState **st, int field, const char *s, size_t len,
 			break;
 	}
 	push_key(st, field);
-	push_string(st, WJB_VALUE, s, len);
+	ap_push_string(st, WJB_VALUE, s, len);
 }
 
 Jsonb *
