@@ -17,6 +17,8 @@ SHLIB_LINK = -lcsv
 PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/src/lib
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
+EXTRA_CLEAN = test/regress_out test/unit/bin test/logs
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -24,7 +26,6 @@ include $(PGXS)
 # PGXS tracks no header dependencies here: rebuild on any header change.
 $(OBJS): $(wildcard src/*.h src/lib/*.h)
 
-EXTRA_CLEAN = test/regress_out test/unit/bin
 
 # Plain-C unit tests of src/lib: no server, no backend headers.
 UNIT_CC ?= cc

@@ -6,14 +6,16 @@
 #
 #   scripts/fuzz-run.sh [--smoke] SECONDS
 #
-# Without --smoke each target works in fuzz/corpus-run/<target>/, seeded
-# from fuzz/corpus/<target>/ and kept between runs so coverage builds up.
-# With --smoke it works in a fresh copy of the seeds
-# (fuzz/corpus-run/smoke/<target>/), so its time does not grow.
-# Targets run one after the other (one core each) and each is bounded by
-# -max_total_time plus a hard timeout.  Crash inputs are written to
-# fuzz/corpus-run/artifacts/.  Deps and the build come first
-# (scripts/fuzz-deps.sh, make fuzz-build).
+# Without --smoke (make fuzz) each target works in fuzz/corpus-run/<target>/,
+# seeded from fuzz/corpus/<target>/ and kept between runs so coverage
+# builds up; logs go to fuzz/corpus-run/logs/.  With --smoke (make test,
+# make fuzz-smoke) each run works in a directory of its own,
+# fuzz/corpus-run/smoke.XXXXXX/, on a fresh copy of the seeds, so its time
+# does not grow and smoke runs started side by side do not meet; it is
+# removed afterwards unless something failed.  Targets run one after the
+# other (one core each), each bounded by -max_total_time plus a hard
+# timeout.  Crash inputs go to fuzz/corpus-run/artifacts/.  Deps and the
+# build come first (scripts/fuzz-deps.sh, make fuzz-build).
 #
 # Environment: FUZZ_MAX_LEN (65536), FUZZ_RSS_MB (2048), FUZZ_TIMEOUT
 # (per-input seconds, 25), FUZZ_TARGETS (space-separated, default all).
@@ -43,9 +45,16 @@ tap() {	# ok|not-ok description
 }
 
 run_root=fuzz/corpus-run
-logs=$run_root/logs
 artifacts=$run_root/artifacts
-mkdir -p "$logs" "$artifacts"
+mkdir -p "$run_root" "$artifacts"
+if [ $smoke -eq 1 ]; then
+	work=$(mktemp -d "$run_root/smoke.XXXXXX")
+	logs=$work/logs
+else
+	work=$run_root
+	logs=$run_root/logs
+fi
+mkdir -p "$logs"
 
 if ! bash scripts/fuzz-deps.sh >"$logs/deps.log" 2>&1; then
 	sed 's/^/# /' "$logs/deps.log"
@@ -81,12 +90,7 @@ stats() {	# target log
 
 for t in $targets; do
 	bin=fuzz/bin/$t
-	if [ $smoke -eq 1 ]; then
-		dir=$run_root/smoke/$t
-		rm -rf "$dir"
-	else
-		dir=$run_root/$t
-	fi
+	dir=$work/$t
 	mkdir -p "$dir"
 	[ -d "fuzz/corpus/$t" ] && cp -p fuzz/corpus/"$t"/* "$dir"/ 2>/dev/null
 	log=$logs/$t.log
@@ -131,9 +135,16 @@ for t in $targets; do
 		tap ok "replay ${#regs[@]} fuzz/regressions inputs through $t"
 	else
 		tap not-ok "replay ${#regs[@]} fuzz/regressions inputs through $t (exit $rc)"
-		grep -aE 'Running:|INVARIANT|ERROR:|SUMMARY:' "$log" | tail -10 | sed 's/^/#   /'
+		grep -aE 'Running:|INVARIANT|^  [^ ]|ERROR:|SUMMARY:' "$log" | tail -10 | sed 's/^/#   /'
 	fi
 done
 
 echo "1..$n"
+if [ $smoke -eq 1 ]; then
+	if [ $failed -eq 0 ]; then
+		rm -rf "$work"
+	else
+		echo "# smoke run kept in $work"
+	fi
+fi
 [ $failed -eq 0 ]

@@ -1,0 +1,445 @@
+/*
+ * fuzz_normalize.c
+ *	  libFuzzer target for the value normalisers of src/lib/normalize.c:
+ *	  ap_trim, ap_is_blank, ap_email_key, ap_parse_range, ap_tags_split,
+ *	  ap_tag_equal and ap_names_equal.
+ *
+ * Input: the first byte sizes the output buffers (so that short buffers
+ * get exercised: every output buffer is a heap block of exactly that
+ * size); the rest is the value s.  For the two-argument functions s is
+ * split at its first '|', or in the middle when it has none, into a and b.
+ *
+ * Checks:
+ *	 - ap_trim narrows to a span inside the value with no white space at
+ *	   either end, and is idempotent; ap_is_blank agrees with it;
+ *	 - ap_email_key: 0 and "" when blank or too long, else the trimmed
+ *	   value with ASCII letters lower-cased, NUL-terminated; idempotent;
+ *	 - ap_parse_range: EMPTY exactly for blank values; on OK the output is
+ *	   canonical ((0|[1-9][0-9]*)(.[0-9]*[1-9])?), holds the same digits as
+ *	   the input less leading and trailing fractional zeros, re-parses to
+ *	   itself, and fits a buffer of exactly its length + 1; "" on BAD;
+ *	 - ap_tags_split emits non-empty, trimmed spans inside the input, in
+ *	   order, with no ';', no two equal, every non-blank segment
+ *	   represented, and returns the number emitted;
+ *	 - ap_tag_equal and ap_names_equal are reflexive and symmetric, and
+ *	   ap_names_equal agrees with a simple fold-and-compare model.
+ */
+#include <string.h>
+
+#include "fuzz_common.h"
+#include "normalize.h"
+
+static int
+is_ws_at(const char *p, const char *end)
+{
+	unsigned char c;
+
+	if (p >= end)
+		return 0;
+	c = (unsigned char) *p;
+	if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f')
+		return 1;
+	if (end - p >= 2 && c == 0xC2 && (unsigned char) p[1] == 0xA0)
+		return 2;
+	return 0;
+}
+
+/* White space ends the span [s, end)? */
+static int
+ends_with_ws(const char *s, const char *end)
+{
+	unsigned char c;
+
+	if (end <= s)
+		return 0;
+	c = (unsigned char) end[-1];
+	if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f')
+		return 1;
+	return end - s >= 2 && (unsigned char) end[-2] == 0xC2 && c == 0xA0;
+}
+
+static void
+check_trim(const char *s, size_t len, const char *what)
+{
+	const char *t = s;
+	size_t		tlen = len;
+	const char *t2;
+	size_t		t2len;
+
+	ap_trim(&t, &tlen);
+	if (len == 0)
+		return;
+	FUZZ_CHECK(t >= s && t + tlen <= s + len, "%s: trim left the value", what);
+	FUZZ_CHECK(tlen == 0 || (!is_ws_at(t, t + tlen) && !ends_with_ws(t, t + tlen)),
+			   "%s: trimmed '%.*s' has white space at an end", what, (int) tlen, t);
+	t2 = t;
+	t2len = tlen;
+	ap_trim(&t2, &t2len);
+	FUZZ_CHECK(t2 == t && t2len == tlen, "%s: trim not idempotent", what);
+	FUZZ_CHECK(ap_is_blank(s, len) == (tlen == 0), "%s: ap_is_blank disagrees", what);
+	/* everything trimmed off the front was white space */
+	for (const char *p = s; p < t;)
+	{
+		int			n = is_ws_at(p, s + len);
+
+		FUZZ_CHECK(n > 0, "%s: trim dropped non-space byte %d", what, *p);
+		p += n;
+	}
+}
+
+static void
+check_email(const char *s, size_t len, size_t outsz)
+{
+	char	   *out = malloc(outsz ? outsz : 1);
+	char	   *out2;
+	const char *t = s;
+	size_t		tlen = len;
+	size_t		n;
+	size_t		n2;
+
+	ap_trim(&t, &tlen);
+	n = ap_email_key(s, len, out, outsz);
+	if (tlen == 0 || tlen >= outsz)
+	{
+		FUZZ_CHECK(n == 0, "email: key of length %zu for a blank or long value", n);
+		FUZZ_CHECK(outsz == 0 || out[0] == '\0', "email: no key but out not empty");
+		free(out);
+		return;
+	}
+	FUZZ_CHECK(n == tlen, "email: key length %zu, trimmed value %zu", n, tlen);
+	FUZZ_CHECK(out[n] == '\0', "email: key not NUL-terminated");
+	for (size_t i = 0; i < n; i++)
+	{
+		unsigned char c = (unsigned char) t[i];
+		unsigned char want = (c >= 'A' && c <= 'Z') ? (unsigned char) (c + 32) : c;
+
+		FUZZ_CHECK((unsigned char) out[i] == want, "email: byte %zu is %d, want %d",
+				   i, out[i], want);
+	}
+	out2 = malloc(n + 1);
+	n2 = ap_email_key(out, n, out2, n + 1);
+	FUZZ_CHECK(n2 == n && memcmp(out, out2, n + 1) == 0, "email: key not idempotent");
+	free(out2);
+	free(out);
+}
+
+/* Canonical JSON number as ap_parse_range writes it. */
+static int
+is_canonical_number(const char *s, size_t n)
+{
+	size_t		i = 0;
+
+	if (n == 0)
+		return 0;
+	if (s[0] == '0')
+		i = 1;
+	else
+	{
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == 0)
+			return 0;
+	}
+	if (i == n)
+		return 1;
+	if (s[i] != '.' || i + 1 == n || s[n - 1] == '0')
+		return 0;
+	for (i++; i < n; i++)
+	{
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The number the input spells, from its digits alone: integer digits
+ * without leading zeros ("0" when none are left), then '.' and the
+ * fraction digits without trailing zeros, when any are left.
+ */
+static size_t
+digits_model(const char *s, size_t len, char *out)
+{
+	size_t		n = 0;
+	size_t		i;
+	int			leading = 1;
+	int			in_frac = 0;
+	size_t		frac_at = 0;
+
+	for (i = 0; i < len; i++)
+	{
+		char		c = s[i];
+
+		if (c == '.')
+		{
+			if (n == 0)
+				out[n++] = '0';
+			in_frac = 1;
+			frac_at = n;
+			out[n++] = '.';
+		}
+		else if (c >= '0' && c <= '9')
+		{
+			if (!in_frac && leading && c == '0')
+				continue;
+			leading = 0;
+			out[n++] = c;
+		}
+	}
+	if (n == 0)
+		out[n++] = '0';
+	if (in_frac)
+	{
+		while (n > frac_at + 1 && out[n - 1] == '0')
+			n--;
+		if (n == frac_at + 1)
+			n = frac_at;		/* nothing but zeros after the '.' */
+	}
+	return n;
+}
+
+static void
+check_range(const char *s, size_t len, size_t outsz)
+{
+	char	   *out = malloc(outsz ? outsz : 1);
+	const char *t = s;
+	size_t		tlen = len;
+	ap_num_status st;
+	size_t		n;
+
+	ap_trim(&t, &tlen);
+	st = ap_parse_range(s, len, out, outsz);
+	FUZZ_CHECK(st == AP_NUM_EMPTY || st == AP_NUM_OK || st == AP_NUM_BAD,
+			   "range: status %d", st);
+	FUZZ_CHECK((st == AP_NUM_EMPTY) == (tlen == 0), "range: EMPTY is %d for trimmed length %zu",
+			   st == AP_NUM_EMPTY, tlen);
+	if (st != AP_NUM_OK)
+	{
+		FUZZ_CHECK(outsz == 0 || out[0] == '\0', "range: status %d but out '%s'", st, out);
+		free(out);
+		return;
+	}
+	n = strnlen(out, outsz);
+	FUZZ_CHECK(n < outsz, "range: output not NUL-terminated");
+	FUZZ_CHECK(is_canonical_number(out, n), "range: '%.*s' gave non-canonical '%s'",
+			   (int) len, s, out);
+	{
+		char	   *model = malloc(tlen + 2);
+		size_t		mlen = digits_model(t, tlen, model);
+
+		FUZZ_CHECK(mlen == n && memcmp(model, out, n) == 0,
+				   "range: '%.*s' gave '%s', its digits say '%.*s'",
+				   (int) len, s, out, (int) mlen, model);
+		free(model);
+	}
+	/* nothing but '$', digits, ',', ' ', '.' and trimmed white space */
+	for (size_t i = 0; i < tlen; i++)
+	{
+		char		c = t[i];
+
+		FUZZ_CHECK((c >= '0' && c <= '9') || c == ',' || c == ' ' || c == '.' ||
+				   (c == '$' && i == 0), "range: '%.*s' accepted with byte %d",
+				   (int) len, s, c);
+	}
+	{
+		/* re-parse the canonical form into a buffer of exactly n + 1 */
+		char	   *again = malloc(n + 1);
+		char	   *tight;
+
+		FUZZ_CHECK(ap_parse_range(out, n, again, n + 1) == AP_NUM_OK &&
+				   memcmp(out, again, n + 1) == 0,
+				   "range: '%s' does not re-parse to itself", out);
+		free(again);
+		tight = malloc(n ? n : 1);
+		FUZZ_CHECK(ap_parse_range(out, n, tight, n) == AP_NUM_BAD,
+				   "range: '%s' fit a buffer of %zu", out, n);
+		free(tight);
+	}
+	free(out);
+}
+
+typedef struct tag_list
+{
+	const char *base;
+	size_t		len;
+	const char *tag[4096];
+	size_t		tlen[4096];
+	int			n;
+	int			overflow;
+} tag_list;
+
+static void
+on_tag(const char *tag, size_t len, void *arg)
+{
+	tag_list   *l = arg;
+
+	FUZZ_CHECK(tag >= l->base && len > 0 && len <= l->len &&
+			   tag + len <= l->base + l->len, "tags: span outside the input");
+	if (l->n == 4096)
+	{
+		l->overflow = 1;
+		return;
+	}
+	l->tag[l->n] = tag;
+	l->tlen[l->n] = len;
+	l->n++;
+}
+
+static void
+check_tags(const char *s, size_t len)
+{
+	static tag_list l;
+	int			ret;
+	int			i;
+	int			j;
+	const char *p;
+
+	memset(&l, 0, sizeof(l));
+	l.base = s;
+	l.len = len;
+	ret = ap_tags_split(s, len, on_tag, &l);
+	if (l.overflow)
+		return;
+	FUZZ_CHECK(ret == l.n, "tags: returned %d, emitted %d", ret, l.n);
+	for (i = 0; i < l.n; i++)
+	{
+		const char *t = l.tag[i];
+		size_t		tl = l.tlen[i];
+
+		FUZZ_CHECK(memchr(t, ';', tl) == NULL, "tags: tag '%.*s' holds ';'", (int) tl, t);
+		FUZZ_CHECK(!is_ws_at(t, t + tl) && !ends_with_ws(t, t + tl),
+				   "tags: tag '%.*s' not trimmed", (int) tl, t);
+		if (i > 0)
+			FUZZ_CHECK(t >= l.tag[i - 1] + l.tlen[i - 1], "tags: out of order");
+		FUZZ_CHECK(ap_tag_equal(t, tl, t, tl), "tags: tag not equal to itself");
+		for (j = 0; j < i; j++)
+		{
+			int			e1 = ap_tag_equal(l.tag[j], l.tlen[j], t, tl);
+			int			e2 = ap_tag_equal(t, tl, l.tag[j], l.tlen[j]);
+
+			FUZZ_CHECK(e1 == e2, "tags: ap_tag_equal not symmetric");
+			FUZZ_CHECK(!e1, "tags: '%.*s' emitted twice", (int) tl, t);
+		}
+	}
+	/* every non-blank segment is represented by an emitted tag */
+	for (p = s; len > 0 && p <= s + len;)
+	{
+		const char *semi = memchr(p, ';', (size_t) (s + len - p));
+		const char *segend = semi ? semi : s + len;
+		const char *seg = p;
+		size_t		seglen = (size_t) (segend - p);
+		int			found = 0;
+
+		ap_trim(&seg, &seglen);
+		if (seglen > 0)
+		{
+			for (i = 0; i < l.n && !found; i++)
+				found = ap_tag_equal(l.tag[i], l.tlen[i], seg, seglen);
+			FUZZ_CHECK(found, "tags: segment '%.*s' lost", (int) seglen, seg);
+		}
+		if (semi == NULL)
+			break;
+		p = semi + 1;
+	}
+}
+
+/* Fold as ap_names_equal describes: trim, ASCII lower, one space per run. */
+static size_t
+fold_name(const char *s, size_t len, char *out)
+{
+	const char *p = s;
+	const char *end = s + len;
+	size_t		n = 0;
+	int			w;
+
+	while ((w = is_ws_at(p, end)) > 0)
+		p += w;
+	while (p < end)
+	{
+		if ((w = is_ws_at(p, end)) > 0)
+		{
+			while ((w = is_ws_at(p, end)) > 0)
+				p += w;
+			if (p < end)
+				out[n++] = ' ';	/* inner run; a trailing one is trimmed */
+			continue;
+		}
+		out[n++] = (char) ((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+		p++;
+	}
+	return n;
+}
+
+static void
+check_names(const char *a, size_t alen, const char *b, size_t blen)
+{
+	bool		ab = ap_names_equal(a, alen, b, blen);
+	bool		ba = ap_names_equal(b, blen, a, alen);
+	char	   *fa = malloc(alen + 1);
+	char	   *fb = malloc(blen + 1);
+	size_t		na = fold_name(a, alen, fa);
+	size_t		nb = fold_name(b, blen, fb);
+	bool		model = (na == nb && memcmp(fa, fb, na) == 0);
+
+	FUZZ_CHECK(ab == ba, "names: not symmetric for '%.*s' / '%.*s'",
+			   (int) alen, a, (int) blen, b);
+	FUZZ_CHECK(ap_names_equal(a, alen, a, alen), "names: '%.*s' not equal to itself",
+			   (int) alen, a);
+	FUZZ_CHECK(ap_names_equal(b, blen, b, blen), "names: '%.*s' not equal to itself",
+			   (int) blen, b);
+	FUZZ_CHECK(ab == model, "names: '%.*s' vs '%.*s' gave %d, folding gives %d",
+			   (int) alen, a, (int) blen, b, ab, model);
+	/* a value equals its own fold */
+	FUZZ_CHECK(ap_names_equal(a, alen, fa, na), "names: '%.*s' differs from its fold '%.*s'",
+			   (int) alen, a, (int) na, fa);
+	FUZZ_CHECK(ap_tag_equal(a, alen, b, blen) == ap_tag_equal(b, blen, a, alen),
+			   "tag_equal not symmetric");
+	free(fa);
+	free(fb);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	size_t		outsz;
+	char	   *s;
+	size_t		len;
+	const char *bar;
+	char	   *a;
+	char	   *b;
+	size_t		alen;
+	size_t		blen;
+
+	if (size == 0)
+		return 0;
+	/* mostly roomy buffers, sometimes tight ones (0..31) */
+	outsz = (data[0] & 0x80) ? (size_t) (data[0] & 0x1f) : 320;
+	len = size - 1;
+	s = fuzz_dup(data + 1, len);
+
+	bar = memchr(s, '|', len);
+	alen = bar ? (size_t) (bar - s) : len / 2;
+	a = fuzz_dup((const uint8_t *) s, alen);
+	blen = len - alen - (bar ? 1 : 0);
+	b = fuzz_dup((const uint8_t *) s + len - blen, blen);
+
+	check_trim(s, len, "s");
+	check_trim(a, alen, "a");
+	check_email(s, len, outsz);
+	check_email(a, alen, outsz);
+	check_range(s, len, outsz);
+	check_range(a, alen, outsz);
+	check_range(b, blen, outsz);
+	check_tags(s, len);
+	check_names(a, alen, b, blen);
+
+	/* a NULL pointer with length 0 is allowed everywhere */
+	FUZZ_CHECK(ap_is_blank(NULL, 0), "NULL not blank");
+	FUZZ_CHECK(ap_tags_split(NULL, 0, on_tag, NULL) == 0, "NULL has tags");
+	FUZZ_CHECK(ap_names_equal(NULL, 0, "", 0), "NULL names differ");
+
+	free(a);
+	free(b);
+	free(s);
+	return 0;
+}
