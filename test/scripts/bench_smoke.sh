@@ -41,11 +41,13 @@ expected=(
 	"scaling: preview 1k rows"
 	"scaling: preview 10k rows"
 	"scaling: preview us/row, worst of"
+	"scaling: preview marginal us/row"
 	"scaling: commit 10 rows"
 	"scaling: commit 100 rows"
 	"scaling: commit 1k rows"
 	"scaling: commit 10k rows"
 	"scaling: commit us/row, worst of"
+	"scaling: commit marginal us/row"
 	"memory: peak backend memory, preview"
 	"memory: peak backend memory, commit"
 )
