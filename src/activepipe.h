@@ -55,7 +55,8 @@ typedef enum ApQuery
 	AP_Q_CONTACT_COUNT,			/* $1 user, $2 ids[]: how many are the tenant's */
 	AP_Q_PROFILE_UPSERT,		/* $1 user, $2 contact, $3 payload */
 	AP_Q_PROFILE_CLEAR,			/* $1 user, $2 contact */
-	AP_Q_EXPORTED_AT,			/* $1 user, $2 ids[] */
+	AP_Q_EXPORTED_AT,			/* $1 user, $2 ids[] without a profile yet */
+	AP_Q_EXPORTED_AT_UPDATE,	/* $1 user, $2 ids[] with a profile */
 	AP_Q_EVENT_INSERT,			/* $1 user, $2 type, $3 filename, $4..$8 counts, $9 summary */
 	AP_Q_TENANT_KEYS,			/* $1 user: id, email, phone, mobile, names */
 	AP_Q_IMPORT_PROFILES,		/* $1 user: contact_id, payload of the tenant */
@@ -85,6 +86,7 @@ extern Portal ap_spi_cursor(const ApBinding *b, ApQuery q, int nargs,
 #define AP_COL_EXPORTED (AP_COL_PAYLOAD + 1)
 #define AP_COL_IMPORTED (AP_COL_PAYLOAD + 2)
 #define AP_COL_HAS_PROFILE (AP_COL_PAYLOAD + 3)
+#define AP_CONTACT_ROW_NATTS AP_COL_HAS_PROFILE
 
 /*
  * A contact as the 36 contract values in text form (payload.c); val[f] is

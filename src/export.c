@@ -152,6 +152,15 @@ ap_append_csv_row(StringInfo buf, const ApValues *v, bool escape_formulas)
 /* What one export call does with each row. */
 typedef void (*ApRowVisitor) (const ApValues *v, void *arg);
 
+/* Exported ids split by whether they have a profile row already. */
+typedef struct ApStamps
+{
+	int64	   *with;
+	int64	   *without;
+	int			nwith;
+	int			nwithout;
+} ApStamps;
+
 /*
  * Visit the tenant's contacts among ids[] (sorted, unique) in ascending
  * id order.  Any id that is missing, or is another tenant's, is an error
@@ -159,7 +168,7 @@ typedef void (*ApRowVisitor) (const ApValues *v, void *arg);
  */
 static void
 export_scan(const ApBinding *b, int64 user_id, const int64 *ids, int n,
-			ApRowVisitor visit, void *arg)
+			ApRowVisitor visit, void *arg, ApStamps *stamps)
 {
 	Oid			types[2] = {INT8OID, INT8ARRAYOID};
 	Datum		values[2];
@@ -168,6 +177,9 @@ export_scan(const ApBinding *b, int64 user_id, const int64 *ids, int n,
 				old;
 	int			seen = 0;
 
+	stamps->with = palloc(sizeof(int64) * Max(n, 1));
+	stamps->without = palloc(sizeof(int64) * Max(n, 1));
+	stamps->nwith = stamps->nwithout = 0;
 	values[0] = Int64GetDatum(user_id);
 	values[1] = PointerGetDatum(ap_ids_array(ids, n));
 	portal = ap_spi_cursor(b, AP_Q_CONTACT_ROWS, 2, types, values, NULL);
@@ -184,16 +196,20 @@ export_scan(const ApBinding *b, int64 user_id, const int64 *ids, int n,
 		for (i = 0; i < SPI_processed; i++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
 			bool		isnull;
-			int64		id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc,
-														 AP_COL_ID, &isnull));
+			int64		id = DatumGetInt64(SPI_getbinval(tup, desc, AP_COL_ID, &isnull));
 			ApValues	v;
 
 			CHECK_FOR_INTERRUPTS();
 			if (seen >= n || ids[seen] != id)
 				ap_contact_not_found(seen < n ? ids[seen] : id);
 			seen++;
-			ap_values_from_row(b, tup, SPI_tuptable->tupdesc, &v);
+			if (DatumGetBool(SPI_getbinval(tup, desc, AP_COL_HAS_PROFILE, &isnull)))
+				stamps->with[stamps->nwith++] = id;
+			else
+				stamps->without[stamps->nwithout++] = id;
+			ap_values_from_row(b, tup, desc, &v);
 			ap_values_export_mobile(&v);
 			visit(&v, arg);
 		}
@@ -207,18 +223,29 @@ export_scan(const ApBinding *b, int64 user_id, const int64 *ids, int n,
 		ap_contact_not_found(ids[seen]);
 }
 
-/* Stamp last_exported_at and, from 1.1 on, log the export event. */
 static void
-export_finish(const ApBinding *b, int64 user_id, const int64 *ids, int n,
-			  int requested, text *filename, bool log_event)
+stamp(const ApBinding *b, ApQuery q, int64 user_id, const int64 *ids, int n)
 {
 	Oid			types[2] = {INT8OID, INT8ARRAYOID};
 	Datum		values[2];
 
+	if (n == 0)
+		return;
 	values[0] = Int64GetDatum(user_id);
 	values[1] = PointerGetDatum(ap_ids_array(ids, n));
-	if (n > 0 && ap_stamp_exports)
-		ap_spi_run(b, AP_Q_EXPORTED_AT, 2, types, values, NULL, false);
+	ap_spi_run(b, q, 2, types, values, NULL, false);
+}
+
+/* Stamp last_exported_at and, from 1.1 on, log the export event. */
+static void
+export_finish(const ApBinding *b, int64 user_id, const ApStamps *stamps,
+			  int n, int requested, text *filename, bool log_event)
+{
+	if (ap_stamp_exports)
+	{
+		stamp(b, AP_Q_EXPORTED_AT_UPDATE, user_id, stamps->with, stamps->nwith);
+		stamp(b, AP_Q_EXPORTED_AT, user_id, stamps->without, stamps->nwithout);
+	}
 	if (log_event)
 	{
 		ApEventCounts counts = {0};
@@ -263,6 +290,7 @@ activepipe_export(PG_FUNCTION_ARGS)
 	bool		v11 = PG_NARGS() >= 4;
 	text	   *filename = NULL;
 	CsvState	cs;
+	ApStamps	stamps;
 	ApBinding  *b;
 	text	   *result;
 
@@ -281,8 +309,8 @@ activepipe_export(PG_FUNCTION_ARGS)
 	ap_append_csv_header(cs.buf);
 	SPI_connect();
 	b = ap_binding_load(fcinfo);
-	export_scan(b, user_id, ids, n, visit_csv, &cs);
-	export_finish(b, user_id, ids, n, requested, filename, v11);
+	export_scan(b, user_id, ids, n, visit_csv, &cs, &stamps);
+	export_finish(b, user_id, &stamps, n, requested, filename, v11);
 	SPI_finish();
 	result = cstring_to_text_with_len(cs.buf->data, cs.buf->len);
 	pfree(cs.buf->data);
@@ -321,6 +349,7 @@ activepipe_export_rows(PG_FUNCTION_ARGS)
 				requested;
 	int64	   *ids = ap_sorted_unique_ids(PG_GETARG_ARRAYTYPE_P(1), &n, &requested);
 	RowsState	rs;
+	ApStamps	stamps;
 	ApBinding  *b;
 
 	check_cap(n);
@@ -328,8 +357,8 @@ activepipe_export_rows(PG_FUNCTION_ARGS)
 	rs.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	SPI_connect();
 	b = ap_binding_load(fcinfo);
-	export_scan(b, user_id, ids, n, visit_rows, &rs);
-	export_finish(b, user_id, ids, n, requested, NULL, true);
+	export_scan(b, user_id, ids, n, visit_rows, &rs, &stamps);
+	export_finish(b, user_id, &stamps, n, requested, NULL, true);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -11,6 +11,7 @@
  */
 #include "activepipe.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
@@ -203,24 +204,28 @@ load_contact_batch(ApTenant *t)
 	TupleDesc	desc = SPI_tuptable->tupdesc;
 	uint64		i;
 	int			f;
+	Datum		values[1 + AP_NIDENTITY];
+	bool		nulls[1 + AP_NIDENTITY];
 
+	if (desc->natts != 1 + AP_NIDENTITY)
+		elog(ERROR, "activepipe: unexpected tenant row shape");
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		int32		c = ap_tenant_new_contact(t);
 		ApContact  *ct = &t->contacts[c];
-		bool		isnull;
 
 		CHECK_FOR_INTERRUPTS();
-		ct->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		heap_deform_tuple(tup, desc, values, nulls);	/* once, not per column */
+		ct->id = DatumGetInt64(values[0]);
 		for (f = 0; f < AP_NIDENTITY; f++)
 		{
-			Datum		d = SPI_getbinval(tup, desc, 2 + f, &isnull);
+			Datum		d = values[1 + f];
 			text	   *tx;
 			const char *s;
 			size_t		len;
 
-			if (isnull)
+			if (nulls[1 + f])
 				continue;
 			tx = DatumGetTextPP(d);
 			s = VARDATA_ANY(tx);

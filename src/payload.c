@@ -109,14 +109,19 @@ ap_values_from_row(const ApBinding *b, HeapTuple tup, TupleDesc desc,
 				   ApValues *out)
 {
 	int			f;
-	bool		isnull;
+	Datum		values[AP_CONTACT_ROW_NATTS];
+	bool		nulls[AP_CONTACT_ROW_NATTS];
 	Datum		d;
 
 	memset(out, 0, sizeof(ApValues));
+	/* deformed once, not once per column */
+	if (desc->natts != AP_CONTACT_ROW_NATTS)
+		elog(ERROR, "activepipe: unexpected row shape");
+	heap_deform_tuple(tup, desc, values, nulls);
 	for (f = 0; f < AP_NIDENTITY; f++)
 	{
-		d = SPI_getbinval(tup, desc, AP_COL_FIRST_FIELD + f, &isnull);
-		if (!isnull)
+		d = values[AP_COL_FIRST_FIELD + f - 1];
+		if (!nulls[AP_COL_FIRST_FIELD + f - 1])
 		{
 			text	   *t = DatumGetTextPP(d);
 
@@ -128,9 +133,8 @@ ap_values_from_row(const ApBinding *b, HeapTuple tup, TupleDesc desc,
 			}
 		}
 	}
-	d = SPI_getbinval(tup, desc, AP_COL_PAYLOAD, &isnull);
-	if (!isnull)
-		ap_payload_to_values(b, DatumGetJsonbP(d), out);
+	if (!nulls[AP_COL_PAYLOAD - 1])
+		ap_payload_to_values(b, DatumGetJsonbP(values[AP_COL_PAYLOAD - 1]), out);
 }
 
 /* "Prefer mobile, then phone": a blank mobile takes a mobile-number phone. */
@@ -151,6 +155,40 @@ ap_values_export_mobile(ApValues *v)
 	}
 }
 
+/* jsonb's own key order: shorter first, then bytewise */
+static int
+key_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	if (alen != blen)
+		return alen < blen ? -1 : 1;
+	return memcmp(a, b, alen);
+}
+
+static int	field_order[AP_NFIELDS];	/* fields in jsonb key order */
+
+static int
+cmp_field_order(const void *x, const void *y)
+{
+	int			a = *(const int *) x;
+	int			b = *(const int *) y;
+
+	return key_cmp(ap_contract[a].name, ap_contract[a].name_len, ap_contract[b].name, ap_contract[b].name_len);
+}
+
+static void
+init_field_order(void)
+{
+	static bool done = false;
+	int			f;
+
+	if (done)
+		return;
+	for (f = 0; f < AP_NFIELDS; f++)
+		field_order[f] = f;
+	qsort(field_order, AP_NFIELDS, sizeof(int), cmp_field_order);
+	done = true;
+}
+
 static void
 push_key(JsonbParseState **st, int field)
 {
@@ -158,7 +196,7 @@ push_key(JsonbParseState **st, int field)
 
 	k.type = jbvString;
 	k.val.string.val = (char *) ap_contract[field].name;
-	k.val.string.len = strlen(ap_contract[field].name);
+	k.val.string.len = ap_contract[field].name_len;
 	pushJsonbValue(st, WJB_KEY, &k);
 }
 
@@ -189,6 +227,23 @@ push_tag(const char *tag, size_t len, void *arg)
 	ap_push_string((JsonbParseState **) arg, WJB_ELEM, tag, len);
 }
 
+/* A canonical range number as numeric; plain integers skip numeric_in. */
+static Numeric
+range_numeric(const char *num)
+{
+	size_t		n = strlen(num);
+	size_t		i;
+
+	for (i = 0; i < n && n <= 18; i++)
+		if (num[i] < '0' || num[i] > '9')
+			break;
+	if (n > 0 && n <= 18 && i == n)
+		return int64_to_numeric(strtoll(num, NULL, 10));
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(num),
+											   ObjectIdGetDatum(InvalidOid),
+											   Int32GetDatum(-1)));
+}
+
 /* Push one normalised field, or nothing when the value is blank. */
 static void
 push_field(JsonbParseState **st, int field, const char *s, size_t len,
@@ -212,10 +267,7 @@ push_field(JsonbParseState **st, int field, const char *s, size_t len,
 						JsonbValue	v;
 
 						v.type = jbvNumeric;
-						v.val.numeric = DatumGetNumeric(
-														DirectFunctionCall3(numeric_in, CStringGetDatum(num),
-																			ObjectIdGetDatum(InvalidOid),
-																			Int32GetDatum(-1)));
+						v.val.numeric = range_numeric(num);
 						push_key(st, field);
 						pushJsonbValue(st, WJB_VALUE, &v);
 						return;
@@ -251,7 +303,14 @@ ap_payload_apply(Jsonb *old, const ApFieldEdit *edits, bool keep_bad,
 	JsonbValue *res;
 	Jsonb	   *result;
 	int			f;
+	int			j = 0;
 
+	/*
+	 * Pairs go out in jsonb's key order (old pairs come in that order; the
+	 * edits are merged in by field_order), so the sort that finishing the
+	 * object does finds them sorted and returns at once.
+	 */
+	init_field_order();
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	if (old != NULL && JB_ROOT_IS_OBJECT(old))
 	{
@@ -268,16 +327,30 @@ ap_payload_apply(Jsonb *old, const ApFieldEdit *edits, bool keep_bad,
 				f = ap_field_index(v.val.string.val, v.val.string.len);
 				keep = (f < 0 || edits[f].kind == AP_EDIT_KEEP);
 				if (keep)
+				{
+					for (; j < AP_NFIELDS; j++)
+					{
+						int			e = field_order[j];
+
+						if (key_cmp(ap_contract[e].name, ap_contract[e].name_len,
+									v.val.string.val, v.val.string.len) > 0)
+							break;
+						if (edits[e].kind == AP_EDIT_TEXT)
+							push_field(&st, e, edits[e].text, edits[e].len, keep_bad, bad_mask);
+					}
 					pushJsonbValue(&st, WJB_KEY, &v);
+				}
 			}
 			else if (tok == WJB_VALUE && keep)
 				pushJsonbValue(&st, WJB_VALUE, &v);
 		}
 	}
-	for (f = 0; f < AP_NFIELDS; f++)
+	for (; j < AP_NFIELDS; j++)
 	{
-		if (edits[f].kind == AP_EDIT_TEXT)
-			push_field(&st, f, edits[f].text, edits[f].len, keep_bad, bad_mask);
+		int			e = field_order[j];
+
+		if (edits[e].kind == AP_EDIT_TEXT)
+			push_field(&st, e, edits[e].text, edits[e].len, keep_bad, bad_mask);
 	}
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	result = JsonbValueToJsonb(res);

@@ -18,6 +18,7 @@
 
 static const char *const query_names[AP_NQUERIES] = {
 	"contact_rows", "contact_count", "profile_upsert", "profile_clear", "exported_at",
+	"exported_at_update",
 	"event_insert", "tenant_keys", "import_profiles", "import_update",
 	"import_insert", "import_profiles_upsert", "tenant_lock"
 };
@@ -95,10 +96,26 @@ profile_clear(StringInfo s, const ApBinding *b)
 }
 
 /*
- * One set-based statement for every exported contact.  The WHERE skips
- * rows already stamped in this transaction; last_exported_at is in no
- * index, so the update stays HOT where the page has room.
+ * Stamping last_exported_at takes two set-based statements: an UPDATE for
+ * contacts that have a profile (a join, with no index insertion attempted
+ * and no lock taken on rows stamped already in this transaction), and an
+ * upsert creating the profiles that are missing.  last_exported_at is in
+ * no index, so the updates stay HOT where the page has room.
  */
+static void
+exported_at_update(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "UPDATE %s.contact_integrations ci"
+					 " SET last_exported_at = pg_catalog.now()"
+					 " FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS u(id)"
+					 " WHERE ci.user_id" EQ "$1 AND ci.contact_id" EQ "u.id"
+					 " AND ci.integration_key" EQ "'" AP_INTEGRATION_KEY "'"
+					 " AND (ci.last_exported_at IS NULL"
+					 " OR ci.last_exported_at OPERATOR(pg_catalog.<>) pg_catalog.now())",
+					 b->ext_schema);
+}
+
 static void
 exported_at(StringInfo s, const ApBinding *b)
 {
@@ -270,6 +287,9 @@ ap_query_text(const ApBinding *b, ApQuery q)
 			break;
 		case AP_Q_EXPORTED_AT:
 			exported_at(&s, b);
+			break;
+		case AP_Q_EXPORTED_AT_UPDATE:
+			exported_at_update(&s, b);
 			break;
 		case AP_Q_EVENT_INSERT:
 			event_insert(&s, b);

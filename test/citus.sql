@@ -27,7 +27,7 @@ SELECT is_empty(
 
 SELECT is(
 	(SELECT count(*)::int FROM activepipe_statements()),
-	13, 'activepipe_statements() lists all thirteen statements');
+	14, 'activepipe_statements() lists all fourteen statements');
 
 -- SELECT, UPDATE and upserts filter on the tenant column with $1
 SELECT is_empty(

@@ -8,43 +8,46 @@
 
 #include <string.h>
 
+/* name, its length, kind, reference-schema column */
+#define F(name, kind, column) {name, sizeof(name) - 1, kind, column}
+
 const ap_field ap_contract[AP_NFIELDS] = {
-	{"firstname", AP_KIND_IDENTITY, "first_name"},
-	{"lastname", AP_KIND_IDENTITY, "last_name"},
-	{"email", AP_KIND_IDENTITY, "email"},
-	{"phone", AP_KIND_IDENTITY, "phone"},
-	{"mobile", AP_KIND_IDENTITY, "mobile"},
-	{"streetaddress", AP_KIND_IDENTITY, "street_address"},
-	{"city", AP_KIND_IDENTITY, "city"},
-	{"state", AP_KIND_IDENTITY, "state"},
-	{"postcode", AP_KIND_IDENTITY, "postcode"},
-	{"country", AP_KIND_IDENTITY, "country"},
-	{"status", AP_KIND_TEXT, NULL},
-	{"sms_status", AP_KIND_TEXT, NULL},
-	{"subscribed_at", AP_KIND_TEXT, NULL},
-	{"unsubscribed_at", AP_KIND_TEXT, NULL},
-	{"unsubscribed_reason", AP_KIND_TEXT, NULL},
-	{"source", AP_KIND_TEXT, NULL},
-	{"modified_at", AP_KIND_TEXT, NULL},
-	{"latest_interaction", AP_KIND_TEXT, NULL},
-	{"buyertype", AP_KIND_TEXT, NULL},
-	{"locations", AP_KIND_TEXT, NULL},
-	{"propertytype", AP_KIND_TEXT, NULL},
-	{"category", AP_KIND_TEXT, NULL},
-	{"minbeds", AP_KIND_RANGE, NULL},
-	{"maxbeds", AP_KIND_RANGE, NULL},
-	{"minbaths", AP_KIND_RANGE, NULL},
-	{"maxbaths", AP_KIND_RANGE, NULL},
-	{"minprice", AP_KIND_RANGE, NULL},
-	{"maxprice", AP_KIND_RANGE, NULL},
-	{"minparking", AP_KIND_RANGE, NULL},
-	{"maxparking", AP_KIND_RANGE, NULL},
-	{"minlandsize", AP_KIND_RANGE, NULL},
-	{"maxlandsize", AP_KIND_RANGE, NULL},
-	{"minbuildingsize", AP_KIND_RANGE, NULL},
-	{"maxbuildingsize", AP_KIND_RANGE, NULL},
-	{"listingtype", AP_KIND_TEXT, NULL},
-	{"tags", AP_KIND_TAGS, NULL},
+	F("firstname", AP_KIND_IDENTITY, "first_name"),
+	F("lastname", AP_KIND_IDENTITY, "last_name"),
+	F("email", AP_KIND_IDENTITY, "email"),
+	F("phone", AP_KIND_IDENTITY, "phone"),
+	F("mobile", AP_KIND_IDENTITY, "mobile"),
+	F("streetaddress", AP_KIND_IDENTITY, "street_address"),
+	F("city", AP_KIND_IDENTITY, "city"),
+	F("state", AP_KIND_IDENTITY, "state"),
+	F("postcode", AP_KIND_IDENTITY, "postcode"),
+	F("country", AP_KIND_IDENTITY, "country"),
+	F("status", AP_KIND_TEXT, NULL),
+	F("sms_status", AP_KIND_TEXT, NULL),
+	F("subscribed_at", AP_KIND_TEXT, NULL),
+	F("unsubscribed_at", AP_KIND_TEXT, NULL),
+	F("unsubscribed_reason", AP_KIND_TEXT, NULL),
+	F("source", AP_KIND_TEXT, NULL),
+	F("modified_at", AP_KIND_TEXT, NULL),
+	F("latest_interaction", AP_KIND_TEXT, NULL),
+	F("buyertype", AP_KIND_TEXT, NULL),
+	F("locations", AP_KIND_TEXT, NULL),
+	F("propertytype", AP_KIND_TEXT, NULL),
+	F("category", AP_KIND_TEXT, NULL),
+	F("minbeds", AP_KIND_RANGE, NULL),
+	F("maxbeds", AP_KIND_RANGE, NULL),
+	F("minbaths", AP_KIND_RANGE, NULL),
+	F("maxbaths", AP_KIND_RANGE, NULL),
+	F("minprice", AP_KIND_RANGE, NULL),
+	F("maxprice", AP_KIND_RANGE, NULL),
+	F("minparking", AP_KIND_RANGE, NULL),
+	F("maxparking", AP_KIND_RANGE, NULL),
+	F("minlandsize", AP_KIND_RANGE, NULL),
+	F("maxlandsize", AP_KIND_RANGE, NULL),
+	F("minbuildingsize", AP_KIND_RANGE, NULL),
+	F("maxbuildingsize", AP_KIND_RANGE, NULL),
+	F("listingtype", AP_KIND_TEXT, NULL),
+	F("tags", AP_KIND_TAGS, NULL),
 };
 
 int
@@ -54,7 +57,7 @@ ap_field_index(const char *name, size_t len)
 
 	for (i = 0; i < AP_NFIELDS; i++)
 	{
-		if (strlen(ap_contract[i].name) == len &&
+		if (ap_contract[i].name_len == len && name[0] == ap_contract[i].name[0] &&
 			memcmp(ap_contract[i].name, name, len) == 0)
 			return i;
 	}

@@ -67,6 +67,7 @@ typedef enum ap_field_id
 typedef struct ap_field
 {
 	const char *name;			/* ActivePipe header and payload key */
+	size_t		name_len;		/* strlen(name), kept for hot paths */
 	ap_field_kind kind;
 	const char *default_column; /* reference-schema column, identity only */
 } ap_field;
