@@ -105,14 +105,14 @@ REVOKE ALL ON FUNCTION @extschema@.activepipe_import_commit(bigint, text, boolea
 CREATE FUNCTION @extschema@.activepipe_import_preview(
 	user_id bigint, csv bytea, overwrite boolean DEFAULT false)
 RETURNS jsonb
-AS 'MODULE_PATHNAME', 'activepipe_import_preview'
+AS 'MODULE_PATHNAME', 'activepipe_import_preview_bytea'
 LANGUAGE C VOLATILE STRICT;
 
 CREATE FUNCTION @extschema@.activepipe_import_commit(
 	user_id bigint, csv bytea, overwrite boolean DEFAULT false,
 	filename text DEFAULT NULL)
 RETURNS jsonb
-AS 'MODULE_PATHNAME', 'activepipe_import_commit'
+AS 'MODULE_PATHNAME', 'activepipe_import_commit_bytea'
 LANGUAGE C VOLATILE;
 
 REVOKE ALL ON FUNCTION @extschema@.activepipe_import_preview(bigint, bytea, boolean) FROM PUBLIC;

@@ -64,10 +64,12 @@ typedef enum ApQuery
 	AP_Q_IMPORT_INSERT,			/* batched new contacts */
 	AP_Q_IMPORT_PROFILES_UPSERT,	/* batched payload upserts */
 	AP_Q_TENANT_LOCK,			/* $1 user: transaction advisory lock */
+	AP_Q_IMPORT_FILL,			/* batched identity fill-blanks */
 	AP_NQUERIES
 } ApQuery;
 
 extern const char *ap_query_name(ApQuery q);
+extern void ap_lock_tenant(const ApBinding *b, int64 user_id);
 extern char *ap_query_text(const ApBinding *b, ApQuery q);
 extern char *ap_binding_query_text(const char *ext_schema);
 

@@ -318,6 +318,8 @@ activepipe_card_save(PG_FUNCTION_ARGS)
 	memset(edits, 0, sizeof(edits));
 	SPI_connect();
 	b = ap_binding_load(fcinfo);
+	/* serialise with imports: they write back whole payloads */
+	ap_lock_tenant(b, user_id);
 	tup = fetch_contact(b, user_id, contact_id, false);
 	has_profile = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc,
 											 AP_COL_HAS_PROFILE, &isnull));
@@ -353,6 +355,8 @@ activepipe_card_clear(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	b = ap_binding_load(fcinfo);
+	/* serialise with imports: they write back whole payloads */
+	ap_lock_tenant(b, user_id);
 	fetch_contact(b, user_id, contact_id, false);
 	values[0] = Int64GetDatum(user_id);
 	values[1] = Int64GetDatum(contact_id);

@@ -253,7 +253,9 @@ export_finish(const ApBinding *b, int64 user_id, const ApStamps *stamps,
 
 		counts.total_rows = n;
 		initStringInfo(&js);
-		appendStringInfo(&js, "{\"requested\": %d, \"exported\": %d}", requested, n);
+		/* the same meanings as activepipe_export_summary's */
+		appendStringInfo(&js, "{\"requested\": %d, \"duplicates\": %d, \"exported\": %d}",
+						 n, requested - n, n);
 		ap_event_log(b, user_id, "export", filename, &counts,
 					 DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
 														CStringGetDatum(js.data))));

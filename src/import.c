@@ -410,6 +410,7 @@ summary_jsonb(ApImport *im, int64 event_id)
 	{
 		const ApRowResult *r = &im->rows[i];
 
+		CHECK_FOR_INTERRUPTS();
 		if (r->action != AP_ACT_CONFLICT && r->action != AP_ACT_SKIP)
 			continue;
 		if (!first)
@@ -496,18 +497,14 @@ run_import(FunctionCallInfo fcinfo, ApMode mode, int64 user_id,
 				 errdetail("Its snapshot predates the tenant lock, so a concurrent import of the same user could be missed and contacts duplicated."),
 				 errhint("Run the commit in a READ COMMITTED (or SERIALIZABLE) transaction.")));
 	if (mode == AP_MODE_COMMIT)
-	{
-		Oid			types[1] = {INT8OID};
-		Datum		values[1] = {Int64GetDatum(user_id)};
-
-		ap_spi_run(b, AP_Q_TENANT_LOCK, 1, types, values, NULL, false);
-	}
+		ap_lock_tenant(b, user_id);
 	im.cxt = AllocSetContextCreate(CurrentMemoryContext, "activepipe import",
 								   ALLOCSET_DEFAULT_SIZES);
 	im.rowcxt = AllocSetContextCreate(im.cxt, "activepipe import row",
 									  ALLOCSET_SMALL_SIZES);
 	im.tenant.cxt = im.cxt;
 	im.tenant.binding = b;
+	im.tenant.overwrite = overwrite;
 	im.rows_cap = 1024;
 	im.rows = MemoryContextAllocHuge(im.cxt, sizeof(ApRowResult) * im.rows_cap);
 	initStringInfo(&im.ignored);
@@ -525,7 +522,7 @@ run_import(FunctionCallInfo fcinfo, ApMode mode, int64 user_id,
 
 		if (mode == AP_MODE_COMMIT)
 		{
-			ap_import_write(&im.tenant, b, user_id);
+			ap_import_write(&im.tenant, user_id);
 			event_id = log_import(&im, filename);
 		}
 		summary = summary_jsonb(&im, event_id);
@@ -544,8 +541,12 @@ line_of(const char *data, size_t pos)
 	size_t		i;
 
 	for (i = 0; i < pos; i++)
+	{
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 		if (data[i] == '\n' || (data[i] == '\r' && (i + 1 >= pos || data[i + 1] != '\n')))
 			line++;
+	}
 	return line;
 }
 
@@ -572,6 +573,8 @@ check_win1252(const char *data, size_t len)
 	{
 		unsigned char c = (unsigned char) data[i];
 
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 		if (c == 0x81 || c == 0x8D || c == 0x8F || c == 0x90 || c == 0x9D)
 			bad_bytes(ERRCODE_UNTRANSLATABLE_CHARACTER, line_of(data, i), i,
 					  psprintf("byte 0x%02X, undefined in Windows-1252,", c));
@@ -636,12 +639,11 @@ decode_upload(bytea *raw, size_t *outlen, const char **encoding)
 
 /* The text or bytea csv argument as bytes in the database encoding. */
 static const char *
-csv_arg(FunctionCallInfo fcinfo, size_t *len, const char **encoding)
+csv_arg(FunctionCallInfo fcinfo, bool raw, size_t *len, const char **encoding)
 {
-	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 1);
 	struct varlena *v = PG_GETARG_VARLENA_PP(1);
 
-	if (type == BYTEAOID)
+	if (raw)
 		return decode_upload((bytea *) v, len, encoding);
 	*encoding = NULL;
 	*len = VARSIZE_ANY_EXHDR(v);
@@ -650,7 +652,7 @@ csv_arg(FunctionCallInfo fcinfo, size_t *len, const char **encoding)
 
 /* The three entry points share their arguments: (user_id, csv, overwrite[, filename]). */
 static Datum
-import_call(FunctionCallInfo fcinfo, ApMode mode)
+import_call(FunctionCallInfo fcinfo, ApMode mode, bool raw)
 {
 	size_t		len;
 	const char *enc;
@@ -665,7 +667,7 @@ import_call(FunctionCallInfo fcinfo, ApMode mode)
 				 errmsg("user_id, csv and overwrite must not be NULL")));
 	if (mode == AP_MODE_COMMIT && !PG_ARGISNULL(3))
 		filename = PG_GETARG_TEXT_PP(3);
-	data = csv_arg(fcinfo, &len, &enc);
+	data = csv_arg(fcinfo, raw, &len, &enc);
 	if (mode == AP_MODE_PLAN)
 		InitMaterializedSRF(fcinfo, 0);
 	summary = run_import(fcinfo, mode, PG_GETARG_INT64(0), data, len,
@@ -679,19 +681,34 @@ PG_FUNCTION_INFO_V1(activepipe_import_preview);
 Datum
 activepipe_import_preview(PG_FUNCTION_ARGS)
 {
-	return import_call(fcinfo, AP_MODE_PREVIEW);
+	return import_call(fcinfo, AP_MODE_PREVIEW, false);
 }
 
 PG_FUNCTION_INFO_V1(activepipe_import_commit);
 Datum
 activepipe_import_commit(PG_FUNCTION_ARGS)
 {
-	return import_call(fcinfo, AP_MODE_COMMIT);
+	return import_call(fcinfo, AP_MODE_COMMIT, false);
 }
 
 PG_FUNCTION_INFO_V1(activepipe_import_plan);
 Datum
 activepipe_import_plan(PG_FUNCTION_ARGS)
 {
-	return import_call(fcinfo, AP_MODE_PLAN);
+	return import_call(fcinfo, AP_MODE_PLAN, false);
+}
+
+/* The bytea overloads: raw uploads, decoded first. */
+PG_FUNCTION_INFO_V1(activepipe_import_preview_bytea);
+Datum
+activepipe_import_preview_bytea(PG_FUNCTION_ARGS)
+{
+	return import_call(fcinfo, AP_MODE_PREVIEW, true);
+}
+
+PG_FUNCTION_INFO_V1(activepipe_import_commit_bytea);
+Datum
+activepipe_import_commit_bytea(PG_FUNCTION_ARGS)
+{
+	return import_call(fcinfo, AP_MODE_COMMIT, true);
 }

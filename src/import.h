@@ -71,6 +71,7 @@ typedef struct ApTenant
 	ApKeyIndex	phone;			/* phone and mobile columns together */
 	MemoryContext cxt;
 	const ApBinding *binding;
+	bool		overwrite;		/* identity writes replace, not fill blanks */
 } ApTenant;
 
 extern void ap_tenant_load(ApTenant *t, const ApBinding *b, int64 user_id,
@@ -107,6 +108,6 @@ extern ApAction ap_merge_row(ApTenant *t, int32 c, const ApRowValues *rv,
 							 const ap_phone_region *region,
 							 StringInfo reason);
 
-extern void ap_import_write(ApTenant *t, const ApBinding *b, int64 user_id);
+extern void ap_import_write(ApTenant *t, int64 user_id);
 
 #endif							/* ACTIVEPIPE_IMPORT_H */

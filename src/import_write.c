@@ -95,8 +95,10 @@ id_array(ApContact **batch, int n)
 }
 
 static void
-write_inserts(const ApBinding *b, int64 user_id, ApContact **batch, int n)
+write_inserts(const ApTenant *t, int64 user_id, ApContact **batch, int n)
 {
+	const ApBinding *b = t->binding;
+
 	Oid			types[1 + AP_NIDENTITY];
 	Datum		values[1 + AP_NIDENTITY];
 	uint64		i;
@@ -120,8 +122,10 @@ write_inserts(const ApBinding *b, int64 user_id, ApContact **batch, int n)
 }
 
 static void
-write_updates(const ApBinding *b, int64 user_id, ApContact **batch, int n)
+write_updates(const ApTenant *t, int64 user_id, ApContact **batch, int n)
 {
+	const ApBinding *b = t->binding;
+
 	Oid			types[2 + AP_NIDENTITY];
 	Datum		values[2 + AP_NIDENTITY];
 	int			f;
@@ -133,12 +137,15 @@ write_updates(const ApBinding *b, int64 user_id, ApContact **batch, int n)
 	for (f = 0; f < AP_NIDENTITY; f++)
 		types[2 + f] = TEXTARRAYOID;
 	identity_arrays(batch, n, true, values + 2);
-	ap_spi_run(b, AP_Q_IMPORT_UPDATE, 2 + AP_NIDENTITY, types, values, NULL, false);
+	ap_spi_run(b, t->overwrite ? AP_Q_IMPORT_UPDATE : AP_Q_IMPORT_FILL,
+			   2 + AP_NIDENTITY, types, values, NULL, false);
 }
 
 static void
-write_profiles(const ApBinding *b, int64 user_id, ApContact **batch, int n)
+write_profiles(const ApTenant *t, int64 user_id, ApContact **batch, int n)
 {
+	const ApBinding *b = t->binding;
+
 	Oid			types[3] = {INT8OID, INT8ARRAYOID, JSONBARRAYOID};
 	Datum		values[3];
 	Datum	   *d = palloc(sizeof(Datum) * n);
@@ -155,8 +162,8 @@ write_profiles(const ApBinding *b, int64 user_id, ApContact **batch, int n)
 
 /* Run writer over every contact that wants it, WRITE_BATCH at a time. */
 static void
-write_pass(ApTenant *t, const ApBinding *b, int64 user_id, ApWants wants,
-		   void (*writer) (const ApBinding *, int64, ApContact **, int))
+write_pass(ApTenant *t, int64 user_id, ApWants wants,
+		   void (*writer) (const ApTenant *, int64, ApContact **, int))
 {
 	ApContact **batch = palloc(sizeof(ApContact *) * WRITE_BATCH);
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
@@ -174,7 +181,7 @@ write_pass(ApTenant *t, const ApBinding *b, int64 user_id, ApWants wants,
 		if (n == 0 || (n < WRITE_BATCH && c < t->ncontacts))
 			continue;
 		old = MemoryContextSwitchTo(cxt);
-		writer(b, user_id, batch, n);
+		writer(t, user_id, batch, n);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(cxt);
 		SPI_freetuptable(SPI_tuptable);
@@ -185,9 +192,9 @@ write_pass(ApTenant *t, const ApBinding *b, int64 user_id, ApWants wants,
 }
 
 void
-ap_import_write(ApTenant *t, const ApBinding *b, int64 user_id)
+ap_import_write(ApTenant *t, int64 user_id)
 {
-	write_pass(t, b, user_id, wants_insert, write_inserts);
-	write_pass(t, b, user_id, wants_update, write_updates);
-	write_pass(t, b, user_id, wants_profile, write_profiles);
+	write_pass(t, user_id, wants_insert, write_inserts);
+	write_pass(t, user_id, wants_update, write_updates);
+	write_pass(t, user_id, wants_profile, write_profiles);
 }

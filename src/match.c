@@ -93,8 +93,12 @@ index_grow(ApKeyIndex *ix)
 									   sizeof(ApKeyEntry) * oldsize * 2);
 	ix->mask = oldsize * 2 - 1;
 	for (i = 0; i < oldsize; i++)
+	{
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 		if (old[i].key)
 			*probe(ix, old[i].key, old[i].len, old[i].hash) = old[i];
+	}
 	pfree(old);
 }
 
@@ -164,9 +168,19 @@ ap_tenant_index_keys(ApTenant *t, int32 c, uint16 mask,
 	}
 	for (f = AP_F_PHONE; f <= AP_F_MOBILE; f++)
 	{
-		if (ct->ident[f] && (mask & (1 << f)) &&
-			(n = ap_phone_key(ct->ident[f], ct->ilen[f], region, key)) > 0)
-			index_add(t, &t->phone, key, n, c);
+		int			other = (f == AP_F_PHONE) ? AP_F_MOBILE : AP_F_PHONE;
+		char		okey[AP_PHONE_KEY_SIZE];
+		size_t		on;
+
+		if (!ct->ident[f] || !(mask & (1 << f)) ||
+			(n = ap_phone_key(ct->ident[f], ct->ilen[f], region, key)) == 0)
+			continue;
+		/* the same number already indexed through the other column */
+		if (ct->ident[other] && !(mask & (1 << other)) &&
+			(on = ap_phone_key(ct->ident[other], ct->ilen[other], region, okey)) == n &&
+			memcmp(key, okey, n) == 0)
+			continue;
+		index_add(t, &t->phone, key, n, c);
 	}
 }
 

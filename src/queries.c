@@ -11,6 +11,7 @@
  */
 #include "activepipe.h"
 
+#include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 
@@ -20,7 +21,7 @@ static const char *const query_names[AP_NQUERIES] = {
 	"contact_rows", "contact_count", "profile_upsert", "profile_clear", "exported_at",
 	"exported_at_update",
 	"event_insert", "tenant_keys", "import_profiles", "import_update",
-	"import_insert", "import_profiles_upsert", "tenant_lock"
+	"import_insert", "import_profiles_upsert", "tenant_lock", "import_fill"
 };
 
 const char *
@@ -165,10 +166,12 @@ import_profiles(StringInfo s, const ApBinding *b)
 
 /*
  * Batched identity updates: $2 ids, then one text[] per identity field
- * (NULL element: leave the column).  Only bound columns are listed.
+ * (NULL element: leave the column).  Only bound columns are listed.  The
+ * fill-blanks form re-checks blankness in SQL, so a value the application
+ * wrote since the import read the contact is never overwritten.
  */
 static void
-import_update(StringInfo s, const ApBinding *b)
+import_update_sql(StringInfo s, const ApBinding *b, bool fill_blanks)
 {
 	int			f;
 	bool		first = true;
@@ -176,10 +179,17 @@ import_update(StringInfo s, const ApBinding *b)
 	appendStringInfo(s, "UPDATE %s c SET ", b->table);
 	for (f = 0; f < AP_NIDENTITY; f++)
 	{
-		if (!b->col[f])
+		const char *col = b->col[f];
+
+		if (!col)
 			continue;
-		appendStringInfo(s, "%s%s = COALESCE(u.f%d, c.%s)",
-						 first ? "" : ", ", b->col[f], f, b->col[f]);
+		appendStringInfoString(s, first ? "" : ", ");
+		if (fill_blanks)
+			appendStringInfo(s, "%s = CASE WHEN pg_catalog.btrim(c.%s::pg_catalog.text)"
+							 " OPERATOR(pg_catalog.<>) '' THEN c.%s ELSE COALESCE(u.f%d, c.%s) END",
+							 col, col, col, f, col);
+		else
+			appendStringInfo(s, "%s = COALESCE(u.f%d, c.%s)", col, f, col);
 		first = false;
 	}
 	if (first)					/* nothing bound: a harmless no-op SET */
@@ -301,7 +311,10 @@ ap_query_text(const ApBinding *b, ApQuery q)
 			import_profiles(&s, b);
 			break;
 		case AP_Q_IMPORT_UPDATE:
-			import_update(&s, b);
+			import_update_sql(&s, b, false);
+			break;
+		case AP_Q_IMPORT_FILL:
+			import_update_sql(&s, b, true);
 			break;
 		case AP_Q_IMPORT_INSERT:
 			import_insert(&s, b);
@@ -367,6 +380,20 @@ ap_spi_run(const ApBinding *b, ApQuery q, int nargs, Oid *types,
 		elog(ERROR, "activepipe: %s failed: %s", query_names[q],
 			 SPI_result_code_string(rc));
 	return SPI_processed;
+}
+
+/*
+ * Take the tenant's transaction-scoped lock.  Import commits and card
+ * writes of one user serialise on it; the statements that follow read a
+ * fresh snapshot, so they see what the previous holder wrote.
+ */
+void
+ap_lock_tenant(const ApBinding *b, int64 user_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(user_id)};
+
+	ap_spi_run(b, AP_Q_TENANT_LOCK, 1, types, values, NULL, false);
 }
 
 Portal

@@ -27,7 +27,7 @@ SELECT is_empty(
 
 SELECT is(
 	(SELECT count(*)::int FROM activepipe_statements()),
-	14, 'activepipe_statements() lists all fourteen statements');
+	15, 'activepipe_statements() lists all fifteen statements');
 
 -- SELECT, UPDATE and upserts filter on the tenant column with $1
 SELECT is_empty(
