@@ -57,6 +57,7 @@ typedef enum ApQuery
 	AP_Q_PROFILE_CLEAR,			/* $1 user, $2 contact */
 	AP_Q_EXPORTED_AT,			/* $1 user, $2 ids[] without a profile yet */
 	AP_Q_EXPORTED_AT_UPDATE,	/* $1 user, $2 ids[] with a profile */
+	AP_Q_EXPORTED_AT_TID,		/* $1 user, $2 tids[] of those profiles */
 	AP_Q_EVENT_INSERT,			/* $1 user, $2 type, $3 filename, $4..$8 counts, $9 summary */
 	AP_Q_TENANT_KEYS,			/* $1 user: id, email, phone, mobile, names */
 	AP_Q_IMPORT_PROFILES,		/* $1 user: contact_id, payload of the tenant */
@@ -88,7 +89,8 @@ extern Portal ap_spi_cursor(const ApBinding *b, ApQuery q, int nargs,
 #define AP_COL_EXPORTED (AP_COL_PAYLOAD + 1)
 #define AP_COL_IMPORTED (AP_COL_PAYLOAD + 2)
 #define AP_COL_HAS_PROFILE (AP_COL_PAYLOAD + 3)
-#define AP_CONTACT_ROW_NATTS AP_COL_HAS_PROFILE
+#define AP_COL_CTID (AP_COL_PAYLOAD + 4)
+#define AP_CONTACT_ROW_NATTS AP_COL_CTID
 
 /*
  * A contact as the 36 contract values in text form (payload.c); val[f] is

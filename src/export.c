@@ -4,6 +4,8 @@
  *	  (the same rows as a set, for COPY), activepipe_export_summary, and
  *	  the id-array and CSV-formatting helpers they share.
  *
+ * An export holds the tenant lock (as imports and card writes do), so it
+ * reads a state no other activepipe call changes before it stamps it.
  * Rows come from one cursor over the tenant's requested contacts in
  * ascending id order, fetched in batches whose memory is reset after each
  * batch, so memory stays near the size of the output.  last_exported_at
@@ -156,6 +158,7 @@ typedef void (*ApRowVisitor) (const ApValues *v, void *arg);
 typedef struct ApStamps
 {
 	int64	   *with;
+	Datum	   *with_tid;		/* the profile row versions read */
 	int64	   *without;
 	int			nwith;
 	int			nwithout;
@@ -178,6 +181,7 @@ export_scan(const ApBinding *b, int64 user_id, const int64 *ids, int n,
 	int			seen = 0;
 
 	stamps->with = palloc(sizeof(int64) * Max(n, 1));
+	stamps->with_tid = palloc(sizeof(Datum) * Max(n, 1));
 	stamps->without = palloc(sizeof(int64) * Max(n, 1));
 	stamps->nwith = stamps->nwithout = 0;
 	values[0] = Int64GetDatum(user_id);
@@ -206,7 +210,16 @@ export_scan(const ApBinding *b, int64 user_id, const int64 *ids, int n,
 				ap_contact_not_found(seen < n ? ids[seen] : id);
 			seen++;
 			if (DatumGetBool(SPI_getbinval(tup, desc, AP_COL_HAS_PROFILE, &isnull)))
+			{
+				ItemPointer tid = (ItemPointer) DatumGetPointer(
+																SPI_getbinval(tup, desc, AP_COL_CTID, &isnull));
+				ItemPointer copy = MemoryContextAlloc(GetMemoryChunkContext(stamps->with),
+													  sizeof(ItemPointerData));
+
+				ItemPointerCopy(tid, copy);
+				stamps->with_tid[stamps->nwith] = PointerGetDatum(copy);
 				stamps->with[stamps->nwith++] = id;
+			}
 			else
 				stamps->without[stamps->nwithout++] = id;
 			ap_values_from_row(b, tup, desc, &v);
@@ -236,6 +249,28 @@ stamp(const ApBinding *b, ApQuery q, int64 user_id, const int64 *ids, int n)
 	ap_spi_run(b, q, 2, types, values, NULL, false);
 }
 
+/*
+ * Stamp the profiles the export read by their row versions; returns how
+ * many were stamped.  Fewer than read means some were stamped already in
+ * this transaction or changed since: the caller then runs the update by id.
+ */
+static uint64
+stamp_by_tid(const ApBinding *b, int64 user_id, const ApStamps *stamps)
+{
+	Oid			types[2] = {INT8OID, TIDARRAYOID};
+	Datum		values[2];
+	int			dims[1] = {stamps->nwith};
+	int			lbs[1] = {1};
+
+	if (stamps->nwith == 0)
+		return 0;
+	values[0] = Int64GetDatum(user_id);
+	values[1] = PointerGetDatum(construct_md_array(stamps->with_tid, NULL, 1, dims, lbs,
+												   TIDOID, sizeof(ItemPointerData),
+												   false, TYPALIGN_SHORT));
+	return ap_spi_run(b, AP_Q_EXPORTED_AT_TID, 2, types, values, NULL, false);
+}
+
 /* Stamp last_exported_at and, from 1.1 on, log the export event. */
 static void
 export_finish(const ApBinding *b, int64 user_id, const ApStamps *stamps,
@@ -243,7 +278,8 @@ export_finish(const ApBinding *b, int64 user_id, const ApStamps *stamps,
 {
 	if (ap_stamp_exports)
 	{
-		stamp(b, AP_Q_EXPORTED_AT_UPDATE, user_id, stamps->with, stamps->nwith);
+		if (stamp_by_tid(b, user_id, stamps) < (uint64) stamps->nwith)
+			stamp(b, AP_Q_EXPORTED_AT_UPDATE, user_id, stamps->with, stamps->nwith);
 		stamp(b, AP_Q_EXPORTED_AT, user_id, stamps->without, stamps->nwithout);
 	}
 	if (log_event)
@@ -311,6 +347,7 @@ activepipe_export(PG_FUNCTION_ARGS)
 	ap_append_csv_header(cs.buf);
 	SPI_connect();
 	b = ap_binding_load(fcinfo);
+	ap_lock_tenant(b, user_id);
 	export_scan(b, user_id, ids, n, visit_csv, &cs, &stamps);
 	export_finish(b, user_id, &stamps, n, requested, filename, v11);
 	SPI_finish();
@@ -359,6 +396,7 @@ activepipe_export_rows(PG_FUNCTION_ARGS)
 	rs.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	SPI_connect();
 	b = ap_binding_load(fcinfo);
+	ap_lock_tenant(b, user_id);
 	export_scan(b, user_id, ids, n, visit_rows, &rs, &stamps);
 	export_finish(b, user_id, &stamps, n, requested, NULL, true);
 	SPI_finish();

@@ -19,7 +19,7 @@
 
 static const char *const query_names[AP_NQUERIES] = {
 	"contact_rows", "contact_count", "profile_upsert", "profile_clear", "exported_at",
-	"exported_at_update",
+	"exported_at_update", "exported_at_tid",
 	"event_insert", "tenant_keys", "import_profiles", "import_update",
 	"import_insert", "import_profiles_upsert", "tenant_lock", "import_fill"
 };
@@ -52,7 +52,7 @@ contact_rows(StringInfo s, const ApBinding *b)
 	append_field_columns(s, b, AP_NIDENTITY);
 	appendStringInfo(s,
 					 ", ci.payload_json, ci.last_exported_at, ci.last_imported_at,"
-					 " ci.id IS NOT NULL"
+					 " ci.id IS NOT NULL, ci.ctid"
 					 " FROM %s c LEFT JOIN %s.contact_integrations ci"
 					 " ON ci.user_id" EQ "$1 AND ci.contact_id" EQ "c.%s"
 					 " AND ci.integration_key" EQ "'" AP_INTEGRATION_KEY "'"
@@ -98,10 +98,12 @@ profile_clear(StringInfo s, const ApBinding *b)
 
 /*
  * Stamping last_exported_at takes two set-based statements: an UPDATE for
- * contacts that have a profile (a join, with no index insertion attempted
- * and no lock taken on rows stamped already in this transaction), and an
- * upsert creating the profiles that are missing.  last_exported_at is in
- * no index, so the updates stay HOT where the page has room.
+ * contacts that have a profile (skipping rows stamped already in this
+ * transaction), and a plain INSERT of the profiles that are missing.  The
+ * export holds the tenant lock and read after taking it, so no activepipe
+ * call can have created those rows meanwhile; a plain INSERT costs about a
+ * third less than an upsert's speculative insertion.  last_exported_at is
+ * in no index, so the updates stay HOT where the page has room.
  */
 static void
 exported_at_update(StringInfo s, const ApBinding *b)
@@ -117,18 +119,34 @@ exported_at_update(StringInfo s, const ApBinding *b)
 					 b->ext_schema);
 }
 
+/*
+ * The fast form of the update: by the row versions the export read, a TID
+ * scan instead of an index probe per contact.  A row changed since (only
+ * a direct write outside activepipe can do that under the tenant lock) is
+ * left unstamped here, and the caller then runs exported_at_update.
+ */
+static void
+exported_at_tid(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "UPDATE %s.contact_integrations ci"
+					 " SET last_exported_at = pg_catalog.now()"
+					 " WHERE ci.ctid" EQ "ANY ($2::pg_catalog.tid[])"
+					 " AND ci.user_id" EQ "$1"
+					 " AND ci.integration_key" EQ "'" AP_INTEGRATION_KEY "'"
+					 " AND (ci.last_exported_at IS NULL"
+					 " OR ci.last_exported_at OPERATOR(pg_catalog.<>) pg_catalog.now())",
+					 b->ext_schema);
+}
+
 static void
 exported_at(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
-					 "INSERT INTO %s.contact_integrations AS ci"
+					 "INSERT INTO %s.contact_integrations"
 					 " (user_id, contact_id, integration_key, last_exported_at)"
 					 " SELECT $1, u.id, '" AP_INTEGRATION_KEY "', pg_catalog.now()"
-					 " FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS u(id)"
-					 " ON CONFLICT (user_id, contact_id, integration_key) DO UPDATE"
-					 " SET last_exported_at = EXCLUDED.last_exported_at"
-					 " WHERE ci.user_id" EQ "$1 AND (ci.last_exported_at IS NULL"
-					 " OR ci.last_exported_at OPERATOR(pg_catalog.<>) EXCLUDED.last_exported_at)",
+					 " FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS u(id)",
 					 b->ext_schema);
 }
 
@@ -300,6 +318,9 @@ ap_query_text(const ApBinding *b, ApQuery q)
 			break;
 		case AP_Q_EXPORTED_AT_UPDATE:
 			exported_at_update(&s, b);
+			break;
+		case AP_Q_EXPORTED_AT_TID:
+			exported_at_tid(&s, b);
 			break;
 		case AP_Q_EVENT_INSERT:
 			event_insert(&s, b);

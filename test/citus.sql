@@ -27,19 +27,19 @@ SELECT is_empty(
 
 SELECT is(
 	(SELECT count(*)::int FROM activepipe_statements()),
-	15, 'activepipe_statements() lists all fifteen statements');
+	16, 'activepipe_statements() lists all sixteen statements');
 
 -- SELECT, UPDATE and upserts filter on the tenant column with $1
 SELECT is_empty(
 	$$SELECT name FROM activepipe_statements()
-	   WHERE name NOT IN ('binding', 'tenant_lock', 'event_insert', 'import_insert')
+	   WHERE name NOT IN ('binding', 'tenant_lock', 'event_insert', 'import_insert', 'exported_at')
 	     AND statement !~ 'user_id OPERATOR\(pg_catalog\.=\) \$1'$$,
 	'every statement on a tenant table filters user_id = $1');
 
 -- plain INSERTs write the tenant column from $1
 SELECT is_empty(
 	$$SELECT name FROM activepipe_statements()
-	   WHERE name IN ('event_insert', 'import_insert')
+	   WHERE name IN ('event_insert', 'import_insert', 'exported_at')
 	     AND statement !~ '^INSERT INTO [a-z_.]+ \(user_id, .*(VALUES \(\$1,|SELECT \$1,)'$$,
 	'inserts set user_id from $1');
 
