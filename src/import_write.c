@@ -16,7 +16,7 @@
 
 #include "import.h"
 
-#define WRITE_BATCH 50000		/* rows per statement: few joins over the tenant */
+#define WRITE_BATCH 10000
 
 /* Which contacts a pass writes. */
 typedef bool (*ApWants) (const ApContact *ct);

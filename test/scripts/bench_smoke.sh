@@ -31,7 +31,7 @@ expected=(
 	"export 1k: CSV generation"
 	"export 1k: activepipe_export, whole"
 	"export 1k: COPY (activepipe_export_rows) TO STDOUT"
-	"export 1k: timestamp write alone"
+	"export 1k: timestamp write ("
 	"export 1k: again in the same transaction"
 	"import 1k: preview vs COPY into staging"
 	"import 1k: commit vs hand-written SQL import"
