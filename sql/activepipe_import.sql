@@ -3,35 +3,10 @@
 -- docs/activepipe_bridge.md -- preview, plan, commit, the contacts and
 -- profiles it leaves, re-import, overwrite and a strict error.
 -- Self-contained: creates the extension and the reference Ulysses tables
--- (as in test/fixtures/ulysses_schema.sql) and drops them at the end; any
+-- (test/fixtures/regress_setup.sql) and drops them at the end; any
 -- left over from an earlier file are dropped first, quietly.
 --
-SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS activepipe CASCADE;
-DROP TABLE IF EXISTS public.contacts, public.users CASCADE;
-RESET client_min_messages;
-CREATE EXTENSION activepipe;
-CREATE TABLE public.users (
-	id bigserial PRIMARY KEY,
-	email text
-);
-CREATE TABLE public.contacts (
-	id bigserial PRIMARY KEY,
-	user_id bigint NOT NULL REFERENCES public.users,
-	first_name text,
-	last_name text,
-	email text,
-	phone text,
-	mobile text,
-	street_address text,
-	city text,
-	state text,
-	postcode text,
-	country text,
-	created_at timestamptz DEFAULT now(),
-	updated_at timestamptz DEFAULT now()
-);
-CREATE INDEX contacts_user_id_idx ON public.contacts (user_id);
+\i test/fixtures/regress_setup.sql
 
 -- Agent 1 has three contacts (Cat with an ActivePipe profile); agent 2
 -- has a contact with Ann's email, which agent 1's import must never see.

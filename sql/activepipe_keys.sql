@@ -2,11 +2,7 @@
 -- activepipe match keys (issue 3): phone numbers in one canonical
 -- international form, emails trimmed and lower-cased.
 --
-SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS activepipe CASCADE;
-DROP TABLE IF EXISTS public.contacts, public.users CASCADE;
-RESET client_min_messages;
-CREATE EXTENSION activepipe;
+\i test/fixtures/regress_setup.sql
 \pset null '(null)'
 
 SELECT v.phone, v.region, activepipe_phone_key(v.phone, v.region) AS key
