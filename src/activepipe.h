@@ -69,7 +69,6 @@ typedef enum ApQuery
 	AP_NQUERIES
 } ApQuery;
 
-extern const char *ap_query_name(ApQuery q);
 extern void ap_lock_tenant(const ApBinding *b, int64 user_id);
 extern char *ap_query_text(const ApBinding *b, ApQuery q);
 extern char *ap_binding_query_text(const char *ext_schema);

@@ -119,7 +119,7 @@ push_warnings(JsonbParseState **st, Jsonb *payload)
 	for (f = AP_F_MINBEDS; f <= AP_F_MAXBUILDINGSIZE; f += 2)
 	{
 		JsonbValue *lo = payload_value(payload, f);
-		JsonbValue *hi = payload_value(payload, f + 1);
+		JsonbValue *hi = payload_value(payload, ap_range_partner(f));
 		char	   *msg;
 
 		if (!lo || !hi || lo->type != jbvNumeric || hi->type != jbvNumeric)
@@ -129,7 +129,7 @@ push_warnings(JsonbParseState **st, Jsonb *payload)
 											  NumericGetDatum(hi->val.numeric))) <= 0)
 			continue;
 		msg = psprintf("%s is greater than %s", ap_contract[f].name,
-					   ap_contract[f + 1].name);
+					   ap_contract[ap_range_partner(f)].name);
 		ap_push_string(st, WJB_ELEM, msg, strlen(msg));
 	}
 	pushJsonbValue(st, WJB_END_ARRAY, NULL);

@@ -158,7 +158,7 @@ typedef void (*ApRowVisitor) (const ApValues *v, void *arg);
 typedef struct ApStamps
 {
 	int64	   *with;
-	Datum	   *with_tid;		/* the profile row versions read */
+	ItemPointerData *with_tid;	/* the profile row versions read */
 	int64	   *without;
 	int			nwith;
 	int			nwithout;
@@ -181,7 +181,7 @@ export_scan(const ApBinding *b, int64 user_id, const int64 *ids, int n,
 	int			seen = 0;
 
 	stamps->with = palloc(sizeof(int64) * Max(n, 1));
-	stamps->with_tid = palloc(sizeof(Datum) * Max(n, 1));
+	stamps->with_tid = palloc(sizeof(ItemPointerData) * Max(n, 1));
 	stamps->without = palloc(sizeof(int64) * Max(n, 1));
 	stamps->nwith = stamps->nwithout = 0;
 	values[0] = Int64GetDatum(user_id);
@@ -211,13 +211,10 @@ export_scan(const ApBinding *b, int64 user_id, const int64 *ids, int n,
 			seen++;
 			if (DatumGetBool(SPI_getbinval(tup, desc, AP_COL_HAS_PROFILE, &isnull)))
 			{
-				ItemPointer tid = (ItemPointer) DatumGetPointer(
-																SPI_getbinval(tup, desc, AP_COL_CTID, &isnull));
-				ItemPointer copy = MemoryContextAlloc(GetMemoryChunkContext(stamps->with),
-													  sizeof(ItemPointerData));
+				Datum		tid = SPI_getbinval(tup, desc, AP_COL_CTID, &isnull);
 
-				ItemPointerCopy(tid, copy);
-				stamps->with_tid[stamps->nwith] = PointerGetDatum(copy);
+				ItemPointerCopy((ItemPointer) DatumGetPointer(tid),
+								&stamps->with_tid[stamps->nwith]);
 				stamps->with[stamps->nwith++] = id;
 			}
 			else
@@ -259,15 +256,18 @@ stamp_by_tid(const ApBinding *b, int64 user_id, const ApStamps *stamps)
 {
 	Oid			types[2] = {INT8OID, TIDARRAYOID};
 	Datum		values[2];
-	int			dims[1] = {stamps->nwith};
-	int			lbs[1] = {1};
+	Datum	   *d;
+	int			i;
 
 	if (stamps->nwith == 0)
 		return 0;
+	d = palloc(sizeof(Datum) * stamps->nwith);
+	for (i = 0; i < stamps->nwith; i++)
+		d[i] = PointerGetDatum(&stamps->with_tid[i]);
 	values[0] = Int64GetDatum(user_id);
-	values[1] = PointerGetDatum(construct_md_array(stamps->with_tid, NULL, 1, dims, lbs,
-												   TIDOID, sizeof(ItemPointerData),
-												   false, TYPALIGN_SHORT));
+	values[1] = PointerGetDatum(construct_array(d, stamps->nwith, TIDOID,
+												sizeof(ItemPointerData), false,
+												TYPALIGN_SHORT));
 	return ap_spi_run(b, AP_Q_EXPORTED_AT_TID, 2, types, values, NULL, false);
 }
 

@@ -34,7 +34,6 @@ typedef enum ApMode
 } ApMode;
 
 static const char *const action_names[] = {"new", "update", "unchanged", "conflict", "skip"};
-static const char *const match_names[] = {NULL, "email", "mobile", "phone"};
 
 typedef struct ApImport
 {
@@ -356,7 +355,7 @@ append_row_json(StringInfo s, ApImport *im, const ApRowResult *r)
 		appendStringInfoString(s, "null");
 	appendStringInfoString(s, ", \"matched_by\": ");
 	if (r->matched_by)
-		appendStringInfo(s, "\"%s\"", match_names[r->matched_by]);
+		appendStringInfo(s, "\"%s\"", ap_match_names[r->matched_by]);
 	else
 		appendStringInfoString(s, "null");
 	appendStringInfoString(s, ", \"reason\": ");
@@ -458,7 +457,7 @@ plan_rows(ApImport *im, ReturnSetInfo *rsinfo)
 		values[0] = Int32GetDatum(r->line);
 		values[1] = CStringGetTextDatum(action_names[r->action]);
 		values[2] = Int64GetDatum(id);
-		values[3] = r->matched_by ? CStringGetTextDatum(match_names[r->matched_by]) : 0;
+		values[3] = r->matched_by ? CStringGetTextDatum(ap_match_names[r->matched_by]) : 0;
 		values[4] = r->reason ? CStringGetTextDatum(r->reason) : 0;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}

@@ -17,6 +17,9 @@ typedef enum ApMatchKey
 	AP_MATCH_PHONE
 } ApMatchKey;
 
+/* "email", "mobile", "phone" by ApMatchKey; NULL for AP_MATCH_NONE */
+extern const char *const ap_match_names[];
+
 typedef enum ApAction
 {
 	AP_ACT_NEW = 0,

@@ -18,7 +18,7 @@
 #include "import.h"
 #include "normalize.h"
 
-static const char *const match_names[] = {NULL, "email", "mobile", "phone"};
+const char *const ap_match_names[] = {NULL, "email", "mobile", "phone"};
 
 static void
 add_reason(StringInfo reason, const char *text)
@@ -39,8 +39,7 @@ same_identity(int f, const char *a, size_t alen, const char *b, size_t blen,
 				nb;
 
 	if (f == AP_F_EMAIL)
-		return ap_names_equal(a, alen, b, blen) ||
-			(alen == blen && pg_strncasecmp(a, b, alen) == 0);
+		return ap_names_equal(a, alen, b, blen);	/* trimmed, case-folded */
 	if (f == AP_F_PHONE || f == AP_F_MOBILE)
 	{
 		na = ap_phone_key(a, alen, region, ka);
@@ -155,7 +154,7 @@ ap_merge_row(ApTenant *t, int32 c, const ApRowValues *rv,
 	if (ambiguous > 1)
 	{
 		add_reason(reason, psprintf("ambiguous: %d contacts share this %s",
-									ambiguous, match_names[matched_by]));
+									ambiguous, ap_match_names[matched_by]));
 		conflict = true;
 	}
 	if (!overwrite)

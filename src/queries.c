@@ -24,12 +24,6 @@ static const char *const query_names[AP_NQUERIES] = {
 	"import_insert", "import_profiles_upsert", "tenant_lock", "import_fill"
 };
 
-const char *
-ap_query_name(ApQuery q)
-{
-	return query_names[q];
-}
-
 /* c.<col>::text for an identity field, or NULL when it lives in the payload */
 static void
 append_field_columns(StringInfo s, const ApBinding *b, int nfields)
