@@ -139,6 +139,14 @@ typedef struct ApFieldEdit
 extern Jsonb *ap_payload_apply(Jsonb *old, const ApFieldEdit *edits,
 							   bool keep_bad, uint64 *bad_mask);
 
+/*
+ * Would applying edits change the payload as pending[AP_NFIELDS] (NULL:
+ * none) already edits it?  The answer ap_payload_apply (keep_bad) gives,
+ * without building anything; bad range numbers set *bad_mask as it does.
+ */
+extern bool ap_payload_edits_change(Jsonb *payload, const ApFieldEdit *pending,
+									const ApFieldEdit *edits, uint64 *bad_mask);
+
 /* Exporter (export.c), used by the card's single-contact path too. */
 extern void ap_append_csv_header(StringInfo buf);
 extern void ap_append_csv_row(StringInfo buf, const ApValues *v,

@@ -38,8 +38,8 @@ typedef struct ApContact
 	int64		id;				/* 0 until a new contact is inserted */
 	const char *ident[AP_NIDENTITY];	/* NULL when blank */
 	uint32		ilen[AP_NIDENTITY];
-	Jsonb	   *payload;		/* NULL when the contact has no profile */
-	Jsonb	   *orig_payload;	/* as read from the database */
+	Jsonb	   *payload;		/* as read; NULL when the contact has no profile */
+	struct ApPending *pending;	/* integration edits not yet applied */
 	uint16		ident_dirty;	/* bit per identity field changed */
 	bool		payload_dirty;
 	bool		is_new;
@@ -81,6 +81,13 @@ extern void ap_tenant_load(ApTenant *t, const ApBinding *b, int64 user_id,
 						   const ap_phone_region *region);
 extern int32 ap_tenant_new_contact(ApTenant *t);
 extern char *ap_tenant_copy(ApTenant *t, const void *src, size_t len);
+extern void *ap_tenant_alloc(ApTenant *t, size_t len);
+
+/* Pending integration edits of a contact (pending.c). */
+typedef struct ApPending ApPending;
+extern void ap_pending_edits(const ApPending *p, ApFieldEdit *out);
+extern ApPending *ap_pending_merge(ApTenant *t, const ApPending *old,
+								   const ApFieldEdit *edits);
 extern void ap_tenant_index_contact(ApTenant *t, int32 c,
 									const ap_phone_region *region);
 extern void ap_tenant_index_keys(ApTenant *t, int32 c, uint16 mask,

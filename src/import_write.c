@@ -33,19 +33,34 @@ wants_update(const ApContact *ct)
 	return !ct->is_new && ct->ident_dirty != 0;
 }
 
-/*
- * Rows that repeat a contact with contradicting values can end where the
- * database already is: such a payload is not written either.
- */
+/* Contacts whose profile may change; write_profiles has the last word. */
 static bool
 wants_profile(const ApContact *ct)
 {
-	if (ct->is_new || ct->ident_dirty != 0)
-		return true;
-	if (!ct->payload_dirty)
-		return false;
-	return ct->orig_payload == NULL ||
-		compareJsonbContainers(&ct->orig_payload->root, &ct->payload->root) != 0;
+	return ct->is_new || ct->ident_dirty != 0 || ct->payload_dirty;
+}
+
+/*
+ * The payload to store for ct, built from its pending edits now, once;
+ * NULL when there is nothing to write.  Rows that repeat a contact with
+ * contradicting values can end where the database already is: such a
+ * payload is not written, unless the contact itself is.
+ */
+static Jsonb *
+profile_payload(const ApContact *ct, Jsonb *empty)
+{
+	ApFieldEdit edits[AP_NFIELDS];
+	uint64		bad = 0;
+	Jsonb	   *p = NULL;
+
+	if (ct->payload_dirty)
+	{
+		ap_pending_edits(ct->pending, edits);
+		p = ap_payload_apply(ct->payload, edits, true, &bad);
+	}
+	if (p == NULL && !ct->is_new && ct->ident_dirty == 0)
+		return NULL;
+	return p ? p : ct->payload ? ct->payload : empty;
 }
 
 static ArrayType *
@@ -150,13 +165,24 @@ write_profiles(const ApTenant *t, int64 user_id, ApContact **batch, int n)
 	Datum		values[3];
 	Datum	   *d = palloc(sizeof(Datum) * n);
 	Jsonb	   *empty = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
-	int			i;
+	int			i,
+				kept = 0;
 
 	for (i = 0; i < n; i++)
-		d[i] = JsonbPGetDatum(batch[i]->payload ? batch[i]->payload : empty);
+	{
+		Jsonb	   *p = profile_payload(batch[i], empty);
+
+		CHECK_FOR_INTERRUPTS();
+		if (p == NULL)
+			continue;
+		batch[kept] = batch[i];
+		d[kept++] = JsonbPGetDatum(p);
+	}
+	if (kept == 0)
+		return;
 	values[0] = Int64GetDatum(user_id);
-	values[1] = id_array(batch, n);
-	values[2] = PointerGetDatum(make_array(d, NULL, n, JSONBOID, -1, false, TYPALIGN_INT));
+	values[1] = id_array(batch, kept);
+	values[2] = PointerGetDatum(make_array(d, NULL, kept, JSONBOID, -1, false, TYPALIGN_INT));
 	ap_spi_run(b, AP_Q_IMPORT_PROFILES_UPSERT, 3, types, values, NULL, false);
 }
 
@@ -184,7 +210,9 @@ write_pass(ApTenant *t, int64 user_id, ApWants wants,
 		writer(t, user_id, batch, n);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(cxt);
+		/* a writer that found nothing to write ran no statement */
 		SPI_freetuptable(SPI_tuptable);
+		SPI_tuptable = NULL;
 		n = 0;
 	}
 	MemoryContextDelete(cxt);

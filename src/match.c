@@ -35,8 +35,8 @@ typedef struct Arena
 
 static Arena arena;
 
-char *
-ap_tenant_copy(ApTenant *t, const void *src, size_t len)
+void *
+ap_tenant_alloc(ApTenant *t, size_t len)
 {
 	char	   *p;
 
@@ -48,9 +48,17 @@ ap_tenant_copy(ApTenant *t, const void *src, size_t len)
 		arena.left = sz;
 	}
 	p = arena.block;
-	memcpy(p, src, len);
 	arena.block += MAXALIGN(len);
 	arena.left = (MAXALIGN(len) > arena.left) ? 0 : arena.left - MAXALIGN(len);
+	return p;
+}
+
+char *
+ap_tenant_copy(ApTenant *t, const void *src, size_t len)
+{
+	char	   *p = ap_tenant_alloc(t, len);
+
+	memcpy(p, src, len);
 	return p;
 }
 
@@ -279,7 +287,6 @@ load_profile_batch(ApTenant *t)
 			continue;			/* a profile whose contact is gone */
 		jb = DatumGetJsonbP(SPI_getbinval(tup, desc, 2, &isnull));
 		ct->payload = (Jsonb *) ap_tenant_copy(t, jb, VARSIZE(jb));
-		ct->orig_payload = ct->payload;
 	}
 }
 

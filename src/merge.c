@@ -105,8 +105,9 @@ merge_payload(ApTenant *t, ApContact *ct, const ApBinding *b,
 			  const ApRowValues *rv, StringInfo reason)
 {
 	ApFieldEdit edits[AP_NFIELDS];
+	ApFieldEdit pending[AP_NFIELDS];
 	uint64		bad = 0;
-	Jsonb	   *np;
+	bool		changed;
 	int			f;
 
 	memset(edits, 0, sizeof(edits));
@@ -120,16 +121,19 @@ merge_payload(ApTenant *t, ApContact *ct, const ApBinding *b,
 		edits[f].text = rv->val[f];
 		edits[f].len = rv->len[f];
 	}
-	np = ap_payload_apply(ct->payload, edits, true, &bad);
+	if (ct->pending)
+		ap_pending_edits(ct->pending, pending);
+	changed = ap_payload_edits_change(ct->payload,
+									  ct->pending ? pending : NULL, edits, &bad);
 	for (f = 0; f < AP_NFIELDS && bad; f++)
 		if (bad & (UINT64CONST(1) << f))
 		{
 			add_reason(reason, psprintf("bad number in %s kept as text", ap_contract[f].name));
 			bad &= ~(UINT64CONST(1) << f);
 		}
-	if (np == NULL)
+	if (!changed)
 		return false;
-	ct->payload = (Jsonb *) ap_tenant_copy(t, np, VARSIZE(np));
+	ct->pending = ap_pending_merge(t, ct->pending, edits);
 	ct->payload_dirty = true;
 	return true;
 }

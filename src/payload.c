@@ -359,3 +359,197 @@ ap_payload_apply(Jsonb *old, const ApFieldEdit *edits, bool keep_bad,
 		return NULL;			/* nothing changed: the caller writes nothing */
 	return result;
 }
+
+/*
+ * Comparing edits with a payload without building the result.  An import
+ * asks, row by row, whether a row changes its contact; building the new
+ * payload for every row only to compare it cost more than the rest of the
+ * row.  The answers must be those of ap_payload_apply followed by
+ * compareJsonbContainers, so values are compared as jsonb compares them:
+ * strings bytewise, numbers by value, tag arrays element by element.
+ */
+
+/* Collects a cell's tags as jsonb strings. */
+typedef struct TagList
+{
+	JsonbValue *elems;
+	int			n;
+	int			cap;
+} TagList;
+
+static void
+collect_tag(const char *tag, size_t len, void *arg)
+{
+	TagList    *l = (TagList *) arg;
+
+	CHECK_FOR_INTERRUPTS();
+	if (l->n == l->cap)
+	{
+		l->cap = l->cap ? l->cap * 2 : 8;
+		l->elems = l->elems ? repalloc(l->elems, sizeof(JsonbValue) * l->cap) :
+			palloc(sizeof(JsonbValue) * l->cap);
+	}
+	l->elems[l->n].type = jbvString;
+	l->elems[l->n].val.string.val = (char *) tag;
+	l->elems[l->n].val.string.len = len;
+	l->n++;
+}
+
+/*
+ * The value an edit's text stores, as push_field would push it (bad numbers
+ * kept as text); false when it stores nothing.
+ */
+static bool
+edit_value(int field, const char *s, size_t len, JsonbValue *out,
+		   uint64 *bad_mask)
+{
+	char		num[64];
+	TagList		tags = {NULL, 0, 0};
+
+	ap_trim(&s, &len);
+	if (len == 0)
+		return false;
+	switch (ap_contract[field].kind)
+	{
+		case AP_KIND_RANGE:
+			switch (ap_parse_range(s, len, num, sizeof(num)))
+			{
+				case AP_NUM_EMPTY:
+					return false;
+				case AP_NUM_OK:
+					out->type = jbvNumeric;
+					out->val.numeric = range_numeric(num);
+					return true;
+				case AP_NUM_BAD:
+					*bad_mask |= UINT64CONST(1) << field;
+					break;
+			}
+			break;
+		case AP_KIND_TAGS:
+			ap_tags_split(s, len, collect_tag, &tags);
+			if (tags.n == 0)
+				return false;
+			out->type = jbvArray;
+			out->val.array.elems = tags.elems;
+			out->val.array.nElems = tags.n;
+			out->val.array.rawScalar = false;
+			return true;
+		default:
+			break;
+	}
+	out->type = jbvString;
+	out->val.string.val = (char *) s;
+	out->val.string.len = len;
+	return true;
+}
+
+static bool
+scalars_equal(const JsonbValue *a, const JsonbValue *b)
+{
+	if (a->type != b->type)
+		return false;
+	switch (a->type)
+	{
+		case jbvString:
+			return a->val.string.len == b->val.string.len &&
+				memcmp(a->val.string.val, b->val.string.val, a->val.string.len) == 0;
+		case jbvNumeric:
+			/* equal bytes are the common case; 3 and 3.0 are equal too */
+			if (VARSIZE(a->val.numeric) == VARSIZE(b->val.numeric) &&
+				memcmp(a->val.numeric, b->val.numeric, VARSIZE(a->val.numeric)) == 0)
+				return true;
+			return DatumGetBool(DirectFunctionCall2(numeric_eq,
+													NumericGetDatum(a->val.numeric),
+													NumericGetDatum(b->val.numeric)));
+		default:
+			return false;		/* null or bool: an edit never stores one */
+	}
+}
+
+/* An edit's tag array against a stored value (itself a built array or jsonb). */
+static bool
+array_equals(const JsonbValue *arr, const JsonbValue *v)
+{
+	JsonbIterator *it;
+	JsonbValue	elem;
+	JsonbIteratorToken tok;
+	int			i = 0;
+
+	if (v->type == jbvArray)
+	{
+		if (v->val.array.nElems != arr->val.array.nElems)
+			return false;
+		for (i = 0; i < arr->val.array.nElems; i++)
+			if (!scalars_equal(&arr->val.array.elems[i], &v->val.array.elems[i]))
+				return false;
+		return true;
+	}
+	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data) ||
+		JsonContainerIsScalar(v->val.binary.data) ||
+		JsonContainerSize(v->val.binary.data) != (uint32) arr->val.array.nElems)
+		return false;
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;
+		if (!scalars_equal(&arr->val.array.elems[i++], &elem))
+			return false;
+	}
+	return true;
+}
+
+/* Equal values; either may be absent (NULL). */
+static bool
+values_equal(const JsonbValue *a, const JsonbValue *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	if (a->type == jbvArray)
+		return array_equals(a, b);
+	if (b->type == jbvArray)
+		return array_equals(b, a);
+	return scalars_equal(a, b);
+}
+
+/* What field holds now: the pending edit if any, else the payload's value. */
+static JsonbValue *
+current_value(Jsonb *payload, const ApFieldEdit *pending, int f,
+			  JsonbValue *buf)
+{
+	uint64		ignored = 0;
+
+	if (pending != NULL && pending[f].kind != AP_EDIT_KEEP)
+		return (pending[f].kind == AP_EDIT_TEXT &&
+				edit_value(f, pending[f].text, pending[f].len, buf, &ignored)) ? buf : NULL;
+	if (payload == NULL)
+		return NULL;
+	return getKeyJsonValueFromContainer(&payload->root, ap_contract[f].name,
+										ap_contract[f].name_len, buf);
+}
+
+bool
+ap_payload_edits_change(Jsonb *payload, const ApFieldEdit *pending,
+						const ApFieldEdit *edits, uint64 *bad_mask)
+{
+	bool		changed = false;
+	int			f;
+
+	/* apply always builds an object: any other root changes */
+	if (payload != NULL && !JB_ROOT_IS_OBJECT(payload))
+		changed = true;
+	for (f = 0; f < AP_NFIELDS; f++)
+	{
+		JsonbValue	nv,
+					cv;
+		JsonbValue *n;
+
+		if (edits[f].kind == AP_EDIT_KEEP)
+			continue;
+		n = (edits[f].kind == AP_EDIT_TEXT &&
+			 edit_value(f, edits[f].text, edits[f].len, &nv, bad_mask)) ? &nv : NULL;
+		if (!changed)
+			changed = !values_equal(n, current_value(payload, pending, f, &cv));
+	}
+	return changed;
+}
