@@ -60,12 +60,13 @@ typedef enum ApQuery
 	AP_Q_EXPORTED_AT_TID,		/* $1 user, $2 tids[] of those profiles */
 	AP_Q_EVENT_INSERT,			/* $1 user, $2 type, $3 filename, $4..$8 counts, $9 summary */
 	AP_Q_TENANT_KEYS,			/* $1 user: id, email, phone, mobile, names */
-	AP_Q_IMPORT_PROFILES,		/* $1 user: contact_id, payload of the tenant */
+	AP_Q_IMPORT_PROFILES,		/* $1 user, $2 tids[]: ctid, payload */
 	AP_Q_IMPORT_UPDATE,			/* batched identity updates */
 	AP_Q_IMPORT_INSERT,			/* batched new contacts */
 	AP_Q_IMPORT_PROFILES_UPSERT,	/* batched payload upserts */
 	AP_Q_TENANT_LOCK,			/* $1 user: transaction advisory lock */
 	AP_Q_IMPORT_FILL,			/* batched identity fill-blanks */
+	AP_Q_IMPORT_PROFILE_TIDS,	/* $1 user: contact_id, ctid of each profile */
 	AP_NQUERIES
 } ApQuery;
 
@@ -80,6 +81,8 @@ extern uint64 ap_spi_run(const ApBinding *b, ApQuery q, int nargs,
 
 extern Portal ap_spi_cursor(const ApBinding *b, ApQuery q, int nargs,
 						   Oid *types, Datum *values, const char *nulls);
+extern void ap_spi_stream(const ApBinding *b, ApQuery q, int nargs,
+						  Oid *types, Datum *values, DestReceiver *dest);
 
 /* Columns of AP_Q_CONTACT_ROWS, 1-based for SPI. */
 #define AP_COL_ID 1

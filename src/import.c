@@ -35,6 +35,24 @@ typedef enum ApMode
 
 static const char *const action_names[] = {"new", "update", "unchanged", "conflict", "skip"};
 
+/*
+ * A row of the file waiting in the chunk: its line, trimmed values, match
+ * keys (by ApMatchKey - 1; len 0: none) and what matching found before the
+ * chunk's rows ran.
+ */
+typedef struct ApChunkRow
+{
+	int32		line;
+	bool		has_key;
+	uint8		by;				/* ApMatchKey */
+	int32		contact;		/* -1: none */
+	int32		count;
+	const char *key[3];
+	uint16		klen[3];
+	uint32		khash[3];
+	ApRowValues rv;
+} ApChunkRow;
+
 typedef struct ApImport
 {
 	ApMode		mode;
@@ -54,6 +72,11 @@ typedef struct ApImport
 	StringInfoData ignored_short;	/* the same, bounded, for the event log */
 	int			nignored;
 
+	/* rows waiting in the current chunk (see process_chunk) */
+	ApChunkRow *chunk;
+	int			nchunk;
+	MemoryContext chunkcxt;		/* their values; reset after each chunk */
+
 	/* the rows */
 	ApRowResult *rows;
 	int32		nrows;
@@ -62,6 +85,13 @@ typedef struct ApImport
 	StringInfoData reason;
 	const char *encoding;		/* what the file was decoded from */
 } ApImport;
+
+/*
+ * Rows are matched and merged a chunk at a time: the payloads of the
+ * contacts a chunk matches are read in one statement, used, and dropped
+ * with the chunk, so an import never holds the tenant's payloads.
+ */
+#define CHUNK_ROWS 4096
 
 /* libcsv and the reader allocate here, so an ERROR leaks nothing. */
 static MemoryContext csv_cxt;
@@ -181,41 +211,80 @@ row_values(ApImport *im, const ap_csv_field *fields, int n, ApRowValues *rv)
 	return any;
 }
 
-/* Match by email, then mobile, then phone; NULL when no key matches. */
-static ApKeyEntry *
-match_row(ApImport *im, const ApRowValues *rv, ApMatchKey *by, bool *has_key)
+/* Compute the row's match keys into its chunk memory. */
+static void
+row_keys(ApImport *im, ApChunkRow *row)
+{
+	static const int fields[3] = {AP_F_EMAIL, AP_F_MOBILE, AP_F_PHONE};
+	const ApRowValues *rv = &row->rv;
+	int			k;
+
+	row->has_key = false;
+	for (k = 0; k < 3; k++)
+	{
+		int			f = fields[k];
+		char		pkey[AP_PHONE_KEY_SIZE];
+		char	   *key;
+		size_t		n = 0;
+
+		row->klen[k] = 0;
+		if (rv->val[f] == NULL)
+			continue;
+		if (f == AP_F_EMAIL)
+		{
+			key = MemoryContextAlloc(im->chunkcxt, rv->len[f] + 1);
+			n = ap_email_key(rv->val[f], rv->len[f], key, rv->len[f] + 1);
+		}
+		else if ((n = ap_phone_key(rv->val[f], rv->len[f], im->region, pkey)) > 0)
+			key = memcpy(MemoryContextAlloc(im->chunkcxt, n), pkey, n);
+		if (n == 0 || n > PG_UINT16_MAX)
+			continue;
+		row->key[k] = key;
+		row->klen[k] = (uint16) n;
+		row->khash[k] = ap_key_hash(key, n);
+		row->has_key = true;
+	}
+}
+
+/*
+ * Match by email, then mobile, then phone: sets row->by, contact and
+ * count (contact -1 when no key matches).
+ */
+static void
+match_row(ApImport *im, ApChunkRow *row)
 {
 	ApTenant   *t = &im->tenant;
-	ApKeyEntry *e = NULL;
-	char		key[AP_PHONE_KEY_SIZE];
-	size_t		n;
+	int			k;
 
-	*has_key = false;
-	if (rv->val[AP_F_EMAIL])
+	row->by = AP_MATCH_NONE;
+	row->contact = -1;
+	for (k = 0; k < 3; k++)
 	{
-		char	   *ek = palloc(rv->len[AP_F_EMAIL] + 1);
+		ApKeyEntry *e;
 
-		n = ap_email_key(rv->val[AP_F_EMAIL], rv->len[AP_F_EMAIL], ek,
-						 rv->len[AP_F_EMAIL] + 1);
-		*has_key |= n > 0;
-		if (n > 0 && (e = ap_key_find(&t->email, ek, n)) != NULL)
-			*by = AP_MATCH_EMAIL;
+		if (row->klen[k] == 0)
+			continue;
+		e = ap_key_find(k == 0 ? &t->email : &t->phone, row->key[k],
+						row->klen[k], row->khash[k]);
+		if (e == NULL)
+			continue;
+		row->by = (uint8) (k + 1);	/* ApMatchKey order */
+		row->contact = e->contact;
+		row->count = e->rec->count;
+		return;
 	}
-	if (!e && rv->val[AP_F_MOBILE] &&
-		(n = ap_phone_key(rv->val[AP_F_MOBILE], rv->len[AP_F_MOBILE], im->region, key)) > 0)
-	{
-		*has_key = true;
-		if ((e = ap_key_find(&t->phone, key, n)) != NULL)
-			*by = AP_MATCH_MOBILE;
-	}
-	if (!e && rv->val[AP_F_PHONE] &&
-		(n = ap_phone_key(rv->val[AP_F_PHONE], rv->len[AP_F_PHONE], im->region, key)) > 0)
-	{
-		*has_key = true;
-		if ((e = ap_key_find(&t->phone, key, n)) != NULL)
-			*by = AP_MATCH_PHONE;
-	}
-	return e;
+}
+
+/* Whether an earlier row of the chunk changed an entry of this row's keys. */
+static bool
+row_keys_touched(const ApTenant *t, const ApChunkRow *row)
+{
+	int			k;
+
+	for (k = 0; k < 3; k++)
+		if (row->klen[k] > 0 && ap_key_touched(t, row->khash[k]))
+			return true;
+	return false;
 }
 
 static void
@@ -239,49 +308,44 @@ record_row(ApImport *im, long line, ApAction action, ApMatchKey by, int32 c)
 }
 
 static void
-import_row(ApImport *im, const ap_csv_field *fields, int n, long line)
+import_row(ApImport *im, ApChunkRow *row)
 {
 	ApTenant   *t = &im->tenant;
-	ApRowValues rv;
-	ApMatchKey	by = AP_MATCH_NONE;
-	ApKeyEntry *e;
+	const ApRowValues *rv = &row->rv;
 	ApAction	action;
-	bool		has_key;
 	int32		c;
 	uint16		dirty;
 
-	if (n > im->ncols)
-		bad_file(line, "a row has more fields than the header",
-				 psprintf("%d fields, the header has %d.", n, im->ncols));
-	if (!row_values(im, fields, n, &rv))
-		return;					/* a row of empty cells is a blank line */
 	resetStringInfo(&im->reason);
-	e = match_row(im, &rv, &by, &has_key);
-	if (!has_key)
+	if (!row->has_key)
 	{
 		appendStringInfoString(&im->reason, "no match key");
-		record_row(im, line, AP_ACT_SKIP, AP_MATCH_NONE, -1);
+		record_row(im, row->line, AP_ACT_SKIP, AP_MATCH_NONE, -1);
 		return;
 	}
-	if (e == NULL)
+	/* what process_chunk found holds unless a row since changed a key */
+	if (row_keys_touched(t, row))
+		match_row(im, row);
+	if (row->contact < 0)
 	{
 		MemoryContext old = MemoryContextSwitchTo(t->cxt);
 
 		c = ap_tenant_new_contact(t);
 		t->contacts[c].is_new = true;
 		MemoryContextSwitchTo(old);
-		action = ap_merge_row(t, c, &rv, AP_MATCH_NONE, 1, im->overwrite,
+		action = ap_merge_row(t, c, rv, AP_MATCH_NONE, 1, im->overwrite,
 							  true, im->region, &im->reason);
 		/* later rows of the same person find the contact this one makes */
 		old = MemoryContextSwitchTo(t->cxt);
 		ap_tenant_index_contact(t, c, im->region);
 		MemoryContextSwitchTo(old);
-		record_row(im, line, action, AP_MATCH_NONE, c);
+		record_row(im, row->line, action, AP_MATCH_NONE, c);
 		return;
 	}
-	c = e->contact;
+	c = row->contact;
+	ap_tenant_payloads(t, &c, 1);	/* read with its chunk but for edge cases */
 	dirty = t->contacts[c].ident_dirty;
-	action = ap_merge_row(t, c, &rv, by, e->count, im->overwrite, false,
+	action = ap_merge_row(t, c, rv, row->by, row->count, im->overwrite, false,
 						  im->region, &im->reason);
 	/* keys this row gave the contact find it for the rows after it */
 	dirty = t->contacts[c].ident_dirty & ~dirty &
@@ -293,7 +357,78 @@ import_row(ApImport *im, const ap_csv_field *fields, int n, long line)
 		ap_tenant_index_keys(t, c, dirty, im->region);
 		MemoryContextSwitchTo(old);
 	}
-	record_row(im, line, action, by, c);
+	record_row(im, row->line, action, row->by, c);
+}
+
+/*
+ * Match and merge the rows of the chunk, in file order.  First match every
+ * row as the index stands and read the payloads of the contacts found, in
+ * one statement.  A row can only match otherwise through a key an earlier
+ * row of the chunk changed (the touched bits say which), and then matches
+ * that row's contact, read for that row; import_row still reads any
+ * contact it finds unread.
+ */
+static void
+process_chunk(ApImport *im)
+{
+	ApTenant   *t = &im->tenant;
+	MemoryContext old = MemoryContextSwitchTo(im->chunkcxt);
+	int32	   *want = palloc(sizeof(int32) * Max(im->nchunk, 1));
+	int			nwant = 0;
+	int			i;
+
+	for (i = 0; i < im->nchunk; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		match_row(im, &im->chunk[i]);
+		if (im->chunk[i].contact >= 0)
+			want[nwant++] = im->chunk[i].contact;
+	}
+	ap_tenant_payloads(t, want, nwant);
+	memset(t->touched, 0, sizeof(t->touched));
+	for (i = 0; i < im->nchunk; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextSwitchTo(im->rowcxt);
+		import_row(im, &im->chunk[i]);
+		MemoryContextSwitchTo(im->chunkcxt);
+		MemoryContextReset(im->rowcxt);
+	}
+	ap_tenant_drop_payloads(t);
+	im->nchunk = 0;
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(im->chunkcxt);
+}
+
+/* Keep a row of the file, its values copied, for the chunk. */
+static void
+stash_row(ApImport *im, const ap_csv_field *fields, int n, long line)
+{
+	ApChunkRow *row = &im->chunk[im->nchunk];
+	size_t		total = 0;
+	char	   *copy;
+	int			f;
+
+	if (n > im->ncols)
+		bad_file(line, "a row has more fields than the header",
+				 psprintf("%d fields, the header has %d.", n, im->ncols));
+	if (!row_values(im, fields, n, &row->rv))
+		return;					/* a row of empty cells is a blank line */
+	row->line = (int32) line;
+	for (f = 0; f < AP_NFIELDS; f++)
+		total += row->rv.len[f];
+	/* the reader reuses its buffer: the values move to the chunk's memory */
+	copy = MemoryContextAlloc(im->chunkcxt, Max(total, 1));
+	for (f = 0; f < AP_NFIELDS; f++)
+		if (row->rv.val[f])
+		{
+			memcpy(copy, row->rv.val[f], row->rv.len[f]);
+			row->rv.val[f] = copy;
+			copy += row->rv.len[f];
+		}
+	row_keys(im, row);
+	if (++im->nchunk == CHUNK_ROWS)
+		process_chunk(im);
 }
 
 static int
@@ -308,7 +443,7 @@ record_cb(const ap_csv_field *fields, int n, long first_line, long last_line,
 	if (!im->have_header)
 		read_header(im, fields, n, first_line);
 	else
-		import_row(im, fields, n, first_line);
+		stash_row(im, fields, n, first_line);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(im->rowcxt);
 	return 0;
@@ -476,6 +611,7 @@ run_import(FunctionCallInfo fcinfo, ApMode mode, int64 user_id,
 	ApBinding  *b;
 	Jsonb	   *summary = NULL;
 	Jsonb	   *copy = NULL;
+	int64		event_id = 0;
 
 	memset(&im, 0, sizeof(im));
 	im.mode = mode;
@@ -501,6 +637,9 @@ run_import(FunctionCallInfo fcinfo, ApMode mode, int64 user_id,
 								   ALLOCSET_DEFAULT_SIZES);
 	im.rowcxt = AllocSetContextCreate(im.cxt, "activepipe import row",
 									  ALLOCSET_SMALL_SIZES);
+	im.chunkcxt = AllocSetContextCreate(im.cxt, "activepipe import chunk",
+										ALLOCSET_DEFAULT_SIZES);
+	im.chunk = MemoryContextAllocHuge(im.cxt, sizeof(ApChunkRow) * CHUNK_ROWS);
 	im.tenant.cxt = im.cxt;
 	im.tenant.binding = b;
 	im.tenant.overwrite = overwrite;
@@ -512,18 +651,18 @@ run_import(FunctionCallInfo fcinfo, ApMode mode, int64 user_id,
 
 	ap_tenant_load(&im.tenant, b, user_id, im.region);
 	parse_file(&im, data, len);
+	process_chunk(&im);			/* the rows after the last full chunk */
 
+	if (mode == AP_MODE_COMMIT)
+	{
+		ap_import_write(&im.tenant, user_id);
+		event_id = log_import(&im, filename);
+	}
+	ap_tenant_done(&im.tenant);	/* after the writes: they read payloads */
 	if (mode == AP_MODE_PLAN)
 		plan_rows(&im, (ReturnSetInfo *) fcinfo->resultinfo);
 	else
 	{
-		int64		event_id = 0;
-
-		if (mode == AP_MODE_COMMIT)
-		{
-			ap_import_write(&im.tenant, user_id);
-			event_id = log_import(&im, filename);
-		}
 		summary = summary_jsonb(&im, event_id);
 		copy = (Jsonb *) SPI_palloc(VARSIZE(summary));
 		memcpy(copy, summary, VARSIZE(summary));

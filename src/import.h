@@ -9,6 +9,8 @@
 
 #include "activepipe.h"
 
+#include "storage/itemptr.h"
+
 typedef enum ApMatchKey
 {
 	AP_MATCH_NONE = 0,
@@ -30,30 +32,64 @@ typedef enum ApAction
 } ApAction;
 
 /*
+ * A contact's identity fields, packed into one block: where each field
+ * ends, then the bytes.  An empty field is blank.  One block per contact
+ * instead of ten strings and ten lengths keeps a large tenant small.
+ */
+typedef struct ApIdent
+{
+	uint32		end[AP_NIDENTITY];
+	char		data[FLEXIBLE_ARRAY_MEMBER];
+} ApIdent;
+
+/*
  * A contact as the import sees it: as read from the database, then as the
- * rows of the file change it.  Strings live in the import's memory.
+ * rows of the file change it.  Everything lives in the import's memory.
  */
 typedef struct ApContact
 {
 	int64		id;				/* 0 until a new contact is inserted */
-	const char *ident[AP_NIDENTITY];	/* NULL when blank */
-	uint32		ilen[AP_NIDENTITY];
-	Jsonb	   *payload;		/* as read; NULL when the contact has no profile */
+	ApIdent    *ident;			/* NULL while every field is blank */
+	Jsonb	   *payload;		/* while resident: as read, NULL when none */
+	ItemPointerData profile;	/* where the profile is; invalid when none */
 	struct ApPending *pending;	/* integration edits not yet applied */
 	uint16		ident_dirty;	/* bit per identity field changed */
 	bool		payload_dirty;
 	bool		is_new;
+	bool		resident;		/* payload read for the current chunk */
 } ApContact;
+
+/* Field f of a contact, or NULL when blank. */
+static inline const char *
+ap_ident(const ApContact *ct, int f, uint32 *len)
+{
+	uint32		start;
+
+	if (ct->ident == NULL)
+		return NULL;
+	start = f > 0 ? ct->ident->end[f - 1] : 0;
+	*len = ct->ident->end[f] - start;
+	return *len > 0 ? ct->ident->data + start : NULL;
+}
+
+/*
+ * A key of the index: the normalised key and who holds it.  Slots stay
+ * 16 bytes, so a large tenant's index is small and probes touch little.
+ */
+typedef struct ApKeyRec
+{
+	int32		count;			/* distinct contacts holding the key */
+	int32		last_contact;	/* index of the last contact added */
+	uint32		len;
+	char		key[FLEXIBLE_ARRAY_MEMBER];
+} ApKeyRec;
 
 /* Open-addressing hash from a key string to the contacts holding it. */
 typedef struct ApKeyEntry
 {
 	uint32		hash;
-	uint32		len;
-	const char *key;			/* NULL: empty slot */
 	int32		contact;		/* index of the lowest-id contact */
-	int32		last_contact;	/* index of the last contact added */
-	int32		count;			/* distinct contacts holding the key */
+	ApKeyRec   *rec;			/* NULL: empty slot */
 } ApKeyEntry;
 
 typedef struct ApKeyIndex
@@ -62,6 +98,13 @@ typedef struct ApKeyIndex
 	uint32		mask;
 	uint32		used;
 } ApKeyIndex;
+
+/* A profile a chunk reads, and whose it is. */
+typedef struct ApWanted
+{
+	ItemPointerData tid;
+	int32		contact;
+} ApWanted;
 
 /* The tenant: contacts (existing, then new) and the email/phone indexes. */
 typedef struct ApTenant
@@ -73,6 +116,14 @@ typedef struct ApTenant
 	ApKeyIndex	email;
 	ApKeyIndex	phone;			/* phone and mobile columns together */
 	MemoryContext cxt;
+	MemoryContext paycxt;		/* the resident payloads */
+	int32	   *resident;		/* contacts whose payloads are read */
+	int32		nresident;
+	int32		resident_cap;
+	ApWanted   *wanted;			/* the profiles being read, by tid */
+	int32		nwanted;
+	int64		user_id;
+	uint64		touched[1024];	/* key hashes whose entry changed, by bit */
 	const ApBinding *binding;
 	bool		overwrite;		/* identity writes replace, not fill blanks */
 } ApTenant;
@@ -80,6 +131,9 @@ typedef struct ApTenant
 extern void ap_tenant_load(ApTenant *t, const ApBinding *b, int64 user_id,
 						   const ap_phone_region *region);
 extern int32 ap_tenant_new_contact(ApTenant *t);
+extern void ap_tenant_payloads(ApTenant *t, const int32 *c, int n);
+extern void ap_tenant_drop_payloads(ApTenant *t);
+extern void ap_tenant_done(ApTenant *t);
 extern char *ap_tenant_copy(ApTenant *t, const void *src, size_t len);
 extern void *ap_tenant_alloc(ApTenant *t, size_t len);
 
@@ -92,7 +146,18 @@ extern void ap_tenant_index_contact(ApTenant *t, int32 c,
 									const ap_phone_region *region);
 extern void ap_tenant_index_keys(ApTenant *t, int32 c, uint16 mask,
 								 const ap_phone_region *region);
-extern ApKeyEntry *ap_key_find(ApKeyIndex *ix, const char *key, size_t len);
+extern ApKeyEntry *ap_key_find(ApKeyIndex *ix, const char *key, size_t len,
+							   uint32 hash);
+extern uint32 ap_key_hash(const char *key, size_t len);
+
+/* Whether an entry of hash changed since the bits were last cleared. */
+static inline bool
+ap_key_touched(const ApTenant *t, uint32 hash)
+{
+	return (t->touched[(hash >> 6) & 1023] & (UINT64CONST(1) << (hash & 63))) != 0;
+}
+extern void ap_contact_set_ident(ApTenant *t, ApContact *ct,
+								 const char *const *val, const uint32 *len);
 
 /* The file's values of one row, trimmed; present[f] when its column exists. */
 typedef struct ApRowValues

@@ -16,7 +16,7 @@
 
 #include "import.h"
 
-#define WRITE_BATCH 10000
+#define WRITE_BATCH 2000
 
 /* Which contacts a pass writes. */
 typedef bool (*ApWants) (const ApContact *ct);
@@ -33,34 +33,11 @@ wants_update(const ApContact *ct)
 	return !ct->is_new && ct->ident_dirty != 0;
 }
 
-/* Contacts whose profile may change; write_profiles has the last word. */
+/* Contacts whose profile may change; the statement has the last word. */
 static bool
 wants_profile(const ApContact *ct)
 {
 	return ct->is_new || ct->ident_dirty != 0 || ct->payload_dirty;
-}
-
-/*
- * The payload to store for ct, built from its pending edits now, once;
- * NULL when there is nothing to write.  Rows that repeat a contact with
- * contradicting values can end where the database already is: such a
- * payload is not written, unless the contact itself is.
- */
-static Jsonb *
-profile_payload(const ApContact *ct, Jsonb *empty)
-{
-	ApFieldEdit edits[AP_NFIELDS];
-	uint64		bad = 0;
-	Jsonb	   *p = NULL;
-
-	if (ct->payload_dirty)
-	{
-		ap_pending_edits(ct->pending, edits);
-		p = ap_payload_apply(ct->payload, edits, true, &bad);
-	}
-	if (p == NULL && !ct->is_new && ct->ident_dirty == 0)
-		return NULL;
-	return p ? p : ct->payload ? ct->payload : empty;
 }
 
 static ArrayType *
@@ -87,11 +64,12 @@ identity_arrays(ApContact **batch, int n, bool only_dirty, Datum *out)
 		for (i = 0; i < n; i++)
 		{
 			ApContact  *ct = batch[i];
+			uint32		len;
+			const char *s = ap_ident(ct, f, &len);
 
-			nulls[i] = ct->ident[f] == NULL ||
-				(only_dirty && !(ct->ident_dirty & (1 << f)));
+			nulls[i] = s == NULL || (only_dirty && !(ct->ident_dirty & (1 << f)));
 			d[i] = nulls[i] ? (Datum) 0 :
-				PointerGetDatum(cstring_to_text_with_len(ct->ident[f], ct->ilen[f]));
+				PointerGetDatum(cstring_to_text_with_len(s, len));
 		}
 		out[f] = PointerGetDatum(make_array(d, nulls, n, TEXTOID, -1, false, TYPALIGN_INT));
 	}
@@ -110,7 +88,7 @@ id_array(ApContact **batch, int n)
 }
 
 static void
-write_inserts(const ApTenant *t, int64 user_id, ApContact **batch, int n)
+write_inserts(ApTenant *t, int64 user_id, ApContact **batch, int n)
 {
 	const ApBinding *b = t->binding;
 
@@ -137,7 +115,7 @@ write_inserts(const ApTenant *t, int64 user_id, ApContact **batch, int n)
 }
 
 static void
-write_updates(const ApTenant *t, int64 user_id, ApContact **batch, int n)
+write_updates(ApTenant *t, int64 user_id, ApContact **batch, int n)
 {
 	const ApBinding *b = t->binding;
 
@@ -156,18 +134,45 @@ write_updates(const ApTenant *t, int64 user_id, ApContact **batch, int n)
 			   2 + AP_NIDENTITY, types, values, NULL, false);
 }
 
-static void
-write_profiles(const ApTenant *t, int64 user_id, ApContact **batch, int n)
+/*
+ * The payload to store for ct, built from the payload read again now and
+ * the pending edits; NULL when there is nothing to write.  Rows that
+ * repeat a contact with contradicting values can end where the database
+ * already is: such a payload is not written, unless the contact itself is
+ * (new, or identity changed: it is stamped).
+ */
+static Jsonb *
+profile_payload(const ApContact *ct, Jsonb *empty)
 {
-	const ApBinding *b = t->binding;
+	ApFieldEdit edits[AP_NFIELDS];
+	uint64		bad = 0;
+	Jsonb	   *p = NULL;
 
+	if (ct->payload_dirty)
+	{
+		ap_pending_edits(ct->pending, edits);
+		p = ap_payload_apply(ct->payload, edits, true, &bad);
+	}
+	if (p == NULL && !ct->is_new && ct->ident_dirty == 0)
+		return NULL;
+	return p ? p : ct->payload ? ct->payload : empty;
+}
+
+static void
+write_profiles(ApTenant *t, int64 user_id, ApContact **batch, int n)
+{
 	Oid			types[3] = {INT8OID, INT8ARRAYOID, JSONBARRAYOID};
 	Datum		values[3];
 	Datum	   *d = palloc(sizeof(Datum) * n);
+	int32	   *idx = palloc(sizeof(int32) * n);
 	Jsonb	   *empty = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
 	int			i,
 				kept = 0;
 
+	/* the payloads were dropped with their chunks: read this batch's again */
+	for (i = 0; i < n; i++)
+		idx[i] = batch[i] - t->contacts;
+	ap_tenant_payloads(t, idx, n);
 	for (i = 0; i < n; i++)
 	{
 		Jsonb	   *p = profile_payload(batch[i], empty);
@@ -178,18 +183,20 @@ write_profiles(const ApTenant *t, int64 user_id, ApContact **batch, int n)
 		batch[kept] = batch[i];
 		d[kept++] = JsonbPGetDatum(p);
 	}
-	if (kept == 0)
-		return;
-	values[0] = Int64GetDatum(user_id);
-	values[1] = id_array(batch, kept);
-	values[2] = PointerGetDatum(make_array(d, NULL, kept, JSONBOID, -1, false, TYPALIGN_INT));
-	ap_spi_run(b, AP_Q_IMPORT_PROFILES_UPSERT, 3, types, values, NULL, false);
+	if (kept > 0)
+	{
+		values[0] = Int64GetDatum(user_id);
+		values[1] = id_array(batch, kept);
+		values[2] = PointerGetDatum(make_array(d, NULL, kept, JSONBOID, -1, false, TYPALIGN_INT));
+		ap_spi_run(t->binding, AP_Q_IMPORT_PROFILES_UPSERT, 3, types, values, NULL, false);
+	}
+	ap_tenant_drop_payloads(t);
 }
 
 /* Run writer over every contact that wants it, WRITE_BATCH at a time. */
 static void
 write_pass(ApTenant *t, int64 user_id, ApWants wants,
-		   void (*writer) (const ApTenant *, int64, ApContact **, int))
+		   void (*writer) (ApTenant *, int64, ApContact **, int))
 {
 	ApContact **batch = palloc(sizeof(ApContact *) * WRITE_BATCH);
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
@@ -210,7 +217,7 @@ write_pass(ApTenant *t, int64 user_id, ApWants wants,
 		writer(t, user_id, batch, n);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(cxt);
-		/* a writer that found nothing to write ran no statement */
+		/* a batch with nothing to write ran no statement */
 		SPI_freetuptable(SPI_tuptable);
 		SPI_tuptable = NULL;
 		n = 0;

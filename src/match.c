@@ -11,16 +11,18 @@
  */
 #include "activepipe.h"
 
-#include "access/htup_details.h"
+#include "access/xact.h"
+#include "executor/tuptable.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "import.h"
 #include "normalize.h"
 
-#define LOAD_BATCH 10000
 #define ARENA_BLOCK (256 * 1024)
 
 /*
@@ -67,9 +69,11 @@ index_init(ApKeyIndex *ix, MemoryContext cxt, uint32 expected)
 {
 	uint32		size = 1024;
 
+	/* at most half full once the tenant is in */
 	while (size < expected * 2)
 		size <<= 1;
-	ix->slots = MemoryContextAllocZero(cxt, sizeof(ApKeyEntry) * size);
+	ix->slots = MemoryContextAllocExtended(cxt, sizeof(ApKeyEntry) * size,
+										   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	ix->mask = size - 1;
 	ix->used = 0;
 }
@@ -83,8 +87,9 @@ probe(ApKeyIndex *ix, const char *key, uint32 len, uint32 hash)
 	{
 		ApKeyEntry *e = &ix->slots[i];
 
-		if (e->key == NULL ||
-			(e->hash == hash && e->len == len && memcmp(e->key, key, len) == 0))
+		if (e->rec == NULL ||
+			(e->hash == hash && e->rec->len == len &&
+			 memcmp(e->rec->key, key, len) == 0))
 			return e;
 		i = (i + 1) & ix->mask;
 	}
@@ -97,25 +102,32 @@ index_grow(ApKeyIndex *ix)
 	uint32		oldsize = ix->mask + 1;
 	uint32		i;
 
-	ix->slots = MemoryContextAllocZero(GetMemoryChunkContext(old),
-									   sizeof(ApKeyEntry) * oldsize * 2);
+	ix->slots = MemoryContextAllocExtended(GetMemoryChunkContext(old),
+										   sizeof(ApKeyEntry) * oldsize * 2,
+										   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	ix->mask = oldsize * 2 - 1;
 	for (i = 0; i < oldsize; i++)
 	{
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
-		if (old[i].key)
-			*probe(ix, old[i].key, old[i].len, old[i].hash) = old[i];
+		if (old[i].rec)
+			*probe(ix, old[i].rec->key, old[i].rec->len, old[i].hash) = old[i];
 	}
 	pfree(old);
 }
 
-ApKeyEntry *
-ap_key_find(ApKeyIndex *ix, const char *key, size_t len)
+uint32
+ap_key_hash(const char *key, size_t len)
 {
-	ApKeyEntry *e = probe(ix, key, len, hash_bytes((const unsigned char *) key, len));
+	return hash_bytes((const unsigned char *) key, len);
+}
 
-	return e->key ? e : NULL;
+ApKeyEntry *
+ap_key_find(ApKeyIndex *ix, const char *key, size_t len, uint32 hash)
+{
+	ApKeyEntry *e = probe(ix, key, len, hash);
+
+	return e->rec ? e : NULL;
 }
 
 /* Record that contact c (of id) holds key; the lowest id wins ties. */
@@ -124,25 +136,30 @@ index_add(ApTenant *t, ApKeyIndex *ix, const char *key, uint32 len, int32 c)
 {
 	uint32		hash = hash_bytes((const unsigned char *) key, len);
 	ApKeyEntry *e;
+	ApKeyRec   *r;
 
 	if (ix->used * 10 >= (ix->mask + 1) * 7)
 		index_grow(ix);
+	t->touched[(hash >> 6) & 1023] |= UINT64CONST(1) << (hash & 63);
 	e = probe(ix, key, len, hash);
-	if (e->key == NULL)
+	if (e->rec == NULL)
 	{
-		e->key = ap_tenant_copy(t, key, len);
-		e->len = len;
+		r = ap_tenant_alloc(t, offsetof(ApKeyRec, key) + len);
+		r->count = 1;
+		r->last_contact = c;
+		r->len = len;
+		memcpy(r->key, key, len);
+		e->rec = r;
 		e->hash = hash;
 		e->contact = c;
-		e->last_contact = c;
-		e->count = 1;
 		ix->used++;
 		return;
 	}
-	if (e->last_contact == c)
+	r = e->rec;
+	if (r->last_contact == c)
 		return;					/* same contact, phone and mobile alike */
-	e->last_contact = c;
-	e->count++;
+	r->last_contact = c;
+	r->count++;
 	/* new contacts (id 0) come after every existing one */
 	if (t->contacts[c].id != 0 &&
 		(t->contacts[e->contact].id == 0 || t->contacts[c].id < t->contacts[e->contact].id))
@@ -161,31 +178,36 @@ ap_tenant_index_keys(ApTenant *t, int32 c, uint16 mask,
 {
 	ApContact  *ct = &t->contacts[c];
 	char		key[AP_PHONE_KEY_SIZE];
+	char		ebuf[256];
+	const char *s;
+	uint32		len;
 	size_t		n;
 	int			f;
 
-	if (ct->ident[AP_F_EMAIL] && (mask & (1 << AP_F_EMAIL)))
+	if ((mask & (1 << AP_F_EMAIL)) && (s = ap_ident(ct, AP_F_EMAIL, &len)) != NULL)
 	{
-		char	   *ek = palloc(ct->ilen[AP_F_EMAIL] + 1);
+		char	   *ek = len < sizeof(ebuf) ? ebuf : palloc(len + 1);
 
-		n = ap_email_key(ct->ident[AP_F_EMAIL], ct->ilen[AP_F_EMAIL], ek,
-						 ct->ilen[AP_F_EMAIL] + 1);
+		n = ap_email_key(s, len, ek, len + 1);
 		if (n > 0)
 			index_add(t, &t->email, ek, n, c);
-		pfree(ek);
+		if (ek != ebuf)
+			pfree(ek);
 	}
 	for (f = AP_F_PHONE; f <= AP_F_MOBILE; f++)
 	{
 		int			other = (f == AP_F_PHONE) ? AP_F_MOBILE : AP_F_PHONE;
 		char		okey[AP_PHONE_KEY_SIZE];
+		const char *o;
+		uint32		olen;
 		size_t		on;
 
-		if (!ct->ident[f] || !(mask & (1 << f)) ||
-			(n = ap_phone_key(ct->ident[f], ct->ilen[f], region, key)) == 0)
+		if (!(mask & (1 << f)) || (s = ap_ident(ct, f, &len)) == NULL ||
+			(n = ap_phone_key(s, len, region, key)) == 0)
 			continue;
 		/* the same number already indexed through the other column */
-		if (ct->ident[other] && !(mask & (1 << other)) &&
-			(on = ap_phone_key(ct->ident[other], ct->ilen[other], region, okey)) == n &&
+		if (!(mask & (1 << other)) && (o = ap_ident(ct, other, &olen)) != NULL &&
+			(on = ap_phone_key(o, olen, region, okey)) == n &&
 			memcmp(key, okey, n) == 0)
 			continue;
 		index_add(t, &t->phone, key, n, c);
@@ -219,45 +241,109 @@ cmp_contact(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Read one batch of AP_Q_TENANT_KEYS rows into new contacts. */
-static void
-load_contact_batch(ApTenant *t)
+void
+ap_contact_set_ident(ApTenant *t, ApContact *ct, const char *const *val,
+					 const uint32 *len)
 {
-	TupleDesc	desc = SPI_tuptable->tupdesc;
-	uint64		i;
+	uint32		total = 0;
+	ApIdent    *id;
 	int			f;
-	Datum		values[1 + AP_NIDENTITY];
-	bool		nulls[1 + AP_NIDENTITY];
 
-	if (desc->natts != 1 + AP_NIDENTITY)
-		elog(ERROR, "activepipe: unexpected tenant row shape");
-	for (i = 0; i < SPI_processed; i++)
+	for (f = 0; f < AP_NIDENTITY; f++)
+		total += val[f] ? len[f] : 0;
+	if (total == 0)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		int32		c = ap_tenant_new_contact(t);
-		ApContact  *ct = &t->contacts[c];
-
-		CHECK_FOR_INTERRUPTS();
-		heap_deform_tuple(tup, desc, values, nulls);	/* once, not per column */
-		ct->id = DatumGetInt64(values[0]);
-		for (f = 0; f < AP_NIDENTITY; f++)
-		{
-			Datum		d = values[1 + f];
-			text	   *tx;
-			const char *s;
-			size_t		len;
-
-			if (nulls[1 + f])
-				continue;
-			tx = DatumGetTextPP(d);
-			s = VARDATA_ANY(tx);
-			len = VARSIZE_ANY_EXHDR(tx);
-			if (ap_is_blank(s, len))
-				continue;
-			ct->ident[f] = ap_tenant_copy(t, s, len);
-			ct->ilen[f] = len;
-		}
+		ct->ident = NULL;
+		return;
 	}
+	id = ap_tenant_alloc(t, offsetof(ApIdent, data) + total);
+	total = 0;
+	for (f = 0; f < AP_NIDENTITY; f++)
+	{
+		if (val[f])
+		{
+			memcpy(id->data + total, val[f], len[f]);
+			total += len[f];
+		}
+		id->end[f] = total;
+	}
+	ct->ident = id;
+}
+
+/*
+ * The tenant scans hand their rows straight from the executor: no
+ * tuptable, one copy of what is kept.
+ */
+typedef struct TenantReceiver
+{
+	DestReceiver pub;
+	ApTenant   *t;
+	void		(*row) (ApTenant *t, TupleTableSlot *slot);
+} TenantReceiver;
+
+static bool
+receive_row(TupleTableSlot *slot, DestReceiver *self)
+{
+	TenantReceiver *r = (TenantReceiver *) self;
+	MemoryContext old = MemoryContextSwitchTo(r->t->cxt);
+
+	CHECK_FOR_INTERRUPTS();
+	slot_getallattrs(slot);
+	r->row(r->t, slot);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+static void
+receive_startup(DestReceiver *self, int operation, TupleDesc desc)
+{
+}
+
+static void
+receive_nothing(DestReceiver *self)
+{
+}
+
+/* Text of a datum without a copy when it is plain; NULL when blank. */
+static const char *
+datum_text(Datum d, uint32 *len, void **to_free)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+	struct varlena *plain = pg_detoast_datum_packed(v);
+	const char *s = VARDATA_ANY(plain);
+	size_t		n = VARSIZE_ANY_EXHDR(plain);
+
+	*to_free = (plain != v) ? plain : NULL;
+	if (ap_is_blank(s, n))
+		return NULL;
+	*len = (uint32) n;
+	return s;
+}
+
+/* One AP_Q_TENANT_KEYS row: a new contact. */
+static void
+contact_row(ApTenant *t, TupleTableSlot *slot)
+{
+	int32		c = ap_tenant_new_contact(t);
+	ApContact  *ct = &t->contacts[c];
+	const char *val[AP_NIDENTITY];
+	uint32		len[AP_NIDENTITY];
+	void	   *to_free[AP_NIDENTITY];
+	int			f;
+
+	if (slot->tts_tupleDescriptor->natts != 1 + AP_NIDENTITY)
+		elog(ERROR, "activepipe: unexpected tenant row shape");
+	ct->id = DatumGetInt64(slot->tts_values[0]);
+	for (f = 0; f < AP_NIDENTITY; f++)
+	{
+		to_free[f] = NULL;
+		val[f] = slot->tts_isnull[1 + f] ? NULL :
+			datum_text(slot->tts_values[1 + f], &len[f], &to_free[f]);
+	}
+	ap_contact_set_ident(t, ct, val, len);
+	for (f = 0; f < AP_NIDENTITY; f++)
+		if (to_free[f])
+			pfree(to_free[f]);
 }
 
 static ApContact *
@@ -269,71 +355,170 @@ find_existing(ApTenant *t, int64 id)
 	return bsearch(&key, t->contacts, t->nexisting, sizeof(ApContact), cmp_contact);
 }
 
-static void
-load_profile_batch(ApTenant *t)
+static int
+cmp_wanted(const void *a, const void *b)
 {
-	TupleDesc	desc = SPI_tuptable->tupdesc;
-	uint64		i;
-
-	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		bool		isnull;
-		ApContact  *ct = find_existing(t, DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)));
-		Jsonb	   *jb;
-
-		CHECK_FOR_INTERRUPTS();
-		if (ct == NULL)
-			continue;			/* a profile whose contact is gone */
-		jb = DatumGetJsonbP(SPI_getbinval(tup, desc, 2, &isnull));
-		ct->payload = (Jsonb *) ap_tenant_copy(t, jb, VARSIZE(jb));
-	}
+	return ItemPointerCompare((ItemPointer) &((const ApWanted *) a)->tid,
+							  (ItemPointer) &((const ApWanted *) b)->tid);
 }
 
-/* Run a tenant query through a cursor, a batch at a time. */
+/* One AP_Q_IMPORT_PROFILE_TIDS row: where a contact's profile is. */
 static void
-scan_tenant(const ApBinding *b, ApQuery q, int64 user_id, ApTenant *t,
-			void (*batch) (ApTenant *t))
+tid_row(ApTenant *t, TupleTableSlot *slot)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		values[1];
-	Portal		portal;
-	MemoryContext old;
+	ApContact  *ct;
 
-	values[0] = Int64GetDatum(user_id);
-	portal = ap_spi_cursor(b, q, 1, types, values, NULL);
-	for (;;)
+	if (slot->tts_isnull[0] || slot->tts_isnull[1])
+		return;
+	ct = find_existing(t, DatumGetInt64(slot->tts_values[0]));
+	if (ct != NULL)				/* else a profile whose contact is gone */
+		ItemPointerCopy((ItemPointer) DatumGetPointer(slot->tts_values[1]), &ct->profile);
+}
+
+/* One AP_Q_IMPORT_PROFILES row: the payload at a tid asked for. */
+static void
+profile_row(ApTenant *t, TupleTableSlot *slot)
+{
+	ItemPointer tid;
+	ApWanted   *w;
+	ApContact  *ct;
+	Jsonb	   *jb;
+
+	if (slot->tts_isnull[0] || slot->tts_isnull[1])
+		return;
+	tid = (ItemPointer) DatumGetPointer(slot->tts_values[0]);
+	w = bsearch(tid, t->wanted, t->nwanted, sizeof(ApWanted), cmp_wanted);
+	if (w == NULL)
+		return;
+	ct = &t->contacts[w->contact];
+	jb = DatumGetJsonbP(slot->tts_values[1]);
+	ct->payload = MemoryContextAlloc(t->paycxt, VARSIZE(jb));
+	memcpy(ct->payload, jb, VARSIZE(jb));
+	if ((Pointer) jb != DatumGetPointer(slot->tts_values[1]))
+		pfree(jb);
+}
+
+/* Run a tenant query, handing each row to row(); $1 is the tenant. */
+static void
+scan_tenant(ApTenant *t, ApQuery q, int nargs, Oid *types, Datum *values,
+			void (*row) (ApTenant *t, TupleTableSlot *slot))
+{
+	TenantReceiver r;
+
+	memset(&r, 0, sizeof(r));
+	r.pub.receiveSlot = receive_row;
+	r.pub.rStartup = receive_startup;
+	r.pub.rShutdown = receive_nothing;
+	r.pub.rDestroy = receive_nothing;
+	r.pub.mydest = DestNone;	/* anything but DestSPI: no tuptable */
+	r.t = t;
+	r.row = row;
+	ap_spi_stream(t->binding, q, nargs, types, values, (DestReceiver *) &r);
+}
+
+/*
+ * Read the payloads of contacts c[0..n) that have a profile not read yet,
+ * by tid, in one statement.  They stay until ap_tenant_drop_payloads.
+ */
+void
+ap_tenant_payloads(ApTenant *t, const int32 *c, int n)
+{
+	Oid			types[2] = {INT8OID, TIDARRAYOID};
+	Datum		values[2];
+	Datum	   *tids;
+	int			i;
+
+	t->nwanted = 0;
+	for (i = 0; i < n; i++)
 	{
-		SPI_cursor_fetch(portal, true, LOAD_BATCH);
-		if (SPI_processed == 0)
-			break;
-		old = MemoryContextSwitchTo(t->cxt);
-		batch(t);
-		MemoryContextSwitchTo(old);
-		SPI_freetuptable(SPI_tuptable);
+		ApContact  *ct = &t->contacts[c[i]];
+
+		if (!ItemPointerIsValid(&ct->profile) || ct->resident)
+			continue;
+		ct->resident = true;
+		if (t->nresident == t->resident_cap)
+		{
+			t->resident_cap = Max(t->resident_cap * 2, 1024);
+			t->resident = t->resident ?
+				repalloc(t->resident, sizeof(int32) * t->resident_cap) :
+				MemoryContextAlloc(t->cxt, sizeof(int32) * t->resident_cap);
+			t->wanted = t->wanted ?
+				repalloc(t->wanted, sizeof(ApWanted) * t->resident_cap) :
+				MemoryContextAlloc(t->cxt, sizeof(ApWanted) * t->resident_cap);
+		}
+		t->resident[t->nresident++] = c[i];
+		t->wanted[t->nwanted].tid = ct->profile;
+		t->wanted[t->nwanted++].contact = c[i];
 	}
-	SPI_cursor_close(portal);
+	if (t->nwanted == 0)
+		return;
+	/* sorted, the rows the statement returns find their contact quickly */
+	qsort(t->wanted, t->nwanted, sizeof(ApWanted), cmp_wanted);
+	tids = palloc(sizeof(Datum) * t->nwanted);
+	for (i = 0; i < t->nwanted; i++)
+		tids[i] = PointerGetDatum(&t->wanted[i].tid);
+	values[0] = Int64GetDatum(t->user_id);
+	values[1] = PointerGetDatum(construct_array(tids, t->nwanted, TIDOID,
+												sizeof(ItemPointerData), false,
+												TYPALIGN_SHORT));
+	scan_tenant(t, AP_Q_IMPORT_PROFILES, 2, types, values, profile_row);
+	pfree(tids);
+}
+
+/* Forget the payloads read so far (the import keeps its pending edits). */
+void
+ap_tenant_drop_payloads(ApTenant *t)
+{
+	int			i;
+
+	for (i = 0; i < t->nresident; i++)
+	{
+		ApContact  *ct = &t->contacts[t->resident[i]];
+
+		ct->resident = false;
+		ct->payload = NULL;
+	}
+	t->nresident = 0;
+	MemoryContextReset(t->paycxt);
 }
 
 void
 ap_tenant_load(ApTenant *t, const ApBinding *b, int64 user_id,
 			   const ap_phone_region *region)
 {
+	Oid			types[1];
+	Datum		values[1];
 	int32		c;
 	MemoryContext old;
 
 	arena.block = NULL;
 	arena.left = 0;
-	t->capacity = 1024;
+	t->capacity = 16384;
 	t->ncontacts = 0;
 	t->contacts = MemoryContextAllocHuge(t->cxt, sizeof(ApContact) * t->capacity);
-	scan_tenant(b, AP_Q_TENANT_KEYS, user_id, t, load_contact_batch);
+	t->binding = b;
+	t->user_id = user_id;
+	t->paycxt = AllocSetContextCreate(t->cxt, "activepipe import payloads",
+									  ALLOCSET_DEFAULT_SIZES);
+	types[0] = INT8OID;
+	values[0] = Int64GetDatum(user_id);
+
+	/*
+	 * Every read of the import runs in one snapshot, taken now: after the
+	 * tenant lock, so it sees what the last import of the tenant wrote, and
+	 * for the whole import, so the tids read here still name the rows the
+	 * chunks read later.  ap_tenant_done pops it.
+	 */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	scan_tenant(t, AP_Q_TENANT_KEYS, 1, types, values, contact_row);
 	t->nexisting = t->ncontacts;
+	/* rows come in physical order, nearly always id order: a quick check */
 	qsort(t->contacts, t->nexisting, sizeof(ApContact), cmp_contact);
-	scan_tenant(b, AP_Q_IMPORT_PROFILES, user_id, t, load_profile_batch);
+	scan_tenant(t, AP_Q_IMPORT_PROFILE_TIDS, 1, types, values, tid_row);
 
 	index_init(&t->email, t->cxt, t->nexisting);
-	index_init(&t->phone, t->cxt, t->nexisting * 2);
+	index_init(&t->phone, t->cxt, t->nexisting * 3 / 2);
 	old = MemoryContextSwitchTo(t->cxt);
 	for (c = 0; c < t->nexisting; c++)
 	{
@@ -341,4 +526,12 @@ ap_tenant_load(ApTenant *t, const ApBinding *b, int64 user_id,
 		ap_tenant_index_contact(t, c, region);
 	}
 	MemoryContextSwitchTo(old);
+}
+
+/* The import has read all it reads: drop its snapshot. */
+void
+ap_tenant_done(ApTenant *t)
+{
+	ap_tenant_drop_payloads(t);
+	PopActiveSnapshot();
 }

@@ -62,11 +62,14 @@ conflict_fields(const ApContact *ct, const ApRowValues *rv,
 	{
 		int			f = checked[i];
 
+		const char *have;
+		uint32		hlen;
+
 		if (f == AP_F_EMAIL && matched_by == AP_MATCH_EMAIL)
 			continue;
-		if (rv->val[f] == NULL || ct->ident[f] == NULL)
+		if (rv->val[f] == NULL || (have = ap_ident(ct, f, &hlen)) == NULL)
 			continue;
-		if (ap_names_equal(rv->val[f], rv->len[f], ct->ident[f], ct->ilen[f]))
+		if (ap_names_equal(rv->val[f], rv->len[f], have, hlen))
 			continue;
 		appendStringInfo(out, "%s%s", out->len ? ", " : "", ap_contract[f].name);
 	}
@@ -77,22 +80,28 @@ static bool
 merge_identity(ApTenant *t, ApContact *ct, const ApRowValues *rv,
 			   bool overwrite, const ap_phone_region *region)
 {
+	const char *val[AP_NIDENTITY];
+	uint32		len[AP_NIDENTITY];
 	bool		changed = false;
 	int			f;
 
 	for (f = 0; f < AP_NIDENTITY; f++)
 	{
+		val[f] = ap_ident(ct, f, &len[f]);
 		if (rv->val[f] == NULL)
 			continue;			/* a blank cell never erases */
-		if (ct->ident[f] != NULL &&
+		if (val[f] != NULL &&
 			(!overwrite || same_identity(f, rv->val[f], rv->len[f],
-										 ct->ident[f], ct->ilen[f], region)))
+										 val[f], len[f], region)))
 			continue;
-		ct->ident[f] = ap_tenant_copy(t, rv->val[f], rv->len[f]);
-		ct->ilen[f] = rv->len[f];
+		val[f] = rv->val[f];
+		len[f] = rv->len[f];
 		ct->ident_dirty |= (uint16) (1 << f);
 		changed = true;
 	}
+	/* the row's values live only as long as the row: repack a copy */
+	if (changed)
+		ap_contact_set_ident(t, ct, val, len);
 	return changed;
 }
 

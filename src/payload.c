@@ -553,3 +553,4 @@ ap_payload_edits_change(Jsonb *payload, const ApFieldEdit *pending,
 	}
 	return changed;
 }
+

@@ -21,7 +21,8 @@ static const char *const query_names[AP_NQUERIES] = {
 	"contact_rows", "contact_count", "profile_upsert", "profile_clear", "exported_at",
 	"exported_at_update", "exported_at_tid",
 	"event_insert", "tenant_keys", "import_profiles", "import_update",
-	"import_insert", "import_profiles_upsert", "tenant_lock", "import_fill"
+	"import_insert", "import_profiles_upsert", "tenant_lock", "import_fill",
+	"import_profile_tids"
 };
 
 /* c.<col>::text for an identity field, or NULL when it lives in the payload */
@@ -169,7 +170,23 @@ static void
 import_profiles(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
-					 "SELECT ci.contact_id, ci.payload_json"
+					 "SELECT ci.ctid, ci.payload_json"
+					 " FROM %s.contact_integrations ci"
+					 " WHERE ci.ctid" EQ "ANY ($2::pg_catalog.tid[])"
+					 " AND ci.user_id" EQ "$1"
+					 " AND ci.integration_key" EQ "'" AP_INTEGRATION_KEY "'",
+					 b->ext_schema);
+}
+
+/*
+ * Where the tenant's profiles are: the import reads a payload only when a
+ * row matches its contact, by tid, in the snapshot this was read in.
+ */
+static void
+import_profile_tids(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "SELECT ci.contact_id, ci.ctid"
 					 " FROM %s.contact_integrations ci"
 					 " WHERE ci.user_id" EQ "$1"
 					 " AND ci.integration_key" EQ "'" AP_INTEGRATION_KEY "'",
@@ -340,6 +357,9 @@ ap_query_text(const ApBinding *b, ApQuery q)
 		case AP_Q_TENANT_LOCK:
 			tenant_lock(&s, b);
 			break;
+		case AP_Q_IMPORT_PROFILE_TIDS:
+			import_profile_tids(&s, b);
+			break;
 		case AP_NQUERIES:
 			elog(ERROR, "activepipe: bad query number");
 	}
@@ -389,8 +409,11 @@ ap_spi_run(const ApBinding *b, ApQuery q, int nargs, Oid *types,
 		   Datum *values, const char *nulls, bool read_only)
 {
 	SPIPlanPtr	plan = ap_plan(b, q, nargs, types);
+	MemoryContext caller = CurrentMemoryContext;
 	int			rc = SPI_execute_plan(plan, values, nulls, read_only, 0);
 
+	/* SPI returns in its procedure context; the caller's may be shorter */
+	MemoryContextSwitchTo(caller);
 	if (rc < 0)
 		elog(ERROR, "activepipe: %s failed: %s", query_names[q],
 			 SPI_result_code_string(rc));
@@ -426,6 +449,42 @@ ap_spi_cursor(const ApBinding *b, ApQuery q, int nargs, Oid *types,
 		elog(ERROR, "activepipe: cursor for %s failed: %s", query_names[q],
 			 SPI_result_code_string(SPI_result));
 	return portal;
+}
+
+/*
+ * Run q and hand its rows to dest as the executor makes them, with no
+ * tuptable in between: the tenant scans read every contact of a user and
+ * copy only what they keep, straight from the executor's slot.  Read-only,
+ * in the active snapshot: the import pushes one for all its reads (see
+ * ap_tenant_load), so tids read once still name the same rows later.
+ */
+void
+ap_spi_stream(const ApBinding *b, ApQuery q, int nargs, Oid *types,
+			  Datum *values, DestReceiver *dest)
+{
+	SPIPlanPtr	plan = ap_plan(b, q, nargs, types);
+	MemoryContext caller = CurrentMemoryContext;
+	ParamListInfo params = makeParamList(nargs);
+	SPIExecuteOptions opts;
+	int			i;
+	int			rc;
+
+	for (i = 0; i < nargs; i++)
+	{
+		params->params[i].value = values[i];
+		params->params[i].isnull = false;
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].ptype = types[i];
+	}
+	memset(&opts, 0, sizeof(opts));
+	opts.params = params;
+	opts.read_only = true;
+	opts.dest = dest;
+	rc = SPI_execute_plan_extended(plan, &opts);
+	MemoryContextSwitchTo(caller);	/* not SPI's procedure context */
+	if (rc < 0)
+		elog(ERROR, "activepipe: %s failed: %s", query_names[q],
+			 SPI_result_code_string(rc));
 }
 
 /*

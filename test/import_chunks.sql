@@ -1,0 +1,110 @@
+-- Files longer than one chunk.  The import matches and merges rows 4096
+-- at a time, reading the payloads of the contacts a chunk matches and
+-- dropping them after it (import.c: process_chunk).  These rows repeat
+-- contacts across the chunk boundary, reuse a key a row of an earlier
+-- chunk filled in, and repeat new people created in an earlier chunk;
+-- every row must be classified as if the file were one piece.
+BEGIN;
+SELECT plan(10);
+
+INSERT INTO users (id) VALUES (91);
+INSERT INTO contacts (id, user_id, first_name, email)
+SELECT 910000 + i, 91, 'C', 'c' || i || '@x.com' FROM generate_series(0, 2999) i;
+INSERT INTO contacts (id, user_id, first_name, mobile) VALUES (909999, 91, 'B', '0412 999 000');
+INSERT INTO contacts (id, user_id, first_name, email)
+SELECT 920000 + i, 91, 'D', 'd' || i || '@x.com' FROM generate_series(0, 9) i;
+INSERT INTO contact_integrations (user_id, contact_id, integration_key, payload_json)
+SELECT 91, 920000 + i, 'activepipe', '{"minbeds": 1}' FROM generate_series(0, 9) i;
+-- every other contact has a profile already
+INSERT INTO contact_integrations (user_id, contact_id, integration_key, payload_json)
+SELECT 91, 910000 + i, 'activepipe', '{"minbeds": 1, "status": "kept"}'
+  FROM generate_series(0, 2998, 2) i;
+
+-- rows (lines from 2): A 3000 updates, N1 1000 new people, B by mobile
+-- (fills its email) -- all in the first chunk; then C the 3000 contacts
+-- of A again, B by the filled email, N2 the 1000 new people again, and
+-- D 10 contacts that only the second chunk names, with their stored value.
+CREATE TEMP TABLE chunk_rows (n int, email text, mobile text, minbeds text, expect text, by text);
+INSERT INTO chunk_rows
+SELECT i, 'c' || i || '@x.com', '', '2', 'update', 'email' FROM generate_series(0, 2999) i;
+INSERT INTO chunk_rows
+SELECT 3000 + j, 'n' || j || '@x.com', '', '7', 'new', NULL FROM generate_series(0, 999) j;
+INSERT INTO chunk_rows VALUES (4000, 'b@x.com', '+61 412 999 000', '5', 'update', 'mobile');
+INSERT INTO chunk_rows
+SELECT 4001 + i, 'C' || i || '@X.COM', '', CASE WHEN i % 3 = 0 THEN '2' ELSE '3' END,
+	CASE WHEN i % 3 = 0 THEN 'unchanged' ELSE 'update' END, 'email'
+  FROM generate_series(0, 2999) i;
+INSERT INTO chunk_rows VALUES (7001, ' B@X.com ', '', '5', 'unchanged', 'email');
+INSERT INTO chunk_rows
+SELECT 7002 + j, 'n' || j || '@x.com', '', CASE WHEN j % 2 = 0 THEN '7' ELSE '8' END,
+	CASE WHEN j % 2 = 0 THEN 'unchanged' ELSE 'update' END, 'email'
+  FROM generate_series(0, 999) j;
+INSERT INTO chunk_rows
+SELECT 8002 + i, 'd' || i || '@x.com', '', '1.0', 'unchanged', 'email' FROM generate_series(0, 9) i;
+
+CREATE TEMP TABLE chunk_file AS
+SELECT E'email,mobile,minbeds\n' ||
+	string_agg(email || ',' || mobile || ',' || minbeds, E'\n' ORDER BY n) || E'\n' AS csv
+  FROM chunk_rows;
+
+SELECT is((SELECT count(*)::int FROM chunk_rows), 8012, 'the file has 8012 rows: two chunks');
+
+SELECT results_eq(
+	$$SELECT p.line, p.action, p.matched_by
+	    FROM activepipe_import_plan(91, (SELECT csv FROM chunk_file)) p ORDER BY p.line$$,
+	$$SELECT n + 2, expect, by FROM chunk_rows ORDER BY n$$,
+	'every row is classified as in one piece: across the chunk boundary too');
+
+SELECT is(
+	(SELECT count(DISTINCT p.contact_id)::int
+	   FROM activepipe_import_plan(91, (SELECT csv FROM chunk_file)) p
+	  WHERE p.line BETWEEN 4003 AND 7002),
+	3000, 'the rows of the second chunk that repeat the first find the same 3000 contacts');
+
+CREATE TEMP TABLE chunk_preview AS
+SELECT activepipe_import_preview(91, (SELECT csv FROM chunk_file)) - 'rows' - 'encoding' AS s;
+
+SELECT is((SELECT s FROM chunk_preview),
+	'{"new": 1000, "matched": 7012, "skipped": 0, "updated": 5501, "conflicts": 0, "overwrite": false,
+	  "unchanged": 1511, "total_rows": 8012, "ignored_columns": [], "ignored_columns_total": 0}'::jsonb,
+	'preview counts');
+
+SELECT is(
+	(SELECT activepipe_import_commit(91, (SELECT csv FROM chunk_file)) - 'rows' - 'encoding' - 'event_id'),
+	(SELECT s FROM chunk_preview),
+	'commit counts equal the preview''s');
+
+SELECT results_eq(
+	$$SELECT (ci.payload_json ->> 'minbeds')::int, count(*)::int
+	    FROM contact_integrations ci JOIN contacts c ON c.id = ci.contact_id
+	   WHERE ci.user_id = 91 AND c.first_name = 'C'
+	   GROUP BY 1 ORDER BY 1$$,
+	$$VALUES (2, 1000), (3, 2000)$$,
+	'the last row of each contact wins, across chunks');
+
+SELECT is(
+	(SELECT count(*)::int FROM contact_integrations
+	  WHERE user_id = 91 AND payload_json ->> 'status' = 'kept'),
+	1500, 'the fields no row names are kept in every payload that had them');
+
+SELECT results_eq(
+	$$SELECT count(*)::int, min(ci.payload_json ->> 'minbeds'), max(ci.payload_json ->> 'minbeds')
+	    FROM contacts c JOIN contact_integrations ci ON ci.contact_id = c.id AND ci.user_id = 91
+	   WHERE c.user_id = 91 AND c.email LIKE 'n%@x.com'$$,
+	$$VALUES (1000, '7', '8')$$,
+	'the new people are created once, then updated by their repeats');
+
+SELECT results_eq(
+	$$SELECT c.email, ci.payload_json FROM contacts c
+	    JOIN contact_integrations ci ON ci.contact_id = c.id AND ci.user_id = 91
+	   WHERE c.id = 909999$$,
+	$$VALUES ('b@x.com', '{"minbeds": 5}'::jsonb)$$,
+	'the email filled in the first chunk found the contact in the second');
+
+SELECT is(
+	(SELECT count(*)::int FROM contact_integrations
+	  WHERE user_id = 91 AND contact_id BETWEEN 920000 AND 920009 AND last_imported_at IS NULL),
+	10, 'profiles the second chunk leaves as stored are not written');
+
+SELECT * FROM finish();
+ROLLBACK;
