@@ -48,7 +48,7 @@ typedef struct ApChunkRow
 	int32		contact;		/* -1: none */
 	int32		count;
 	const char *key[3];
-	uint16		klen[3];
+	uint32		klen[3];
 	uint32		khash[3];
 	ApRowValues rv;
 } ApChunkRow;
@@ -237,10 +237,10 @@ row_keys(ApImport *im, ApChunkRow *row)
 		}
 		else if ((n = ap_phone_key(rv->val[f], rv->len[f], im->region, pkey)) > 0)
 			key = memcpy(MemoryContextAlloc(im->chunkcxt, n), pkey, n);
-		if (n == 0 || n > PG_UINT16_MAX)
+		if (n == 0)
 			continue;
 		row->key[k] = key;
-		row->klen[k] = (uint16) n;
+		row->klen[k] = (uint32) n;
 		row->khash[k] = ap_key_hash(key, n);
 		row->has_key = true;
 	}

@@ -95,7 +95,7 @@ typedef struct ApKeyEntry
 typedef struct ApKeyIndex
 {
 	ApKeyEntry *slots;
-	uint32		mask;
+	uint32		size;
 	uint32		used;
 } ApKeyIndex;
 
@@ -112,9 +112,10 @@ typedef struct ApTenant
 	ApContact  *contacts;
 	int32		ncontacts;
 	int32		capacity;
-	int32		nexisting;		/* contacts[0..nexisting) are sorted by id */
+	int32		nexisting;		/* contacts[0..nexisting) were read */
 	ApKeyIndex	email;
 	ApKeyIndex	phone;			/* phone and mobile columns together */
+	uint32		nkeys[2];		/* email, phone values read: index sizes */
 	MemoryContext cxt;
 	MemoryContext paycxt;		/* the resident payloads */
 	int32	   *resident;		/* contacts whose payloads are read */
@@ -136,6 +137,7 @@ extern void ap_tenant_drop_payloads(ApTenant *t);
 extern void ap_tenant_done(ApTenant *t);
 extern char *ap_tenant_copy(ApTenant *t, const void *src, size_t len);
 extern void *ap_tenant_alloc(ApTenant *t, size_t len);
+extern void ap_tenant_trim(ApTenant *t, void *p, size_t size, size_t used);
 
 /* Pending integration edits of a contact (pending.c). */
 typedef struct ApPending ApPending;

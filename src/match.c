@@ -40,19 +40,31 @@ static Arena arena;
 void *
 ap_tenant_alloc(ApTenant *t, size_t len)
 {
+	size_t		need = MAXALIGN(len);
 	char	   *p;
 
-	if (len > arena.left)
+	if (need > arena.left)
 	{
-		size_t		sz = Max(len, ARENA_BLOCK);
+		size_t		sz = Max(need, ARENA_BLOCK);
 
-		arena.block = MemoryContextAlloc(t->cxt, sz);
+		arena.block = MemoryContextAllocHuge(t->cxt, sz);
 		arena.left = sz;
 	}
 	p = arena.block;
-	arena.block += MAXALIGN(len);
-	arena.left = (MAXALIGN(len) > arena.left) ? 0 : arena.left - MAXALIGN(len);
+	arena.block += need;
+	arena.left -= need;
 	return p;
+}
+
+/* Give back the end of the last allocation, of which used bytes are kept. */
+void
+ap_tenant_trim(ApTenant *t, void *p, size_t size, size_t used)
+{
+	if ((char *) p + MAXALIGN(size) == arena.block)
+	{
+		arena.block = (char *) p + MAXALIGN(used);
+		arena.left += MAXALIGN(size) - MAXALIGN(used);
+	}
 }
 
 char *
@@ -64,24 +76,25 @@ ap_tenant_copy(ApTenant *t, const void *src, size_t len)
 	return p;
 }
 
+/*
+ * Sized for the keys the tenant holds at 60% full, growing past 75%: as
+ * small as open addressing stays fast, since probing a large tenant's
+ * index is mostly cache and TLB misses.  Slots are picked by multiplying
+ * the hash, so the size need not be a power of two.
+ */
 static void
-index_init(ApKeyIndex *ix, MemoryContext cxt, uint32 expected)
+index_init(ApKeyIndex *ix, MemoryContext cxt, uint32 keys)
 {
-	uint32		size = 1024;
-
-	/* at most half full once the tenant is in */
-	while (size < expected * 2)
-		size <<= 1;
-	ix->slots = MemoryContextAllocExtended(cxt, sizeof(ApKeyEntry) * size,
+	ix->size = Max(1024, (uint32) (keys / 0.6) + 1);
+	ix->slots = MemoryContextAllocExtended(cxt, sizeof(ApKeyEntry) * ix->size,
 										   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	ix->mask = size - 1;
 	ix->used = 0;
 }
 
 static ApKeyEntry *
 probe(ApKeyIndex *ix, const char *key, uint32 len, uint32 hash)
 {
-	uint32		i = hash & ix->mask;
+	uint32		i = (uint32) (((uint64) hash * ix->size) >> 32);
 
 	for (;;)
 	{
@@ -91,7 +104,8 @@ probe(ApKeyIndex *ix, const char *key, uint32 len, uint32 hash)
 			(e->hash == hash && e->rec->len == len &&
 			 memcmp(e->rec->key, key, len) == 0))
 			return e;
-		i = (i + 1) & ix->mask;
+		if (++i == ix->size)
+			i = 0;
 	}
 }
 
@@ -99,13 +113,13 @@ static void
 index_grow(ApKeyIndex *ix)
 {
 	ApKeyEntry *old = ix->slots;
-	uint32		oldsize = ix->mask + 1;
+	uint32		oldsize = ix->size;
 	uint32		i;
 
+	ix->size = oldsize * 2;
 	ix->slots = MemoryContextAllocExtended(GetMemoryChunkContext(old),
-										   sizeof(ApKeyEntry) * oldsize * 2,
+										   sizeof(ApKeyEntry) * ix->size,
 										   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	ix->mask = oldsize * 2 - 1;
 	for (i = 0; i < oldsize; i++)
 	{
 		if ((i & 0xFFFF) == 0)
@@ -138,7 +152,7 @@ index_add(ApTenant *t, ApKeyIndex *ix, const char *key, uint32 len, int32 c)
 	ApKeyEntry *e;
 	ApKeyRec   *r;
 
-	if (ix->used * 10 >= (ix->mask + 1) * 7)
+	if ((uint64) ix->used * 4 >= (uint64) ix->size * 3)
 		index_grow(ix);
 	t->touched[(hash >> 6) & 1023] |= UINT64CONST(1) << (hash & 63);
 	e = probe(ix, key, len, hash);
@@ -232,15 +246,6 @@ ap_tenant_new_contact(ApTenant *t)
 	return t->ncontacts++;
 }
 
-static int
-cmp_contact(const void *a, const void *b)
-{
-	int64		x = ((const ApContact *) a)->id;
-	int64		y = ((const ApContact *) b)->id;
-
-	return (x > y) - (x < y);
-}
-
 void
 ap_contact_set_ident(ApTenant *t, ApContact *ct, const char *const *val,
 					 const uint32 *len)
@@ -331,9 +336,12 @@ contact_row(ApTenant *t, TupleTableSlot *slot)
 	void	   *to_free[AP_NIDENTITY];
 	int			f;
 
-	if (slot->tts_tupleDescriptor->natts != 1 + AP_NIDENTITY)
+	if (slot->tts_tupleDescriptor->natts != 2 + AP_NIDENTITY)
 		elog(ERROR, "activepipe: unexpected tenant row shape");
 	ct->id = DatumGetInt64(slot->tts_values[0]);
+	if (!slot->tts_isnull[1 + AP_NIDENTITY])
+		ItemPointerCopy((ItemPointer) DatumGetPointer(slot->tts_values[1 + AP_NIDENTITY]),
+						&ct->profile);
 	for (f = 0; f < AP_NIDENTITY; f++)
 	{
 		to_free[f] = NULL;
@@ -344,15 +352,9 @@ contact_row(ApTenant *t, TupleTableSlot *slot)
 	for (f = 0; f < AP_NIDENTITY; f++)
 		if (to_free[f])
 			pfree(to_free[f]);
-}
-
-static ApContact *
-find_existing(ApTenant *t, int64 id)
-{
-	ApContact	key;
-
-	key.id = id;
-	return bsearch(&key, t->contacts, t->nexisting, sizeof(ApContact), cmp_contact);
+	/* the most keys each index will hold, to size it */
+	t->nkeys[0] += val[AP_F_EMAIL] != NULL;
+	t->nkeys[1] += (val[AP_F_PHONE] != NULL) + (val[AP_F_MOBILE] != NULL);
 }
 
 static int
@@ -360,19 +362,6 @@ cmp_wanted(const void *a, const void *b)
 {
 	return ItemPointerCompare((ItemPointer) &((const ApWanted *) a)->tid,
 							  (ItemPointer) &((const ApWanted *) b)->tid);
-}
-
-/* One AP_Q_IMPORT_PROFILE_TIDS row: where a contact's profile is. */
-static void
-tid_row(ApTenant *t, TupleTableSlot *slot)
-{
-	ApContact  *ct;
-
-	if (slot->tts_isnull[0] || slot->tts_isnull[1])
-		return;
-	ct = find_existing(t, DatumGetInt64(slot->tts_values[0]));
-	if (ct != NULL)				/* else a profile whose contact is gone */
-		ItemPointerCopy((ItemPointer) DatumGetPointer(slot->tts_values[1]), &ct->profile);
 }
 
 /* One AP_Q_IMPORT_PROFILES row: the payload at a tid asked for. */
@@ -513,12 +502,9 @@ ap_tenant_load(ApTenant *t, const ApBinding *b, int64 user_id,
 	PushActiveSnapshot(GetTransactionSnapshot());
 	scan_tenant(t, AP_Q_TENANT_KEYS, 1, types, values, contact_row);
 	t->nexisting = t->ncontacts;
-	/* rows come in physical order, nearly always id order: a quick check */
-	qsort(t->contacts, t->nexisting, sizeof(ApContact), cmp_contact);
-	scan_tenant(t, AP_Q_IMPORT_PROFILE_TIDS, 1, types, values, tid_row);
 
-	index_init(&t->email, t->cxt, t->nexisting);
-	index_init(&t->phone, t->cxt, t->nexisting * 3 / 2);
+	index_init(&t->email, t->cxt, t->nkeys[0]);
+	index_init(&t->phone, t->cxt, t->nkeys[1]);
 	old = MemoryContextSwitchTo(t->cxt);
 	for (c = 0; c < t->nexisting; c++)
 	{

@@ -13,29 +13,56 @@
 
 #include "import.h"
 
-/* set and text: bits by field; then the lengths, then the bytes */
+/*
+ * set and text: bits by field; then, for each text field in field order,
+ * its length (7 bits a byte, low first) and its bytes.  Most values are
+ * short: one length byte each keeps a large file's pending edits small.
+ */
 struct ApPending
 {
 	uint64		set;			/* fields the edits touch */
 	uint64		text;			/* of those, the ones given text */
-	uint32		len[FLEXIBLE_ARRAY_MEMBER]; /* one per text field, in order */
+	uint8		data[FLEXIBLE_ARRAY_MEMBER];
 };
+
+static const uint8 *
+get_len(const uint8 *p, size_t *len)
+{
+	int			shift = 0;
+
+	*len = 0;
+	do
+	{
+		*len |= (size_t) (*p & 0x7F) << shift;
+		shift += 7;
+	} while (*p++ & 0x80);
+	return p;
+}
+
+static uint8 *
+put_len(uint8 *p, size_t len)
+{
+	do
+	{
+		*p = (uint8) (len & 0x7F);
+		len >>= 7;
+		if (len)
+			*p |= 0x80;
+		p++;
+	} while (len);
+	return p;
+}
 
 void
 ap_pending_edits(const ApPending *p, ApFieldEdit *out)
 {
-	const char *bytes;
-	int			nt = 0;
+	const uint8 *d;
 	int			f;
 
 	memset(out, 0, sizeof(ApFieldEdit) * AP_NFIELDS);
 	if (p == NULL)
 		return;
-	for (f = 0; f < AP_NFIELDS; f++)
-		if (p->text & (UINT64CONST(1) << f))
-			nt++;
-	bytes = (const char *) &p->len[nt];
-	nt = 0;
+	d = p->data;
 	for (f = 0; f < AP_NFIELDS; f++)
 	{
 		uint64		bit = UINT64CONST(1) << f;
@@ -45,9 +72,9 @@ ap_pending_edits(const ApPending *p, ApFieldEdit *out)
 		out[f].kind = (p->text & bit) ? AP_EDIT_TEXT : AP_EDIT_CLEAR;
 		if (out[f].kind == AP_EDIT_CLEAR)
 			continue;
-		out[f].text = bytes;
-		out[f].len = p->len[nt];
-		bytes += p->len[nt++];
+		d = get_len(d, &out[f].len);
+		out[f].text = (const char *) d;
+		d += out[f].len;
 	}
 }
 
@@ -57,26 +84,21 @@ ap_pending_merge(ApTenant *t, const ApPending *old, const ApFieldEdit *edits)
 	ApFieldEdit merged[AP_NFIELDS];
 	ApPending  *p;
 	Size		size;
-	char	   *bytes;
-	int			nt = 0;
+	uint8	   *d;
 	int			f;
 
 	ap_pending_edits(old, merged);
-	size = offsetof(ApPending, len);
+	size = offsetof(ApPending, data);
 	for (f = 0; f < AP_NFIELDS; f++)
 	{
 		if (edits[f].kind != AP_EDIT_KEEP)
 			merged[f] = edits[f];
 		if (merged[f].kind == AP_EDIT_TEXT)
-		{
-			nt++;
-			size += sizeof(uint32) + merged[f].len;
-		}
+			size += 10 + merged[f].len;	/* at most 10 length bytes */
 	}
 	p = (ApPending *) ap_tenant_alloc(t, size);
 	p->set = p->text = 0;
-	bytes = (char *) &p->len[nt];
-	nt = 0;
+	d = p->data;
 	for (f = 0; f < AP_NFIELDS; f++)
 	{
 		uint64		bit = UINT64CONST(1) << f;
@@ -87,9 +109,10 @@ ap_pending_merge(ApTenant *t, const ApPending *old, const ApFieldEdit *edits)
 		if (merged[f].kind != AP_EDIT_TEXT)
 			continue;
 		p->text |= bit;
-		p->len[nt++] = merged[f].len;
-		memcpy(bytes, merged[f].text, merged[f].len);
-		bytes += merged[f].len;
+		d = put_len(d, merged[f].len);
+		memcpy(d, merged[f].text, merged[f].len);
+		d += merged[f].len;
 	}
+	ap_tenant_trim(t, p, size, d - (uint8 *) p);
 	return p;
 }
