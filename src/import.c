@@ -637,8 +637,10 @@ run_import(FunctionCallInfo fcinfo, ApMode mode, int64 user_id,
 								   ALLOCSET_DEFAULT_SIZES);
 	im.rowcxt = AllocSetContextCreate(im.cxt, "activepipe import row",
 									  ALLOCSET_SMALL_SIZES);
+	/* a chunk's memory is kept from one chunk to the next, not given back */
 	im.chunkcxt = AllocSetContextCreate(im.cxt, "activepipe import chunk",
-										ALLOCSET_DEFAULT_SIZES);
+										4 * 1024 * 1024, 4 * 1024 * 1024,
+										ALLOCSET_DEFAULT_MAXSIZE);
 	im.chunk = MemoryContextAllocHuge(im.cxt, sizeof(ApChunkRow) * CHUNK_ROWS);
 	im.tenant.cxt = im.cxt;
 	im.tenant.binding = b;

@@ -116,6 +116,7 @@ typedef struct ApTenant
 	ApKeyIndex	email;
 	ApKeyIndex	phone;			/* phone and mobile columns together */
 	uint32		nkeys[2];		/* email, phone values read: index sizes */
+	struct ProfileMap *profiles;	/* while loading: profile tids by contact */
 	MemoryContext cxt;
 	MemoryContext paycxt;		/* the resident payloads */
 	int32	   *resident;		/* contacts whose payloads are read */

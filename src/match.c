@@ -309,6 +309,95 @@ receive_nothing(DestReceiver *self)
 {
 }
 
+/*
+ * Where each profile of the tenant is, by contact id: read before the
+ * contacts, looked up as each contact arrives (a hash join, without the
+ * executor's copy of every contact row).
+ */
+typedef struct ProfileSlot
+{
+	int64		contact;		/* 0: empty */
+	ItemPointerData tid;
+} ProfileSlot;
+
+typedef struct ProfileMap
+{
+	ProfileSlot *slots;
+	uint32		size;			/* a power of two */
+	uint32		used;
+} ProfileMap;
+
+static uint32
+id_hash(int64 id)
+{
+	uint64		h = (uint64) id;
+
+	/* the finaliser of MurmurHash3: ids are dense, slots must not be */
+	h ^= h >> 33;
+	h *= UINT64CONST(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	return (uint32) h;
+}
+
+static ProfileSlot *
+profile_slot(ProfileMap *m, int64 id)
+{
+	uint32		i = id_hash(id) & (m->size - 1);
+
+	while (m->slots[i].contact != 0 && m->slots[i].contact != id)
+		i = (i + 1) & (m->size - 1);
+	return &m->slots[i];
+}
+
+static void
+profile_put(ProfileMap *m, int64 id, ItemPointer tid)
+{
+	ProfileSlot *e;
+
+	if (m->used * 2 >= m->size)
+	{
+		ProfileSlot *old = m->slots;
+		uint32		oldsize = m->size;
+		uint32		i;
+
+		m->size = oldsize ? oldsize * 2 : 4096;
+		m->slots = palloc_extended(sizeof(ProfileSlot) * m->size,
+								   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		for (i = 0; i < oldsize; i++)
+			if (old[i].contact != 0)
+				*profile_slot(m, old[i].contact) = old[i];
+		if (old)
+			pfree(old);
+	}
+	e = profile_slot(m, id);
+	if (e->contact == 0)
+		m->used++;
+	e->contact = id;
+	ItemPointerCopy(tid, &e->tid);
+}
+
+static void
+profile_find(ProfileMap *m, int64 id, ItemPointer out)
+{
+	ProfileSlot *e;
+
+	if (m->size == 0 || id == 0)
+		return;
+	e = profile_slot(m, id);
+	if (e->contact == id)
+		ItemPointerCopy(&e->tid, out);
+}
+
+/* One AP_Q_IMPORT_PROFILE_TIDS row: where a contact's profile is. */
+static void
+tid_row(ApTenant *t, TupleTableSlot *slot)
+{
+	if (slot->tts_isnull[0] || slot->tts_isnull[1])
+		return;
+	profile_put(t->profiles, DatumGetInt64(slot->tts_values[0]),
+				(ItemPointer) DatumGetPointer(slot->tts_values[1]));
+}
+
 /* Text of a datum without a copy when it is plain; NULL when blank. */
 static const char *
 datum_text(Datum d, uint32 *len, void **to_free)
@@ -336,12 +425,10 @@ contact_row(ApTenant *t, TupleTableSlot *slot)
 	void	   *to_free[AP_NIDENTITY];
 	int			f;
 
-	if (slot->tts_tupleDescriptor->natts != 2 + AP_NIDENTITY)
+	if (slot->tts_tupleDescriptor->natts != 1 + AP_NIDENTITY)
 		elog(ERROR, "activepipe: unexpected tenant row shape");
 	ct->id = DatumGetInt64(slot->tts_values[0]);
-	if (!slot->tts_isnull[1 + AP_NIDENTITY])
-		ItemPointerCopy((ItemPointer) DatumGetPointer(slot->tts_values[1 + AP_NIDENTITY]),
-						&ct->profile);
+	profile_find(t->profiles, ct->id, &ct->profile);
 	for (f = 0; f < AP_NIDENTITY; f++)
 	{
 		to_free[f] = NULL;
@@ -477,6 +564,7 @@ ap_tenant_load(ApTenant *t, const ApBinding *b, int64 user_id,
 {
 	Oid			types[1];
 	Datum		values[1];
+	ProfileMap	profiles;
 	int32		c;
 	MemoryContext old;
 
@@ -487,8 +575,10 @@ ap_tenant_load(ApTenant *t, const ApBinding *b, int64 user_id,
 	t->contacts = MemoryContextAllocHuge(t->cxt, sizeof(ApContact) * t->capacity);
 	t->binding = b;
 	t->user_id = user_id;
+	/* kept from one chunk to the next, like the chunk's own memory */
 	t->paycxt = AllocSetContextCreate(t->cxt, "activepipe import payloads",
-									  ALLOCSET_DEFAULT_SIZES);
+									  2 * 1024 * 1024, 2 * 1024 * 1024,
+									  ALLOCSET_DEFAULT_MAXSIZE);
 	types[0] = INT8OID;
 	values[0] = Int64GetDatum(user_id);
 
@@ -500,8 +590,14 @@ ap_tenant_load(ApTenant *t, const ApBinding *b, int64 user_id,
 	 */
 	CommandCounterIncrement();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	t->profiles = &profiles;
+	memset(&profiles, 0, sizeof(profiles));
+	scan_tenant(t, AP_Q_IMPORT_PROFILE_TIDS, 1, types, values, tid_row);
 	scan_tenant(t, AP_Q_TENANT_KEYS, 1, types, values, contact_row);
 	t->nexisting = t->ncontacts;
+	t->profiles = NULL;
+	if (profiles.slots)
+		pfree(profiles.slots);
 
 	index_init(&t->email, t->cxt, t->nkeys[0]);
 	index_init(&t->phone, t->cxt, t->nkeys[1]);

@@ -499,6 +499,17 @@ array_equals(const JsonbValue *arr, const JsonbValue *v)
 	return true;
 }
 
+/* Set field's bit in *bad_mask when s is a range that is not a number. */
+static void
+note_bad_range(int field, const char *s, size_t len, uint64 *bad_mask)
+{
+	char		num[64];
+
+	ap_trim(&s, &len);
+	if (len > 0 && ap_parse_range(s, len, num, sizeof(num)) == AP_NUM_BAD)
+		*bad_mask |= UINT64CONST(1) << field;
+}
+
 /* Equal values; either may be absent (NULL). */
 static bool
 values_equal(const JsonbValue *a, const JsonbValue *b)
@@ -546,10 +557,17 @@ ap_payload_edits_change(Jsonb *payload, const ApFieldEdit *pending,
 
 		if (edits[f].kind == AP_EDIT_KEEP)
 			continue;
+		if (changed)
+		{
+			/* the answer is known: only bad numbers are left to report */
+			if (edits[f].kind == AP_EDIT_TEXT &&
+				ap_contract[f].kind == AP_KIND_RANGE)
+				note_bad_range(f, edits[f].text, edits[f].len, bad_mask);
+			continue;
+		}
 		n = (edits[f].kind == AP_EDIT_TEXT &&
 			 edit_value(f, edits[f].text, edits[f].len, &nv, bad_mask)) ? &nv : NULL;
-		if (!changed)
-			changed = !values_equal(n, current_value(payload, pending, f, &cv));
+		changed = !values_equal(n, current_value(payload, pending, f, &cv));
 	}
 	return changed;
 }

@@ -21,7 +21,8 @@ static const char *const query_names[AP_NQUERIES] = {
 	"contact_rows", "contact_count", "profile_upsert", "profile_clear", "exported_at",
 	"exported_at_update", "exported_at_tid",
 	"event_insert", "tenant_keys", "import_profiles", "import_update",
-	"import_insert", "import_profiles_upsert", "tenant_lock", "import_fill"
+	"import_insert", "import_profiles_upsert", "tenant_lock", "import_fill",
+	"import_profile_tids"
 };
 
 /* c.<col>::text for an identity field, or NULL when it lives in the payload */
@@ -156,22 +157,28 @@ event_insert(StringInfo s, const ApBinding *b)
 					 b->ext_schema);
 }
 
-/*
- * The tenant's contacts for an import, with where each one's profile is:
- * the import reads a payload only when a row matches its contact, by tid,
- * in the snapshot this was read in.
- */
 static void
 tenant_keys(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s, "SELECT c.%s::pg_catalog.int8", b->id_col);
 	append_field_columns(s, b, AP_NIDENTITY);
+	appendStringInfo(s, " FROM %s c WHERE c.%s" EQ "$1",
+					 b->table, b->user_col);
+}
+
+/*
+ * Where the tenant's profiles are: the import reads a payload only when a
+ * row matches its contact, by tid, in the snapshot this was read in.
+ */
+static void
+import_profile_tids(StringInfo s, const ApBinding *b)
+{
 	appendStringInfo(s,
-					 ", ci.ctid FROM %s c LEFT JOIN %s.contact_integrations ci"
-					 " ON ci.user_id" EQ "$1 AND ci.contact_id" EQ "c.%s"
-					 " AND ci.integration_key" EQ "'" AP_INTEGRATION_KEY "'"
-					 " WHERE c.%s" EQ "$1",
-					 b->table, b->ext_schema, b->id_col, b->user_col);
+					 "SELECT ci.contact_id, ci.ctid"
+					 " FROM %s.contact_integrations ci"
+					 " WHERE ci.user_id" EQ "$1"
+					 " AND ci.integration_key" EQ "'" AP_INTEGRATION_KEY "'",
+					 b->ext_schema);
 }
 
 static void
@@ -350,6 +357,9 @@ ap_query_text(const ApBinding *b, ApQuery q)
 			break;
 		case AP_Q_TENANT_LOCK:
 			tenant_lock(&s, b);
+			break;
+		case AP_Q_IMPORT_PROFILE_TIDS:
+			import_profile_tids(&s, b);
 			break;
 		case AP_NQUERIES:
 			elog(ERROR, "activepipe: bad query number");
