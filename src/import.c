@@ -91,7 +91,7 @@ typedef struct ApImport
  * contacts a chunk matches are read in one statement, used, and dropped
  * with the chunk, so an import never holds the tenant's payloads.
  */
-#define CHUNK_ROWS 4096
+#define CHUNK_ROWS 2048
 
 /* libcsv and the reader allocate here, so an ERROR leaks nothing. */
 static MemoryContext csv_cxt;
@@ -639,7 +639,7 @@ run_import(FunctionCallInfo fcinfo, ApMode mode, int64 user_id,
 									  ALLOCSET_SMALL_SIZES);
 	/* a chunk's memory is kept from one chunk to the next, not given back */
 	im.chunkcxt = AllocSetContextCreate(im.cxt, "activepipe import chunk",
-										4 * 1024 * 1024, 4 * 1024 * 1024,
+										2 * 1024 * 1024, 2 * 1024 * 1024,
 										ALLOCSET_DEFAULT_MAXSIZE);
 	im.chunk = MemoryContextAllocHuge(im.cxt, sizeof(ApChunkRow) * CHUNK_ROWS);
 	im.tenant.cxt = im.cxt;

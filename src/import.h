@@ -32,16 +32,12 @@ typedef enum ApAction
 } ApAction;
 
 /*
- * A contact's identity fields, packed into one block: where each field
- * ends, then the bytes.  An empty field is blank.  One block per contact
- * instead of ten strings and ten lengths keeps a large tenant small.
+ * A contact's identity fields are packed into one block: where each field
+ * ends, then the bytes; an empty field is blank.  The ends are uint16, or
+ * uint32 in the rare contact whose fields pass 64kB (ident_wide).  One
+ * small block per contact instead of ten strings and ten lengths keeps a
+ * large tenant small.
  */
-typedef struct ApIdent
-{
-	uint32		end[AP_NIDENTITY];
-	char		data[FLEXIBLE_ARRAY_MEMBER];
-} ApIdent;
-
 /*
  * A contact as the import sees it: as read from the database, then as the
  * rows of the file change it.  Everything lives in the import's memory.
@@ -49,11 +45,12 @@ typedef struct ApIdent
 typedef struct ApContact
 {
 	int64		id;				/* 0 until a new contact is inserted */
-	ApIdent    *ident;			/* NULL while every field is blank */
+	void	   *ident;			/* packed fields; NULL while all are blank */
 	Jsonb	   *payload;		/* while resident: as read, NULL when none */
 	ItemPointerData profile;	/* where the profile is; invalid when none */
 	struct ApPending *pending;	/* integration edits not yet applied */
 	uint16		ident_dirty;	/* bit per identity field changed */
+	bool		ident_wide;		/* ident has uint32 ends */
 	bool		payload_dirty;
 	bool		is_new;
 	bool		resident;		/* payload read for the current chunk */
@@ -64,12 +61,27 @@ static inline const char *
 ap_ident(const ApContact *ct, int f, uint32 *len)
 {
 	uint32		start;
+	const char *data;
 
 	if (ct->ident == NULL)
 		return NULL;
-	start = f > 0 ? ct->ident->end[f - 1] : 0;
-	*len = ct->ident->end[f] - start;
-	return *len > 0 ? ct->ident->data + start : NULL;
+	if (likely(!ct->ident_wide))
+	{
+		const uint16 *end = (const uint16 *) ct->ident;
+
+		start = f > 0 ? end[f - 1] : 0;
+		*len = end[f] - start;
+		data = (const char *) (end + AP_NIDENTITY);
+	}
+	else
+	{
+		const uint32 *end = (const uint32 *) ct->ident;
+
+		start = f > 0 ? end[f - 1] : 0;
+		*len = end[f] - start;
+		data = (const char *) (end + AP_NIDENTITY);
+	}
+	return *len > 0 ? data + start : NULL;
 }
 
 /*

@@ -16,7 +16,7 @@
 
 #include "import.h"
 
-#define WRITE_BATCH 2000
+#define WRITE_BATCH 1000
 
 /* Which contacts a pass writes. */
 typedef bool (*ApWants) (const ApContact *ct);

@@ -250,8 +250,10 @@ void
 ap_contact_set_ident(ApTenant *t, ApContact *ct, const char *const *val,
 					 const uint32 *len)
 {
-	uint32		total = 0;
-	ApIdent    *id;
+	size_t		total = 0;
+	size_t		hdr;
+	char	   *block;
+	char	   *data;
 	int			f;
 
 	for (f = 0; f < AP_NIDENTITY; f++)
@@ -261,18 +263,24 @@ ap_contact_set_ident(ApTenant *t, ApContact *ct, const char *const *val,
 		ct->ident = NULL;
 		return;
 	}
-	id = ap_tenant_alloc(t, offsetof(ApIdent, data) + total);
+	ct->ident_wide = total > PG_UINT16_MAX;
+	hdr = (ct->ident_wide ? sizeof(uint32) : sizeof(uint16)) * AP_NIDENTITY;
+	block = ap_tenant_alloc(t, hdr + total);
+	data = block + hdr;
 	total = 0;
 	for (f = 0; f < AP_NIDENTITY; f++)
 	{
 		if (val[f])
 		{
-			memcpy(id->data + total, val[f], len[f]);
+			memcpy(data + total, val[f], len[f]);
 			total += len[f];
 		}
-		id->end[f] = total;
+		if (ct->ident_wide)
+			((uint32 *) block)[f] = (uint32) total;
+		else
+			((uint16 *) block)[f] = (uint16) total;
 	}
-	ct->ident = id;
+	ct->ident = block;
 }
 
 /*
@@ -577,7 +585,7 @@ ap_tenant_load(ApTenant *t, const ApBinding *b, int64 user_id,
 	t->user_id = user_id;
 	/* kept from one chunk to the next, like the chunk's own memory */
 	t->paycxt = AllocSetContextCreate(t->cxt, "activepipe import payloads",
-									  2 * 1024 * 1024, 2 * 1024 * 1024,
+									  1024 * 1024, 1024 * 1024,
 									  ALLOCSET_DEFAULT_MAXSIZE);
 	types[0] = INT8OID;
 	values[0] = Int64GetDatum(user_id);
