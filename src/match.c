@@ -146,9 +146,9 @@ ap_key_find(ApKeyIndex *ix, const char *key, size_t len, uint32 hash)
 
 /* Record that contact c (of id) holds key; the lowest id wins ties. */
 static void
-index_add(ApTenant *t, ApKeyIndex *ix, const char *key, uint32 len, int32 c)
+index_add(ApTenant *t, ApKeyIndex *ix, const char *key, uint32 len,
+		  uint32 hash, int32 c)
 {
-	uint32		hash = hash_bytes((const unsigned char *) key, len);
 	ApKeyEntry *e;
 	ApKeyRec   *r;
 
@@ -181,14 +181,68 @@ index_add(ApTenant *t, ApKeyIndex *ix, const char *key, uint32 len, int32 c)
 }
 
 /*
- * Index the keys of contact c held in the identity fields of mask (bits
+ * Keys waiting to enter the index.  Inserting into a large index is
+ * mostly cache and TLB misses; a batch computes every key and its hash
+ * first, prefetches the slots, then inserts, so the misses overlap.
+ */
+#define KEY_BATCH 96
+
+typedef struct KeyBatch
+{
+	int			n;
+	struct
+	{
+		ApKeyIndex *ix;
+		int32		contact;
+		uint32		hash;
+		uint32		len;
+		uint32		off;
+	}			job[KEY_BATCH];
+	StringInfoData keys;
+} KeyBatch;
+
+static void
+batch_flush(ApTenant *t, KeyBatch *kb)
+{
+	int			i;
+
+	for (i = 0; i < kb->n; i++)
+	{
+		ApKeyIndex *ix = kb->job[i].ix;
+
+		__builtin_prefetch(&ix->slots[((uint64) kb->job[i].hash * ix->size) >> 32]);
+	}
+	for (i = 0; i < kb->n; i++)
+		index_add(t, kb->job[i].ix, kb->keys.data + kb->job[i].off,
+				  kb->job[i].len, kb->job[i].hash, kb->job[i].contact);
+	kb->n = 0;
+	resetStringInfo(&kb->keys);
+}
+
+static void
+batch_add(ApTenant *t, KeyBatch *kb, ApKeyIndex *ix, const char *key,
+		  uint32 len, int32 c)
+{
+	if (kb->n == KEY_BATCH)
+		batch_flush(t, kb);
+	kb->job[kb->n].ix = ix;
+	kb->job[kb->n].contact = c;
+	kb->job[kb->n].hash = hash_bytes((const unsigned char *) key, len);
+	kb->job[kb->n].len = len;
+	kb->job[kb->n].off = kb->keys.len;
+	appendBinaryStringInfo(&kb->keys, key, len);
+	kb->n++;
+}
+
+/*
+ * Queue the keys of contact c held in the identity fields of mask (bits
  * by field number): all of them for a contact just read or created, only
  * the ones a row filled in for a matched contact, so that a key is never
  * counted twice for the same contact.
  */
-void
-ap_tenant_index_keys(ApTenant *t, int32 c, uint16 mask,
-					 const ap_phone_region *region)
+static void
+collect_keys(ApTenant *t, KeyBatch *kb, int32 c, uint16 mask,
+			 const ap_phone_region *region)
 {
 	ApContact  *ct = &t->contacts[c];
 	char		key[AP_PHONE_KEY_SIZE];
@@ -204,7 +258,7 @@ ap_tenant_index_keys(ApTenant *t, int32 c, uint16 mask,
 
 		n = ap_email_key(s, len, ek, len + 1);
 		if (n > 0)
-			index_add(t, &t->email, ek, n, c);
+			batch_add(t, kb, &t->email, ek, n, c);
 		if (ek != ebuf)
 			pfree(ek);
 	}
@@ -224,8 +278,21 @@ ap_tenant_index_keys(ApTenant *t, int32 c, uint16 mask,
 			(on = ap_phone_key(o, olen, region, okey)) == n &&
 			memcmp(key, okey, n) == 0)
 			continue;
-		index_add(t, &t->phone, key, n, c);
+		batch_add(t, kb, &t->phone, key, n, c);
 	}
+}
+
+void
+ap_tenant_index_keys(ApTenant *t, int32 c, uint16 mask,
+					 const ap_phone_region *region)
+{
+	KeyBatch	kb;
+
+	kb.n = 0;
+	initStringInfo(&kb.keys);
+	collect_keys(t, &kb, c, mask, region);
+	batch_flush(t, &kb);
+	pfree(kb.keys.data);
 }
 
 void
@@ -573,6 +640,7 @@ ap_tenant_load(ApTenant *t, const ApBinding *b, int64 user_id,
 	Oid			types[1];
 	Datum		values[1];
 	ProfileMap	profiles;
+	KeyBatch   *kb;
 	int32		c;
 	MemoryContext old;
 
@@ -610,11 +678,18 @@ ap_tenant_load(ApTenant *t, const ApBinding *b, int64 user_id,
 	index_init(&t->email, t->cxt, t->nkeys[0]);
 	index_init(&t->phone, t->cxt, t->nkeys[1]);
 	old = MemoryContextSwitchTo(t->cxt);
+	kb = palloc(sizeof(KeyBatch));
+	kb->n = 0;
+	initStringInfo(&kb->keys);
 	for (c = 0; c < t->nexisting; c++)
 	{
-		CHECK_FOR_INTERRUPTS();
-		ap_tenant_index_contact(t, c, region);
+		if ((c & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		collect_keys(t, kb, c, 0xFFFF, region);
 	}
+	batch_flush(t, kb);
+	pfree(kb->keys.data);
+	pfree(kb);
 	MemoryContextSwitchTo(old);
 }
 
