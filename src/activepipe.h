@@ -60,13 +60,14 @@ typedef enum ApQuery
 	AP_Q_EXPORTED_AT_TID,		/* $1 user, $2 tids[] of those profiles */
 	AP_Q_EVENT_INSERT,			/* $1 user, $2 type, $3 filename, $4..$8 counts, $9 summary */
 	AP_Q_TENANT_KEYS,			/* $1 user: id and identity fields */
-	AP_Q_IMPORT_PROFILES,		/* $1 user, $2 tids[]: ctid, payload */
+	AP_Q_IMPORT_PROFILES,		/* $1 user, $2 tids[]: ctid, contact_id, payload */
 	AP_Q_IMPORT_UPDATE,			/* batched identity updates */
 	AP_Q_IMPORT_INSERT,			/* batched new contacts */
 	AP_Q_IMPORT_PROFILES_UPSERT,	/* batched payload upserts */
 	AP_Q_TENANT_LOCK,			/* $1 user: transaction advisory lock */
 	AP_Q_IMPORT_FILL,			/* batched identity fill-blanks */
 	AP_Q_IMPORT_PROFILE_TIDS,	/* $1 user: contact_id, ctid of each profile */
+	AP_Q_IMPORT_PROFILES_BY_ID, /* $1 user, $2 ids[]: ctid, contact_id, payload */
 	AP_NQUERIES
 } ApQuery;
 

@@ -334,7 +334,7 @@ import_row(ApImport *im, ApChunkRow *row)
 		t->contacts[c].is_new = true;
 		MemoryContextSwitchTo(old);
 		action = ap_merge_row(t, c, rv, AP_MATCH_NONE, 1, im->overwrite,
-							  true, im->region, &im->reason);
+							  true, im->region, &im->reason, &dirty);
 		/* later rows of the same person find the contact this one makes */
 		old = MemoryContextSwitchTo(t->cxt);
 		ap_tenant_index_contact(t, c, im->region);
@@ -344,12 +344,14 @@ import_row(ApImport *im, ApChunkRow *row)
 	}
 	c = row->contact;
 	ap_tenant_payloads(t, &c, 1);	/* read with its chunk but for edge cases */
-	dirty = t->contacts[c].ident_dirty;
 	action = ap_merge_row(t, c, rv, row->by, row->count, im->overwrite, false,
-						  im->region, &im->reason);
-	/* keys this row gave the contact find it for the rows after it */
-	dirty = t->contacts[c].ident_dirty & ~dirty &
-		((1 << AP_F_EMAIL) | (1 << AP_F_PHONE) | (1 << AP_F_MOBILE));
+						  im->region, &im->reason, &dirty);
+
+	/*
+	 * Keys this row gave the contact find it for the rows after it: the
+	 * fields this row changed, also ones an earlier row changed before.
+	 */
+	dirty &= (1 << AP_F_EMAIL) | (1 << AP_F_PHONE) | (1 << AP_F_MOBILE);
 	if (dirty)
 	{
 		MemoryContext old = MemoryContextSwitchTo(t->cxt);

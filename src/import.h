@@ -115,7 +115,9 @@ typedef struct ApKeyIndex
 typedef struct ApWanted
 {
 	ItemPointerData tid;
+	bool		found;			/* its row was read */
 	int32		contact;
+	int64		id;				/* the contact's */
 } ApWanted;
 
 /* The tenant: contacts (existing, then new) and the email/phone indexes. */
@@ -196,7 +198,7 @@ extern ApAction ap_merge_row(ApTenant *t, int32 c, const ApRowValues *rv,
 							 ApMatchKey matched_by, int32 ambiguous,
 							 bool overwrite, bool created,
 							 const ap_phone_region *region,
-							 StringInfo reason);
+							 StringInfo reason, uint16 *ident_changed);
 
 extern void ap_import_write(ApTenant *t, int64 user_id);
 

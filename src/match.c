@@ -391,8 +391,9 @@ receive_nothing(DestReceiver *self)
  */
 typedef struct ProfileSlot
 {
-	int64		contact;		/* 0: empty */
+	int64		contact;
 	ItemPointerData tid;
+	bool		used;
 } ProfileSlot;
 
 typedef struct ProfileMap
@@ -419,7 +420,7 @@ profile_slot(ProfileMap *m, int64 id)
 {
 	uint32		i = id_hash(id) & (m->size - 1);
 
-	while (m->slots[i].contact != 0 && m->slots[i].contact != id)
+	while (m->slots[i].used && m->slots[i].contact != id)
 		i = (i + 1) & (m->size - 1);
 	return &m->slots[i];
 }
@@ -439,14 +440,19 @@ profile_put(ProfileMap *m, int64 id, ItemPointer tid)
 		m->slots = palloc_extended(sizeof(ProfileSlot) * m->size,
 								   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 		for (i = 0; i < oldsize; i++)
-			if (old[i].contact != 0)
+		{
+			if ((i & 0xFFFF) == 0)
+				CHECK_FOR_INTERRUPTS();
+			if (old[i].used)
 				*profile_slot(m, old[i].contact) = old[i];
+		}
 		if (old)
 			pfree(old);
 	}
 	e = profile_slot(m, id);
-	if (e->contact == 0)
+	if (!e->used)
 		m->used++;
+	e->used = true;
 	e->contact = id;
 	ItemPointerCopy(tid, &e->tid);
 }
@@ -456,10 +462,10 @@ profile_find(ProfileMap *m, int64 id, ItemPointer out)
 {
 	ProfileSlot *e;
 
-	if (m->size == 0 || id == 0)
+	if (m->size == 0)
 		return;
 	e = profile_slot(m, id);
-	if (e->contact == id)
+	if (e->used)
 		ItemPointerCopy(&e->tid, out);
 }
 
@@ -526,28 +532,60 @@ cmp_wanted(const void *a, const void *b)
 							  (ItemPointer) &((const ApWanted *) b)->tid);
 }
 
-/* One AP_Q_IMPORT_PROFILES row: the payload at a tid asked for. */
+/* Keep the payload of slot column 3 for the contact of w. */
+static void
+keep_payload(ApTenant *t, ApWanted *w, TupleTableSlot *slot)
+{
+	ApContact  *ct = &t->contacts[w->contact];
+	Jsonb	   *jb = DatumGetJsonbP(slot->tts_values[2]);
+
+	ct->payload = MemoryContextAlloc(t->paycxt, VARSIZE(jb));
+	memcpy(ct->payload, jb, VARSIZE(jb));
+	if ((Pointer) jb != DatumGetPointer(slot->tts_values[2]))
+		pfree(jb);
+	ItemPointerCopy((ItemPointer) DatumGetPointer(slot->tts_values[0]), &ct->profile);
+	w->found = true;
+}
+
+/* One AP_Q_IMPORT_PROFILES row: ctid, contact_id, payload at a tid asked for. */
 static void
 profile_row(ApTenant *t, TupleTableSlot *slot)
 {
-	ItemPointer tid;
 	ApWanted   *w;
-	ApContact  *ct;
-	Jsonb	   *jb;
 
-	if (slot->tts_isnull[0] || slot->tts_isnull[1])
+	if (slot->tts_isnull[0] || slot->tts_isnull[1] || slot->tts_isnull[2])
 		return;
-	tid = (ItemPointer) DatumGetPointer(slot->tts_values[0]);
-	w = bsearch(tid, t->wanted, t->nwanted, sizeof(ApWanted), cmp_wanted);
-	if (w == NULL)
-		return;
-	ct = &t->contacts[w->contact];
-	jb = DatumGetJsonbP(slot->tts_values[1]);
-	ct->payload = MemoryContextAlloc(t->paycxt, VARSIZE(jb));
-	memcpy(ct->payload, jb, VARSIZE(jb));
-	if ((Pointer) jb != DatumGetPointer(slot->tts_values[1]))
-		pfree(jb);
+	w = bsearch(DatumGetPointer(slot->tts_values[0]), t->wanted, t->nwanted,
+				sizeof(ApWanted), cmp_wanted);
+	/* a tid that now holds another row is not the profile asked for */
+	if (w != NULL && w->id == DatumGetInt64(slot->tts_values[1]))
+		keep_payload(t, w, slot);
 }
+
+static int
+cmp_wanted_id(const void *a, const void *b)
+{
+	int64		x = ((const ApWanted *) a)->id;
+	int64		y = ((const ApWanted *) b)->id;
+
+	return (x > y) - (x < y);
+}
+
+/* One AP_Q_IMPORT_PROFILES_BY_ID row: the same, found by contact id. */
+static void
+profile_id_row(ApTenant *t, TupleTableSlot *slot)
+{
+	ApWanted	key;
+	ApWanted   *w;
+
+	if (slot->tts_isnull[0] || slot->tts_isnull[1] || slot->tts_isnull[2])
+		return;
+	key.id = DatumGetInt64(slot->tts_values[1]);
+	w = bsearch(&key, t->wanted, t->nwanted, sizeof(ApWanted), cmp_wanted_id);
+	if (w != NULL)
+		keep_payload(t, w, slot);
+}
+
 
 /* Run a tenant query, handing each row to row(); $1 is the tenant. */
 static void
@@ -565,6 +603,38 @@ scan_tenant(ApTenant *t, ApQuery q, int nargs, Oid *types, Datum *values,
 	r.t = t;
 	r.row = row;
 	ap_spi_stream(t->binding, q, nargs, types, values, (DestReceiver *) &r);
+}
+
+/*
+ * The profiles a tid did not find, by contact id.  In the import's one
+ * snapshot a tid read at the start still finds its row; this is for a read
+ * that runs in another (a shard's, under Citus), where the row may have
+ * moved since: its payload must not be taken for none.
+ */
+static void
+payloads_by_id(ApTenant *t)
+{
+	Oid			types[2] = {INT8OID, INT8ARRAYOID};
+	Datum		values[2];
+	Datum	   *ids;
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i < t->nwanted; i++)
+		if (!t->wanted[i].found)
+			t->wanted[n++] = t->wanted[i];
+	t->nwanted = n;
+	if (n == 0)
+		return;
+	qsort(t->wanted, n, sizeof(ApWanted), cmp_wanted_id);
+	ids = palloc(sizeof(Datum) * n);
+	for (i = 0; i < n; i++)
+		ids[i] = Int64GetDatum(t->wanted[i].id);
+	values[0] = Int64GetDatum(t->user_id);
+	values[1] = PointerGetDatum(construct_array(ids, n, INT8OID, 8,
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	scan_tenant(t, AP_Q_IMPORT_PROFILES_BY_ID, 2, types, values, profile_id_row);
+	pfree(ids);
 }
 
 /*
@@ -599,6 +669,8 @@ ap_tenant_payloads(ApTenant *t, const int32 *c, int n)
 		}
 		t->resident[t->nresident++] = c[i];
 		t->wanted[t->nwanted].tid = ct->profile;
+		t->wanted[t->nwanted].id = ct->id;
+		t->wanted[t->nwanted].found = false;
 		t->wanted[t->nwanted++].contact = c[i];
 	}
 	if (t->nwanted == 0)
@@ -614,6 +686,7 @@ ap_tenant_payloads(ApTenant *t, const int32 *c, int n)
 												TYPALIGN_SHORT));
 	scan_tenant(t, AP_Q_IMPORT_PROFILES, 2, types, values, profile_row);
 	pfree(tids);
+	payloads_by_id(t);
 }
 
 /* Forget the payloads read so far (the import keeps its pending edits). */

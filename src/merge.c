@@ -75,14 +75,14 @@ conflict_fields(const ApContact *ct, const ApRowValues *rv,
 	}
 }
 
-/* Apply the identity policy; true when a value changed. */
-static bool
+/* Apply the identity policy; returns the fields it changed (bits). */
+static uint16
 merge_identity(ApTenant *t, ApContact *ct, const ApRowValues *rv,
 			   bool overwrite, const ap_phone_region *region)
 {
 	const char *val[AP_NIDENTITY];
 	uint32		len[AP_NIDENTITY];
-	bool		changed = false;
+	uint16		changed = 0;
 	int			f;
 
 	for (f = 0; f < AP_NIDENTITY; f++)
@@ -96,9 +96,9 @@ merge_identity(ApTenant *t, ApContact *ct, const ApRowValues *rv,
 			continue;
 		val[f] = rv->val[f];
 		len[f] = rv->len[f];
-		ct->ident_dirty |= (uint16) (1 << f);
-		changed = true;
+		changed |= (uint16) (1 << f);
 	}
+	ct->ident_dirty |= changed;
 	/* the row's values live only as long as the row: repack a copy */
 	if (changed)
 		ap_contact_set_ident(t, ct, val, len);
@@ -150,7 +150,8 @@ merge_payload(ApTenant *t, ApContact *ct, const ApBinding *b,
 ApAction
 ap_merge_row(ApTenant *t, int32 c, const ApRowValues *rv,
 			 ApMatchKey matched_by, int32 ambiguous, bool overwrite,
-			 bool created, const ap_phone_region *region, StringInfo reason)
+			 bool created, const ap_phone_region *region, StringInfo reason,
+			 uint16 *ident_changed)
 {
 	ApContact  *ct = &t->contacts[c];
 	const ApBinding *b = t->binding;
@@ -158,9 +159,10 @@ ap_merge_row(ApTenant *t, int32 c, const ApRowValues *rv,
 	bool		conflict = false;
 	bool		changed;
 
+	*ident_changed = 0;
 	if (created)
 	{
-		merge_identity(t, ct, rv, false, region);
+		*ident_changed = merge_identity(t, ct, rv, false, region);
 		merge_payload(t, ct, b, rv, reason);
 		return AP_ACT_NEW;
 	}
@@ -181,7 +183,9 @@ ap_merge_row(ApTenant *t, int32 c, const ApRowValues *rv,
 			conflict = true;
 		}
 	}
-	changed = !conflict && merge_identity(t, ct, rv, overwrite, region);
+	if (!conflict)
+		*ident_changed = merge_identity(t, ct, rv, overwrite, region);
+	changed = *ident_changed != 0;
 	changed |= merge_payload(t, ct, b, rv, reason);
 	if (conflict)
 		return AP_ACT_CONFLICT;

@@ -22,7 +22,7 @@ static const char *const query_names[AP_NQUERIES] = {
 	"exported_at_update", "exported_at_tid",
 	"event_insert", "tenant_keys", "import_profiles", "import_update",
 	"import_insert", "import_profiles_upsert", "tenant_lock", "import_fill",
-	"import_profile_tids"
+	"import_profile_tids", "import_profiles_by_id"
 };
 
 /* c.<col>::text for an identity field, or NULL when it lives in the payload */
@@ -185,10 +185,23 @@ static void
 import_profiles(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
-					 "SELECT ci.ctid, ci.payload_json"
+					 "SELECT ci.ctid, ci.contact_id, ci.payload_json"
 					 " FROM %s.contact_integrations ci"
 					 " WHERE ci.ctid" EQ "ANY ($2::pg_catalog.tid[])"
 					 " AND ci.user_id" EQ "$1"
+					 " AND ci.integration_key" EQ "'" AP_INTEGRATION_KEY "'",
+					 b->ext_schema);
+}
+
+/* The same by contact id, for profiles whose tid found nothing. */
+static void
+import_profiles_by_id(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "SELECT ci.ctid, ci.contact_id, ci.payload_json"
+					 " FROM %s.contact_integrations ci"
+					 " WHERE ci.user_id" EQ "$1"
+					 " AND ci.contact_id" EQ "ANY ($2::pg_catalog.int8[])"
 					 " AND ci.integration_key" EQ "'" AP_INTEGRATION_KEY "'",
 					 b->ext_schema);
 }
@@ -360,6 +373,9 @@ ap_query_text(const ApBinding *b, ApQuery q)
 			break;
 		case AP_Q_IMPORT_PROFILE_TIDS:
 			import_profile_tids(&s, b);
+			break;
+		case AP_Q_IMPORT_PROFILES_BY_ID:
+			import_profiles_by_id(&s, b);
 			break;
 		case AP_NQUERIES:
 			elog(ERROR, "activepipe: bad query number");

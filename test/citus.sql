@@ -27,7 +27,7 @@ SELECT is_empty(
 
 SELECT is(
 	(SELECT count(*)::int FROM activepipe_statements()),
-	17, 'activepipe_statements() lists all seventeen statements');
+	18, 'activepipe_statements() lists all eighteen statements');
 
 -- SELECT, UPDATE and upserts filter on the tenant column with $1
 SELECT is_empty(
