@@ -202,4 +202,10 @@ extern ApAction ap_merge_row(ApTenant *t, int32 c, const ApRowValues *rv,
 
 extern void ap_import_write(ApTenant *t, int64 user_id);
 
+/*
+ * Raw upload bytes to text in the database encoding (upload.c); names the
+ * encoding found.  Bytes that do not decode are an ERROR.
+ */
+extern char *ap_decode_upload(bytea *raw, size_t *outlen, const char **encoding);
+
 #endif							/* ACTIVEPIPE_IMPORT_H */
