@@ -120,6 +120,11 @@ typedef struct ApWanted
 	int64		id;				/* the contact's */
 } ApWanted;
 
+/* The touched bits: one per key hash, modulo 65536 (index_add sets them). */
+#define AP_TOUCHED_WORDS 1024
+#define AP_TOUCHED_WORD(hash) (((hash) >> 6) & (AP_TOUCHED_WORDS - 1))
+#define AP_TOUCHED_BIT(hash) (UINT64CONST(1) << ((hash) & 63))
+
 /* The tenant: contacts (existing, then new) and the email/phone indexes. */
 typedef struct ApTenant
 {
@@ -130,7 +135,7 @@ typedef struct ApTenant
 	ApKeyIndex	email;
 	ApKeyIndex	phone;			/* phone and mobile columns together */
 	uint32		nkeys[2];		/* email, phone values read: index sizes */
-	struct ProfileMap *profiles;	/* while loading: profile tids by contact */
+	struct profmap_hash *profiles;	/* while loading: profile tids by contact */
 	MemoryContext cxt;
 	MemoryContext paycxt;		/* the resident payloads */
 	int32	   *resident;		/* contacts whose payloads are read */
@@ -139,7 +144,7 @@ typedef struct ApTenant
 	ApWanted   *wanted;			/* the profiles being read, by tid */
 	int32		nwanted;
 	int64		user_id;
-	uint64		touched[1024];	/* key hashes whose entry changed, by bit */
+	uint64		touched[AP_TOUCHED_WORDS];	/* key hashes whose entry changed */
 	const ApBinding *binding;
 	bool		overwrite;		/* identity writes replace, not fill blanks */
 } ApTenant;
@@ -171,7 +176,7 @@ extern uint32 ap_key_hash(const char *key, size_t len);
 static inline bool
 ap_key_touched(const ApTenant *t, uint32 hash)
 {
-	return (t->touched[(hash >> 6) & 1023] & (UINT64CONST(1) << (hash & 63))) != 0;
+	return (t->touched[AP_TOUCHED_WORD(hash)] & AP_TOUCHED_BIT(hash)) != 0;
 }
 extern void ap_contact_set_ident(ApTenant *t, ApContact *ct,
 								 const char *const *val, const uint32 *len);

@@ -91,10 +91,17 @@ index_init(ApKeyIndex *ix, MemoryContext cxt, uint32 keys)
 	ix->used = 0;
 }
 
+/* The home slot of hash: scaled, not masked, so any size will do. */
+static inline uint32
+home_slot(const ApKeyIndex *ix, uint32 hash)
+{
+	return (uint32) (((uint64) hash * ix->size) >> 32);
+}
+
 static ApKeyEntry *
 probe(ApKeyIndex *ix, const char *key, uint32 len, uint32 hash)
 {
-	uint32		i = (uint32) (((uint64) hash * ix->size) >> 32);
+	uint32		i = home_slot(ix, hash);
 
 	for (;;)
 	{
@@ -154,7 +161,7 @@ index_add(ApTenant *t, ApKeyIndex *ix, const char *key, uint32 len,
 
 	if ((uint64) ix->used * 4 >= (uint64) ix->size * 3)
 		index_grow(ix);
-	t->touched[(hash >> 6) & 1023] |= UINT64CONST(1) << (hash & 63);
+	t->touched[AP_TOUCHED_WORD(hash)] |= AP_TOUCHED_BIT(hash);
 	e = probe(ix, key, len, hash);
 	if (e->rec == NULL)
 	{
@@ -210,7 +217,7 @@ batch_flush(ApTenant *t, KeyBatch *kb)
 	{
 		ApKeyIndex *ix = kb->job[i].ix;
 
-		__builtin_prefetch(&ix->slots[((uint64) kb->job[i].hash * ix->size) >> 32]);
+		__builtin_prefetch(&ix->slots[home_slot(ix, kb->job[i].hash)]);
 	}
 	for (i = 0; i < kb->n; i++)
 		index_add(t, kb->job[i].ix, kb->keys.data + kb->job[i].off,
@@ -227,7 +234,7 @@ batch_add(ApTenant *t, KeyBatch *kb, ApKeyIndex *ix, const char *key,
 		batch_flush(t, kb);
 	kb->job[kb->n].ix = ix;
 	kb->job[kb->n].contact = c;
-	kb->job[kb->n].hash = hash_bytes((const unsigned char *) key, len);
+	kb->job[kb->n].hash = ap_key_hash(key, len);
 	kb->job[kb->n].len = len;
 	kb->job[kb->n].off = kb->keys.len;
 	appendBinaryStringInfo(&kb->keys, key, len);
@@ -389,94 +396,35 @@ receive_nothing(DestReceiver *self)
  * contacts, looked up as each contact arrives (a hash join, without the
  * executor's copy of every contact row).
  */
-typedef struct ProfileSlot
+typedef struct ProfileEntry
 {
 	int64		contact;
 	ItemPointerData tid;
-	bool		used;
-} ProfileSlot;
+	char		status;			/* simplehash's */
+} ProfileEntry;
 
-typedef struct ProfileMap
-{
-	ProfileSlot *slots;
-	uint32		size;			/* a power of two */
-	uint32		used;
-} ProfileMap;
-
-static uint32
-id_hash(int64 id)
-{
-	uint64		h = (uint64) id;
-
-	/* the finaliser of MurmurHash3: ids are dense, slots must not be */
-	h ^= h >> 33;
-	h *= UINT64CONST(0xff51afd7ed558ccd);
-	h ^= h >> 33;
-	return (uint32) h;
-}
-
-static ProfileSlot *
-profile_slot(ProfileMap *m, int64 id)
-{
-	uint32		i = id_hash(id) & (m->size - 1);
-
-	while (m->slots[i].used && m->slots[i].contact != id)
-		i = (i + 1) & (m->size - 1);
-	return &m->slots[i];
-}
-
-static void
-profile_put(ProfileMap *m, int64 id, ItemPointer tid)
-{
-	ProfileSlot *e;
-
-	if (m->used * 2 >= m->size)
-	{
-		ProfileSlot *old = m->slots;
-		uint32		oldsize = m->size;
-		uint32		i;
-
-		m->size = oldsize ? oldsize * 2 : 4096;
-		m->slots = palloc_extended(sizeof(ProfileSlot) * m->size,
-								   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-		for (i = 0; i < oldsize; i++)
-		{
-			if ((i & 0xFFFF) == 0)
-				CHECK_FOR_INTERRUPTS();
-			if (old[i].used)
-				*profile_slot(m, old[i].contact) = old[i];
-		}
-		if (old)
-			pfree(old);
-	}
-	e = profile_slot(m, id);
-	if (!e->used)
-		m->used++;
-	e->used = true;
-	e->contact = id;
-	ItemPointerCopy(tid, &e->tid);
-}
-
-static void
-profile_find(ProfileMap *m, int64 id, ItemPointer out)
-{
-	ProfileSlot *e;
-
-	if (m->size == 0)
-		return;
-	e = profile_slot(m, id);
-	if (e->used)
-		ItemPointerCopy(&e->tid, out);
-}
+#define SH_PREFIX profmap
+#define SH_ELEMENT_TYPE ProfileEntry
+#define SH_KEY_TYPE int64
+#define SH_KEY contact
+#define SH_HASH_KEY(tb, key) murmurhash32((uint32) ((uint64) (key) ^ ((uint64) (key) >> 32)))
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
 
 /* One AP_Q_IMPORT_PROFILE_TIDS row: where a contact's profile is. */
 static void
 tid_row(ApTenant *t, TupleTableSlot *slot)
 {
+	bool		found;
+	ProfileEntry *e;
+
 	if (slot->tts_isnull[0] || slot->tts_isnull[1])
 		return;
-	profile_put(t->profiles, DatumGetInt64(slot->tts_values[0]),
-				(ItemPointer) DatumGetPointer(slot->tts_values[1]));
+	e = profmap_insert(t->profiles, DatumGetInt64(slot->tts_values[0]), &found);
+	ItemPointerCopy((ItemPointer) DatumGetPointer(slot->tts_values[1]), &e->tid);
 }
 
 /* Text of a datum without a copy when it is plain; NULL when blank. */
@@ -504,12 +452,14 @@ contact_row(ApTenant *t, TupleTableSlot *slot)
 	const char *val[AP_NIDENTITY];
 	uint32		len[AP_NIDENTITY];
 	void	   *to_free[AP_NIDENTITY];
+	ProfileEntry *e;
 	int			f;
 
 	if (slot->tts_tupleDescriptor->natts != 1 + AP_NIDENTITY)
 		elog(ERROR, "activepipe: unexpected tenant row shape");
 	ct->id = DatumGetInt64(slot->tts_values[0]);
-	profile_find(t->profiles, ct->id, &ct->profile);
+	if ((e = profmap_lookup(t->profiles, ct->id)) != NULL)
+		ItemPointerCopy(&e->tid, &ct->profile);
 	for (f = 0; f < AP_NIDENTITY; f++)
 	{
 		to_free[f] = NULL;
@@ -712,7 +662,6 @@ ap_tenant_load(ApTenant *t, const ApBinding *b, int64 user_id,
 {
 	Oid			types[1];
 	Datum		values[1];
-	ProfileMap	profiles;
 	KeyBatch   *kb;
 	int32		c;
 	MemoryContext old;
@@ -739,14 +688,12 @@ ap_tenant_load(ApTenant *t, const ApBinding *b, int64 user_id,
 	 */
 	CommandCounterIncrement();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	t->profiles = &profiles;
-	memset(&profiles, 0, sizeof(profiles));
+	t->profiles = profmap_create(CurrentMemoryContext, 4096, NULL);
 	scan_tenant(t, AP_Q_IMPORT_PROFILE_TIDS, 1, types, values, tid_row);
 	scan_tenant(t, AP_Q_TENANT_KEYS, 1, types, values, contact_row);
 	t->nexisting = t->ncontacts;
+	profmap_destroy(t->profiles);
 	t->profiles = NULL;
-	if (profiles.slots)
-		pfree(profiles.slots);
 
 	index_init(&t->email, t->cxt, t->nkeys[0]);
 	index_init(&t->phone, t->cxt, t->nkeys[1]);

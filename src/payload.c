@@ -212,21 +212,6 @@ ap_push_string(JsonbParseState **st, JsonbIteratorToken tok,
 	pushJsonbValue(st, tok, &v);
 }
 
-/* Both run once per tag: a cell of thousands of tags stays cancellable. */
-static void
-count_tag(const char *tag, size_t len, void *arg)
-{
-	CHECK_FOR_INTERRUPTS();
-	(*(int *) arg)++;
-}
-
-static void
-push_tag(const char *tag, size_t len, void *arg)
-{
-	CHECK_FOR_INTERRUPTS();
-	ap_push_string((JsonbParseState **) arg, WJB_ELEM, tag, len);
-}
-
 /* A canonical range number as numeric; plain integers skip numeric_in. */
 static Numeric
 range_numeric(const char *num)
@@ -244,55 +229,108 @@ range_numeric(const char *num)
 											   Int32GetDatum(-1)));
 }
 
-/* Push one normalised field, or nothing when the value is blank. */
+/* Collects a cell's tags as jsonb strings. */
+typedef struct TagList
+{
+	JsonbValue *elems;
+	int			n;
+	int			cap;
+} TagList;
+
 static void
-push_field(JsonbParseState **st, int field, const char *s, size_t len,
-		   bool keep_bad, uint64 *bad_mask)
+collect_tag(const char *tag, size_t len, void *arg)
+{
+	TagList    *l = (TagList *) arg;
+
+	CHECK_FOR_INTERRUPTS();		/* a cell of thousands of tags */
+	if (l->n == l->cap)
+	{
+		l->cap = l->cap ? l->cap * 2 : 8;
+		l->elems = l->elems ? repalloc(l->elems, sizeof(JsonbValue) * l->cap) :
+			palloc(sizeof(JsonbValue) * l->cap);
+	}
+	l->elems[l->n].type = jbvString;
+	l->elems[l->n].val.string.val = (char *) tag;
+	l->elems[l->n].val.string.len = len;
+	l->n++;
+}
+
+/*
+ * The value a field's text stores: a range as a number (text that is not
+ * one sets the field's bit in *bad_mask and stays text), tags as an array,
+ * anything else as the trimmed string.  False when it stores nothing.
+ */
+static bool
+edit_value(int field, const char *s, size_t len, JsonbValue *out,
+		   uint64 *bad_mask)
 {
 	char		num[64];
-	int			ntags = 0;
+	TagList		tags = {NULL, 0, 0};
 
 	ap_trim(&s, &len);
 	if (len == 0)
-		return;
+		return false;
 	switch (ap_contract[field].kind)
 	{
 		case AP_KIND_RANGE:
 			switch (ap_parse_range(s, len, num, sizeof(num)))
 			{
 				case AP_NUM_EMPTY:
-					return;
+					return false;
 				case AP_NUM_OK:
-					{
-						JsonbValue	v;
-
-						v.type = jbvNumeric;
-						v.val.numeric = range_numeric(num);
-						push_key(st, field);
-						pushJsonbValue(st, WJB_VALUE, &v);
-						return;
-					}
+					out->type = jbvNumeric;
+					out->val.numeric = range_numeric(num);
+					return true;
 				case AP_NUM_BAD:
 					*bad_mask |= UINT64CONST(1) << field;
-					if (!keep_bad)
-						return;
-					break;		/* stored as the text written */
+					break;
 			}
 			break;
 		case AP_KIND_TAGS:
-			ap_tags_split(s, len, count_tag, &ntags);
-			if (ntags == 0)
-				return;
-			push_key(st, field);
-			pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
-			ap_tags_split(s, len, push_tag, st);
-			pushJsonbValue(st, WJB_END_ARRAY, NULL);
-			return;
+			ap_tags_split(s, len, collect_tag, &tags);
+			if (tags.n == 0)
+				return false;
+			out->type = jbvArray;
+			out->val.array.elems = tags.elems;
+			out->val.array.nElems = tags.n;
+			out->val.array.rawScalar = false;
+			return true;
 		default:
 			break;
 	}
+	out->type = jbvString;
+	out->val.string.val = (char *) s;
+	out->val.string.len = len;
+	return true;
+}
+
+/*
+ * Push one normalised field, or nothing when it stores nothing.  A bad
+ * range number is pushed as its text only when keep_bad.
+ */
+static void
+push_field(JsonbParseState **st, int field, const char *s, size_t len,
+		   bool keep_bad, uint64 *bad_mask)
+{
+	JsonbValue	v;
+	uint64		bad = 0;
+	int			i;
+
+	if (!edit_value(field, s, len, &v, &bad))
+		return;
+	*bad_mask |= bad;
+	if (bad && !keep_bad)
+		return;
 	push_key(st, field);
-	ap_push_string(st, WJB_VALUE, s, len);
+	if (v.type != jbvArray)
+	{
+		pushJsonbValue(st, WJB_VALUE, &v);
+		return;
+	}
+	pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
+	for (i = 0; i < v.val.array.nElems; i++)
+		pushJsonbValue(st, WJB_ELEM, &v.val.array.elems[i]);
+	pushJsonbValue(st, WJB_END_ARRAY, NULL);
 }
 
 Jsonb *
@@ -368,80 +406,6 @@ ap_payload_apply(Jsonb *old, const ApFieldEdit *edits, bool keep_bad,
  * compareJsonbContainers, so values are compared as jsonb compares them:
  * strings bytewise, numbers by value, tag arrays element by element.
  */
-
-/* Collects a cell's tags as jsonb strings. */
-typedef struct TagList
-{
-	JsonbValue *elems;
-	int			n;
-	int			cap;
-} TagList;
-
-static void
-collect_tag(const char *tag, size_t len, void *arg)
-{
-	TagList    *l = (TagList *) arg;
-
-	CHECK_FOR_INTERRUPTS();
-	if (l->n == l->cap)
-	{
-		l->cap = l->cap ? l->cap * 2 : 8;
-		l->elems = l->elems ? repalloc(l->elems, sizeof(JsonbValue) * l->cap) :
-			palloc(sizeof(JsonbValue) * l->cap);
-	}
-	l->elems[l->n].type = jbvString;
-	l->elems[l->n].val.string.val = (char *) tag;
-	l->elems[l->n].val.string.len = len;
-	l->n++;
-}
-
-/*
- * The value an edit's text stores, as push_field would push it (bad numbers
- * kept as text); false when it stores nothing.
- */
-static bool
-edit_value(int field, const char *s, size_t len, JsonbValue *out,
-		   uint64 *bad_mask)
-{
-	char		num[64];
-	TagList		tags = {NULL, 0, 0};
-
-	ap_trim(&s, &len);
-	if (len == 0)
-		return false;
-	switch (ap_contract[field].kind)
-	{
-		case AP_KIND_RANGE:
-			switch (ap_parse_range(s, len, num, sizeof(num)))
-			{
-				case AP_NUM_EMPTY:
-					return false;
-				case AP_NUM_OK:
-					out->type = jbvNumeric;
-					out->val.numeric = range_numeric(num);
-					return true;
-				case AP_NUM_BAD:
-					*bad_mask |= UINT64CONST(1) << field;
-					break;
-			}
-			break;
-		case AP_KIND_TAGS:
-			ap_tags_split(s, len, collect_tag, &tags);
-			if (tags.n == 0)
-				return false;
-			out->type = jbvArray;
-			out->val.array.elems = tags.elems;
-			out->val.array.nElems = tags.n;
-			out->val.array.rawScalar = false;
-			return true;
-		default:
-			break;
-	}
-	out->type = jbvString;
-	out->val.string.val = (char *) s;
-	out->val.string.len = len;
-	return true;
-}
 
 static bool
 scalars_equal(const JsonbValue *a, const JsonbValue *b)
