@@ -12,18 +12,7 @@ if [ "${AP_TEST_DEB:-}" != "1" ]; then
 	exit 0
 fi
 
-n=0
-failed=0
-ok() {	# condition-status name [diagnostic]
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		failed=$((failed + 1))
-		[ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
-	fi
-}
+. test/scripts/lib/tap.sh
 
 ver=$(sed -n "s/^[[:space:]]*default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" activepipe.control)
 debver=$(sed -n '1s/^[^ ]* (\([0-9]*:\)\{0,1\}\([^)]*\)).*/\2/p' debian/changelog)
@@ -72,5 +61,4 @@ for deb in $debs; do
 	ok $? "package depends on libcsv (shlibs)" "Depends: $(dpkg-deb -f "$deb" Depends)"
 done
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

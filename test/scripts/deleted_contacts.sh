@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.." || exit 1
 DB=ap_deleted
 trap 'dropdb --if-exists "$DB" >/dev/null 2>&1' EXIT
 crash_mark
-new_db "$DB" || { ok 1 "set up database $DB"; echo "1..$T_N"; exit 1; }
+new_db "$DB" || { ok 1 "set up database $DB"; done_testing; exit 1; }
 
 # errq SQL: the SQLSTATE and message of SQL's error, or "no error"
 errq() {
@@ -95,5 +95,4 @@ res=$(errq "INSERT INTO contact_integrations (user_id, contact_id) VALUES (703, 
 is "${res%% *}" 23503 "cascade: a profile for a missing contact is refused"
 
 crash_check
-echo "1..$T_N"
-exit $(( T_FAIL > 0 ))
+done_testing

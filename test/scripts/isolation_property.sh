@@ -26,7 +26,7 @@ trap 'dropdb --if-exists "$DB" >/dev/null 2>&1' EXIT
 
 OPS="commit preview plan export export_rows export_summary card card_save card_clear"
 crash_mark
-new_db "$DB" || { ok 1 "set up database $DB"; echo "1..$T_N"; exit 1; }
+new_db "$DB" || { ok 1 "set up database $DB"; done_testing; exit 1; }
 
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null 2>/tmp/ap-isolation-setup.$$ <<'SQL'
 CREATE FUNCTION reltest.rnd(lo int, hi int) RETURNS int LANGUAGE sql VOLATILE AS
@@ -281,5 +281,4 @@ n=$(q "$DB" "SELECT count(*) FROM (SELECT activepipe_email_key(email) FROM conta
 [ "${n:-0}" -gt 10 ]
 ok $? "tenants really share emails ($n email keys held by several tenants)"
 crash_check
-echo "1..$T_N"
-exit $(( T_FAIL > 0 ))
+done_testing

@@ -20,7 +20,7 @@ EVENTS=${DUMP_EVENTS:-2000}		# export events, on top of the imports'
 work=$(mktemp -d "${TMPDIR:-/tmp}/ap-dumpbulk.XXXXXX")
 trap 'rm -rf "$work"; dropdb --if-exists $SRC >/dev/null 2>&1; dropdb --if-exists $DST >/dev/null 2>&1' EXIT
 crash_mark
-new_db $SRC || { ok 1 "set up $SRC"; echo "1..$T_N"; exit 1; }
+new_db $SRC || { ok 1 "set up $SRC"; done_testing; exit 1; }
 
 psql -X -q -v ON_ERROR_STOP=1 -d $SRC >/dev/null 2>"$work/src.err" <<SQL
 INSERT INTO users (id) VALUES (801), (802), (803);
@@ -104,5 +104,4 @@ is "$(q $DST "SELECT count(*) FROM (SELECT activepipe_email_key(email) FROM cont
 	"restored: no duplicate contact after importing into the copy"
 
 crash_check
-echo "1..$T_N"
-exit $(( T_FAIL > 0 ))
+done_testing

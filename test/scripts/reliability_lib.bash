@@ -5,41 +5,9 @@
 # Needs PGHOST/PGPORT/PGUSER (a superuser) of a running throwaway cluster,
 # as test/run.sh and scripts/cluster.sh set them.
 
-T_N=0
-T_FAIL=0
-
-# ok RC DESCRIPTION: one TAP line, passing when RC is 0.
-ok() {
-	T_N=$((T_N + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $T_N - $2"
-	else
-		echo "not ok $T_N - $2"
-		T_FAIL=$((T_FAIL + 1))
-	fi
-}
-
-# is GOT EXPECTED DESCRIPTION
-is() {
-	if [ "$1" = "$2" ]; then
-		ok 0 "$3"
-	else
-		ok 1 "$3"
-		diag "got:      $(printf '%s' "$1" | head -c 400)"
-		diag "expected: $(printf '%s' "$2" | head -c 400)"
-	fi
-}
-
-diag() {
-	printf '%s\n' "$*" | sed 's/^/# /'
-}
-
-# q DB SQL...: run SQL, print unaligned tuples, stop at the first error.
-q() {
-	local db=$1
-	shift
-	psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$*"
-}
+. test/scripts/lib/tap.sh
+# these scripts pass bytes through psql as they are: no client encoding forced
+unset PGCLIENTENCODING
 
 # new_db NAME: a fresh database holding the reference Ulysses schema, the
 # extension and the reltest helper schema (state checksums).

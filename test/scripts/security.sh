@@ -91,7 +91,7 @@ normalise() { sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+[-+][0-9:]+/<ts>/g' "
 
 # ---- A. search_path -----------------------------------------------------
 for d in $CLEAN $EVIL; do
-	new_db "$d" && seed "$d" || { ok 1 "set up $d"; echo "1..$T_N"; exit 1; }
+	new_db "$d" && seed "$d" || { ok 1 "set up $d"; done_testing; exit 1; }
 done
 psql -X -q -v ON_ERROR_STOP=1 -d $EVIL >/dev/null 2>"$work/evil.err" <<'SQL'
 CREATE SCHEMA evil;
@@ -217,7 +217,7 @@ ok $? "tenant 602 is untouched by tenant 601's calls in both databases"
 
 # ---- B. privileges --------------------------------------------------------
 cleanup_roles_first
-new_db $PRIV && seed $PRIV || { ok 1 "set up $PRIV"; echo "1..$T_N"; exit 1; }
+new_db $PRIV && seed $PRIV || { ok 1 "set up $PRIV"; done_testing; exit 1; }
 psql -X -q -v ON_ERROR_STOP=1 -d $PRIV >/dev/null 2>"$work/priv.err" <<'SQL'
 CREATE ROLE ap_sec_nobody NOLOGIN;
 CREATE ROLE ap_sec_app NOLOGIN;
@@ -392,5 +392,4 @@ out=$(q $PRIV "SELECT string_agg(p.contact_id::text, ',') FROM activepipe_import
 is "${out:-}" "" "tenant 601's import plan never names tenant 602's contacts (shared email, mobile and phone)"
 
 crash_check
-echo "1..$T_N"
-exit $(( T_FAIL > 0 ))
+done_testing

@@ -1,4 +1,5 @@
-# Sourced by test/scripts/*.sh: TAP output and psql helpers.
+# Sourced by test/scripts/*.sh (directly, or through reliability_lib.bash):
+# TAP output and psql helpers.
 #
 # The scripts run with PGHOST/PGPORT/PGUSER exported to a running cluster
 # (test/run.sh starts one).  Each prints "ok N - ..." / "not ok N - ..."
@@ -16,7 +17,8 @@ plan() { T_PLANNED=$1; }
 # diag LINE...: TAP comments; empty lines are dropped
 diag() { printf '%s\n' "$@" | sed -e '/^$/d' -e 's/^/# /'; }
 
-# ok STATUS DESCRIPTION: passes when STATUS is 0
+# ok STATUS DESCRIPTION [DIAGNOSTIC]: passes when STATUS is 0; the
+# diagnostic is printed when it fails
 ok() {
 	T_RUN=$((T_RUN + 1))
 	if [ "$1" -eq 0 ]; then
@@ -24,7 +26,9 @@ ok() {
 	else
 		echo "not ok $T_RUN - $2"
 		T_FAILED=$((T_FAILED + 1))
+		[ -n "${3:-}" ] && diag "$3"
 	fi
+	return 0
 }
 
 # is GOT WANT DESCRIPTION
@@ -33,7 +37,8 @@ is() {
 		ok 0 "$3"
 	else
 		ok 1 "$3"
-		diag "     got: '$1'" "expected: '$2'"
+		diag "     got: '$(printf '%s' "$1" | head -c 400)'" \
+			"expected: '$(printf '%s' "$2" | head -c 400)'"
 	fi
 }
 
@@ -57,8 +62,12 @@ like() {
 	fi
 }
 
-# q DB SQL: one value (or rows, unaligned), errors to stderr
-q() { "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+# q DB SQL...: one value (or rows, unaligned), errors to stderr
+q() {
+	local db=$1
+	shift
+	"$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -d "$db" -c "$*"
+}
 
 # run DB SQL-on-stdin: a script with ON_ERROR_STOP, quiet on success
 run() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$1" >/dev/null; }
