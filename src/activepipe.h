@@ -21,9 +21,19 @@
 
 #define AP_INTEGRATION_KEY "activepipe"
 
+/* Conflicts and skips a summary lists (the report and the plan have all). */
+#define AP_SUMMARY_ROWS 1000
+
 /* Settings (activepipe.c) */
 extern int	ap_export_cap;
 extern bool ap_stamp_exports;
+extern int	ap_history_days;
+
+/*
+ * Calls that take the tenant lock and then read must take their snapshot
+ * after it: refuse REPEATABLE READ and SERIALIZABLE (import.c).
+ */
+extern void ap_refuse_xact_snapshot(const char *what);
 extern const ap_phone_region *ap_default_region(void);
 
 /*
@@ -34,20 +44,34 @@ extern const ap_phone_region *ap_default_region(void);
 typedef struct ApBinding
 {
 	char	   *ext_schema;		/* quoted schema of the extension */
+	Oid			ext_nsp;
 	char	   *table;			/* quoted, schema-qualified contacts table */
+	Oid			relid;
 	char	   *id_col;
 	char	   *user_col;
+	AttrNumber	id_attnum;
+	AttrNumber	user_attnum;
 	char	   *col[AP_NIDENTITY];
+	AttrNumber	attnum[AP_NIDENTITY];	/* 0 when in the payload */
+	uint16		bound;			/* identity fields that have a column */
+	/* phone-key regions of the probe statements, as the indexes spell them */
+	char	   *probe_region[2];	/* mobile, phone */
+	/* the id column's sequence: see ap_binding_id_sequence */
+	Oid			id_seq;
+	bool		id_always;
+	bool		id_seq_known;
 } ApBinding;
 
 /* Load and check the binding; call inside SPI_connect. */
 extern ApBinding *ap_binding_load(FunctionCallInfo fcinfo);
 extern char *ap_extension_schema(FunctionCallInfo fcinfo);
+extern bool ap_binding_has_payload_ident(const ApBinding *b);
+extern Oid	ap_binding_id_sequence(const ApBinding *b, bool *always);
 
 /*
  * Every SQL statement the extension sends through SPI is built here
  * (queries.c), so that one place shows that each one is schema-qualified
- * and filters on the tenant column.
+ * and filters on the tenant column; spi.c runs them.
  */
 typedef enum ApQuery
 {
@@ -56,24 +80,56 @@ typedef enum ApQuery
 	AP_Q_PROFILE_UPSERT,		/* $1 user, $2 contact, $3 payload */
 	AP_Q_PROFILE_CLEAR,			/* $1 user, $2 contact */
 	AP_Q_EXPORTED_AT,			/* $1 user, $2 ids[] without a profile yet */
+	AP_Q_EXPORTED_AT_UPSERT,	/* the same under a transaction snapshot */
 	AP_Q_EXPORTED_AT_UPDATE,	/* $1 user, $2 ids[] with a profile */
-	AP_Q_EXPORTED_AT_TID,		/* $1 user, $2 tids[] of those profiles */
-	AP_Q_EVENT_INSERT,			/* $1 user, $2 type, $3 filename, $4..$8 counts, $9 summary */
-	AP_Q_TENANT_KEYS,			/* $1 user: id and identity fields */
-	AP_Q_IMPORT_PROFILES,		/* $1 user, $2 tids[]: ctid, contact_id, payload */
-	AP_Q_IMPORT_UPDATE,			/* batched identity updates */
-	AP_Q_IMPORT_INSERT,			/* batched new contacts */
-	AP_Q_IMPORT_PROFILES_UPSERT,	/* batched payload upserts */
-	AP_Q_TENANT_LOCK,			/* $1 user: transaction advisory lock */
-	AP_Q_IMPORT_FILL,			/* batched identity fill-blanks */
+	AP_Q_EXPORTED_AT_TID,		/* $1 user, $2 tids[], $3 their contacts' ids[] */
+	AP_Q_EVENT_ID,				/* a new integration_events id */
+	AP_Q_EVENT_INSERT,			/* $1 user, $2 id, $3 type, $4 filename, $5..$9 counts, $10 summary */
+	AP_Q_TENANT_LOCK,			/* $1 user: the tenant's row lock */
+	AP_Q_TENANT_KEYS,			/* $1 user: id, identity fields, profile ctid */
 	AP_Q_IMPORT_PROFILE_TIDS,	/* $1 user: contact_id, ctid of each profile */
+	AP_Q_IMPORT_PROFILES,		/* $1 user, $2 tids[]: ctid, contact_id, payload */
 	AP_Q_IMPORT_PROFILES_BY_ID, /* $1 user, $2 ids[]: ctid, contact_id, payload */
+	AP_Q_PROBE_EMAIL,			/* $1 user, $2 keys[]: contacts holding them */
+	AP_Q_PROBE_MOBILE,
+	AP_Q_PROBE_PHONE,
+	AP_Q_CONTACT_IDS,			/* $1 sequence, $2 n: ids for new contacts */
+	AP_Q_IMPORT_INSERT,			/* batched new contacts */
+	AP_Q_IMPORT_UPDATE,			/* batched identity updates (overwrite) */
+	AP_Q_IMPORT_FILL,			/* batched identity fill-blanks */
+	AP_Q_IMPORT_PROFILES_UPSERT,	/* batched payload writes */
+	AP_Q_HISTORY_HEADER,		/* $1 user, $2 event, $3 header */
+	AP_Q_HISTORY_ROWS,			/* $1 user, $2 event, $3.. a chunk's rows */
+	AP_Q_HISTORY_CONTACTS,		/* $1 user, $2 event, $3.. a batch's contacts */
+	AP_Q_HISTORY_FORGET,		/* $1 user, $2 event, $3 ids[] */
+	AP_Q_HISTORY_RECLASSIFY,	/* $1 user, $2 event, $3 deleted ids[] */
+	AP_Q_HISTORY_SHOWN,			/* $1 user, $2 event: first conflicts, skips */
+	AP_Q_EXPORT_CONTACTS,		/* $1 user, $2 event, $3 ids[] */
+	AP_Q_EVENT_FIND,			/* $1 user, $2 event: type, kept, undone_by */
+	AP_Q_REPORT_ROWS,			/* $1 user, $2 event: the kept rows */
+	AP_Q_REPORT_HEADER,			/* $1 user, $2 event: the file's header */
+	AP_Q_EXPORT_REPORT,			/* $1 user, $2 event: the ids an export sent */
+	AP_Q_UNDO_CONTACTS,			/* $1 user, $2 event: then and now */
+	AP_Q_UNDO_DELETE_CONTACTS,	/* $1 user, $2 ids[] */
+	AP_Q_UNDO_DELETE_PROFILES,	/* $1 user, $2 ids[] */
+	AP_Q_UNDO_COLUMNS,			/* $1 user, $2 ids[], $3 masks[], $4.. values */
+	AP_Q_UNDO_PROFILES,			/* $1 user, $2 ids[], $3 payloads, $4, $5 times */
+	AP_Q_UNDO_DONE,				/* $1 user, $2 event, $3 the undo event */
 	AP_NQUERIES
 } ApQuery;
 
 extern void ap_lock_tenant(const ApBinding *b, int64 user_id);
 extern char *ap_query_text(const ApBinding *b, ApQuery q);
+extern const char *ap_query_name(ApQuery q);
 extern char *ap_binding_query_text(const char *ext_schema);
+
+/*
+ * The match-key expression of identity field f (email, mobile or phone)
+ * over column prefix||column, as the match indexes hold it; region_literal
+ * is the phone key's region as spelled in SQL (NULL: the default region).
+ */
+extern void ap_append_key_expr(StringInfo s, const ApBinding *b, int f,
+							   const char *prefix, const char *region_literal);
 
 /* Execute a statement with parameters; returns SPI_processed. */
 extern uint64 ap_spi_run(const ApBinding *b, ApQuery q, int nargs,
@@ -84,6 +140,9 @@ extern Portal ap_spi_cursor(const ApBinding *b, ApQuery q, int nargs,
 						   Oid *types, Datum *values, const char *nulls);
 extern void ap_spi_stream(const ApBinding *b, ApQuery q, int nargs,
 						  Oid *types, Datum *values, DestReceiver *dest);
+
+/* Rows of the import's contact reads: id, identity fields, profile ctid. */
+#define AP_CONTACT_KEYS_NATTS (2 + AP_NIDENTITY)
 
 /* Columns of AP_Q_CONTACT_ROWS, 1-based for SPI. */
 #define AP_COL_ID 1
@@ -147,16 +206,26 @@ extern Jsonb *ap_payload_apply(Jsonb *old, const ApFieldEdit *edits,
  * Would applying edits change the payload as pending[AP_NFIELDS] (NULL:
  * none) already edits it?  The answer ap_payload_apply (keep_bad) gives,
  * without building anything; bad range numbers set *bad_mask as it does.
+ * With changed_mask, every field is compared and the changed ones set
+ * their bits; without, the comparison stops at the first change.
  */
 extern bool ap_payload_edits_change(Jsonb *payload, const ApFieldEdit *pending,
-									const ApFieldEdit *edits, uint64 *bad_mask);
+									const ApFieldEdit *edits, uint64 *bad_mask,
+									uint64 *changed_mask);
+extern JsonbValue *ap_payload_field(Jsonb *payload, const ApFieldEdit *pending,
+									int f, JsonbValue *buf);
+extern uint64 ap_payload_diff(Jsonb *a, Jsonb *b, uint64 mask);
+extern Jsonb *ap_payload_restore(Jsonb *payload, Jsonb *before);
+extern void ap_push_value(JsonbParseState **st, const JsonbValue *v);
 
 /* Exporter (export.c), used by the card's single-contact path too. */
 extern void ap_append_csv_header(StringInfo buf);
 extern void ap_append_csv_row(StringInfo buf, const ApValues *v,
 							  bool escape_formulas);
+extern void ap_append_csv_cell(StringInfo buf, const char *s, int len,
+							   bool escape_formulas);
 
-/* Events (events.c): returns the new event id. */
+/* Events (events.c): an id drawn first, then the row. */
 typedef struct ApEventCounts
 {
 	int64		total_rows;
@@ -166,11 +235,13 @@ typedef struct ApEventCounts
 	int64		skipped_count;
 } ApEventCounts;
 
-extern int64 ap_event_log(const ApBinding *b, int64 user_id,
-						  const char *event_type, text *filename,
-						  const ApEventCounts *counts, Jsonb *summary);
+extern int64 ap_event_id(const ApBinding *b);
+extern void ap_event_log(const ApBinding *b, int64 user_id, int64 event_id,
+						 const char *event_type, text *filename,
+						 const ApEventCounts *counts, Jsonb *summary);
 
 /* Arrays of ids: sorted, de-duplicated, NULL-free (export.c). */
+extern int	ap_cmp_int64(const void *a, const void *b);
 extern int64 *ap_sorted_unique_ids(ArrayType *arr, int *n, int *requested);
 extern ArrayType *ap_ids_array(const int64 *ids, int n);
 

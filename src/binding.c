@@ -11,9 +11,12 @@
 #include "activepipe.h"
 
 #include "access/htup_details.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_attribute.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 char *
 ap_extension_schema(FunctionCallInfo fcinfo)
@@ -53,15 +56,86 @@ check_table(const char *schema, const char *table)
 
 static char *
 check_column(Oid relid, const char *schema, const char *table,
-			 const char *column, const char *role)
+			 const char *column, const char *role, AttrNumber *attnum)
 {
-	if (get_attnum(relid, column) == InvalidAttrNumber)
+	*attnum = get_attnum(relid, column);
+	if (*attnum == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("activepipe contacts binding: column \"%s\" (%s) does not exist in \"%s.%s\"",
 						column, role, schema, table),
 				 errhint("Fix the column name in the contacts_binding table, or set it to NULL to keep the field in the payload.")));
 	return pstrdup(quote_identifier(column));
+}
+
+/*
+ * This library serves the objects of its own version only.  Between
+ * installing a new package and ALTER EXTENSION ... UPDATE, the database
+ * still has the old objects: say so plainly instead of failing on a
+ * missing table halfway through a call.
+ */
+static void
+check_objects(Oid nsp)
+{
+	if (!OidIsValid(get_relname_relid("tenant_locks", nsp)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the activepipe library is version 1.2 but the extension's objects in this database are older"),
+				 errhint("Run ALTER EXTENSION activepipe UPDATE.")));
+}
+
+bool
+ap_binding_has_payload_ident(const ApBinding *b)
+{
+	return b->bound != (1 << AP_NIDENTITY) - 1;
+}
+
+static char
+attidentity(Oid relid, AttrNumber attnum)
+{
+	HeapTuple	tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid),
+									  Int16GetDatum(attnum));
+	char		result = '\0';
+
+	if (HeapTupleIsValid(tup))
+	{
+		result = ((Form_pg_attribute) GETSTRUCT(tup))->attidentity;
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
+/*
+ * The sequence of the contacts id column (serial or identity), from which
+ * a commit draws the ids of the contacts it creates; *always when the
+ * column is GENERATED ALWAYS (the insert then overrides it).  Looked up on
+ * first use and kept in the binding.
+ */
+Oid
+ap_binding_id_sequence(const ApBinding *cb, bool *always)
+{
+	ApBinding  *b = (ApBinding *) cb;	/* fills its cache fields only */
+	List	   *seqs;
+	ListCell   *lc;
+
+	if (!b->id_seq_known)
+	{
+		seqs = getOwnedSequences(b->relid);
+		foreach(lc, seqs)
+		{
+			Oid			table;
+			int32		col;
+
+			if ((sequenceIsOwned(lfirst_oid(lc), DEPENDENCY_AUTO, &table, &col) ||
+				 sequenceIsOwned(lfirst_oid(lc), DEPENDENCY_INTERNAL, &table, &col)) &&
+				table == b->relid && col == b->id_attnum)
+				b->id_seq = lfirst_oid(lc);
+		}
+		b->id_always = attidentity(b->relid, b->id_attnum) == ATTRIBUTE_IDENTITY_ALWAYS;
+		b->id_seq_known = true;
+	}
+	*always = b->id_always;
+	return b->id_seq;
 }
 
 ApBinding *
@@ -77,6 +151,8 @@ ap_binding_load(FunctionCallInfo fcinfo)
 	int			f;
 
 	b->ext_schema = pstrdup(quote_identifier(schema));
+	b->ext_nsp = get_namespace_oid(schema, false);
+	check_objects(b->ext_nsp);
 	if (SPI_execute(ap_binding_query_text(b->ext_schema), true, 2) != SPI_OK_SELECT)
 		elog(ERROR, "activepipe: reading contacts_binding failed");
 	if (SPI_processed > 0)
@@ -88,18 +164,23 @@ ap_binding_load(FunctionCallInfo fcinfo)
 	tschema = binding_value(tup, desc, 1, "public");
 	tname = binding_value(tup, desc, 2, "contacts");
 	relid = check_table(tschema, tname);
+	b->relid = relid;
 	b->table = quote_qualified_identifier(tschema, tname);
 	b->id_col = check_column(relid, tschema, tname,
-							 binding_value(tup, desc, 3, "id"), "contact id");
+							 binding_value(tup, desc, 3, "id"), "contact id",
+							 &b->id_attnum);
 	b->user_col = check_column(relid, tschema, tname,
-							   binding_value(tup, desc, 4, "user_id"), "tenant");
+							   binding_value(tup, desc, 4, "user_id"), "tenant",
+							   &b->user_attnum);
 	for (f = 0; f < AP_NIDENTITY; f++)
 	{
 		char	   *col = binding_value(tup, desc, 5 + f,
 										ap_contract[f].default_column);
 
 		b->col[f] = col ? check_column(relid, tschema, tname, col,
-									   ap_contract[f].name) : NULL;
+									   ap_contract[f].name, &b->attnum[f]) : NULL;
+		if (col)
+			b->bound |= (uint16) (1 << f);
 	}
 	if (SPI_tuptable)
 		SPI_freetuptable(SPI_tuptable);

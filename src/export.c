@@ -9,10 +9,14 @@
  * Rows come from one cursor over the tenant's requested contacts in
  * ascending id order, fetched in batches whose memory is reset after each
  * batch, so memory stays near the size of the output.  last_exported_at
- * is then stamped for every exported contact by one set-based statement.
+ * is then stamped set-based: profiles read by their row versions (a TID
+ * scan, falling back to an update by id for rows changed since), missing
+ * profiles by one INSERT.  The event names the contacts sent
+ * (export_contacts), for activepipe_export_report.
  */
 #include "activepipe.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -20,8 +24,10 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 
 #include "csv_writer.h"
+#include "import_history.h"
 
 #define EXPORT_BATCH 1000
 
@@ -35,8 +41,8 @@ ap_contact_not_found(int64 contact_id)
 			 errhint("The id does not name a contact of this user.")));
 }
 
-static int
-cmp_int64(const void *a, const void *b)
+int
+ap_cmp_int64(const void *a, const void *b)
 {
 	int64		x = *(const int64 *) a;
 	int64		y = *(const int64 *) b;
@@ -69,7 +75,7 @@ ap_sorted_unique_ids(ArrayType *arr, int *n, int *requested)
 					 errmsg("contact_ids must not contain NULL")));
 		ids[i] = DatumGetInt64(elems[i]);
 	}
-	qsort(ids, nelems, sizeof(int64), cmp_int64);
+	qsort(ids, nelems, sizeof(int64), ap_cmp_int64);
 	for (i = 0; i < nelems; i++)
 		if (k == 0 || ids[k - 1] != ids[i])
 			ids[k++] = ids[i];
@@ -99,8 +105,8 @@ check_cap(int n)
 				 errhint("Export fewer contacts, or raise the setting activepipe.export_cap.")));
 }
 
-static void
-append_cell(StringInfo buf, const char *s, int len, bool escape_formulas)
+void
+ap_append_csv_cell(StringInfo buf, const char *s, int len, bool escape_formulas)
 {
 	bool		risky = escape_formulas && ap_csv_formula_risky(s, len);
 	int			i;
@@ -146,7 +152,7 @@ ap_append_csv_row(StringInfo buf, const ApValues *v, bool escape_formulas)
 		if (f > 0)
 			appendStringInfoChar(buf, ',');
 		if (v->val[f])
-			append_cell(buf, v->val[f], v->len[f], escape_formulas);
+			ap_append_csv_cell(buf, v->val[f], v->len[f], escape_formulas);
 	}
 	appendStringInfoString(buf, "\r\n");
 }
@@ -254,8 +260,8 @@ stamp(const ApBinding *b, ApQuery q, int64 user_id, const int64 *ids, int n)
 static uint64
 stamp_by_tid(const ApBinding *b, int64 user_id, const ApStamps *stamps)
 {
-	Oid			types[2] = {INT8OID, TIDARRAYOID};
-	Datum		values[2];
+	Oid			types[3] = {INT8OID, TIDARRAYOID, INT8ARRAYOID};
+	Datum		values[3];
 	Datum	   *d;
 	int			i;
 
@@ -268,34 +274,62 @@ stamp_by_tid(const ApBinding *b, int64 user_id, const ApStamps *stamps)
 	values[1] = PointerGetDatum(construct_array(d, stamps->nwith, TIDOID,
 												sizeof(ItemPointerData), false,
 												TYPALIGN_SHORT));
-	return ap_spi_run(b, AP_Q_EXPORTED_AT_TID, 2, types, values, NULL, false);
+	values[2] = PointerGetDatum(ap_ids_array(stamps->with, stamps->nwith));
+	return ap_spi_run(b, AP_Q_EXPORTED_AT_TID, 3, types, values, NULL, false);
 }
 
-/* Stamp last_exported_at and, from 1.1 on, log the export event. */
+/* The export's event, and which contacts it sent. */
+static void
+log_export(const ApBinding *b, int64 user_id, const int64 *ids, int n,
+		   int requested, text *filename)
+{
+	ApEventCounts counts = {0};
+	JsonbParseState *st = NULL;
+	int64		event_id = ap_event_id(b);
+	static const char *const keys[3] = {"requested", "duplicates", "exported"};
+	int			vals[3] = {n, requested - n, n};
+	int			i;
+
+	counts.total_rows = n;
+	/* the same meanings as activepipe_export_summary's */
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	for (i = 0; i < 3; i++)
+	{
+		JsonbValue	v;
+
+		ap_push_string(&st, WJB_KEY, keys[i], strlen(keys[i]));
+		v.type = jbvNumeric;
+		v.val.numeric = int64_to_numeric(vals[i]);
+		pushJsonbValue(&st, WJB_VALUE, &v);
+	}
+	ap_event_log(b, user_id, event_id, "export", filename, &counts,
+				 JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
+	if (ap_keep_history)
+	{
+		Oid			types[3] = {INT8OID, INT8OID, INT8ARRAYOID};
+		Datum		values[3];
+
+		values[0] = Int64GetDatum(user_id);
+		values[1] = Int64GetDatum(event_id);
+		values[2] = PointerGetDatum(ap_ids_array(ids, n));
+		ap_spi_run(b, AP_Q_EXPORT_CONTACTS, 3, types, values, NULL, false);
+	}
+}
+
+/* Stamp last_exported_at and log the export. */
 static void
 export_finish(const ApBinding *b, int64 user_id, const ApStamps *stamps,
-			  int n, int requested, text *filename, bool log_event)
+			  const int64 *ids, int n, int requested, text *filename)
 {
 	if (ap_stamp_exports)
 	{
 		if (stamp_by_tid(b, user_id, stamps) < (uint64) stamps->nwith)
 			stamp(b, AP_Q_EXPORTED_AT_UPDATE, user_id, stamps->with, stamps->nwith);
-		stamp(b, AP_Q_EXPORTED_AT, user_id, stamps->without, stamps->nwithout);
+		/* under a transaction snapshot, a profile made since is a 40001 */
+		stamp(b, IsolationUsesXactSnapshot() ? AP_Q_EXPORTED_AT_UPSERT : AP_Q_EXPORTED_AT,
+			  user_id, stamps->without, stamps->nwithout);
 	}
-	if (log_event)
-	{
-		ApEventCounts counts = {0};
-		StringInfoData js;
-
-		counts.total_rows = n;
-		initStringInfo(&js);
-		/* the same meanings as activepipe_export_summary's */
-		appendStringInfo(&js, "{\"requested\": %d, \"duplicates\": %d, \"exported\": %d}",
-						 n, requested - n, n);
-		ap_event_log(b, user_id, "export", filename, &counts,
-					 DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-														CStringGetDatum(js.data))));
-	}
+	log_export(b, user_id, ids, n, requested, filename);
 }
 
 typedef struct CsvState
@@ -313,9 +347,8 @@ visit_csv(const ApValues *v, void *arg)
 }
 
 /*
- * activepipe_export(user_id, contact_ids) in 1.0;
- * activepipe_export(user_id, contact_ids, filename, escape_formulas) in 1.1,
- * which also logs an export event.
+ * activepipe_export(user_id, contact_ids, filename, escape_formulas): the
+ * CSV document; logs an export event.
  */
 PG_FUNCTION_INFO_V1(activepipe_export);
 Datum
@@ -325,7 +358,6 @@ activepipe_export(PG_FUNCTION_ARGS)
 	int			n,
 				requested;
 	int64	   *ids;
-	bool		v11 = PG_NARGS() >= 4;
 	text	   *filename = NULL;
 	CsvState	cs;
 	ApStamps	stamps;
@@ -338,9 +370,9 @@ activepipe_export(PG_FUNCTION_ARGS)
 				 errmsg("user_id and contact_ids must not be NULL")));
 	user_id = PG_GETARG_INT64(0);
 	ids = ap_sorted_unique_ids(PG_GETARG_ARRAYTYPE_P(1), &n, &requested);
-	if (v11 && !PG_ARGISNULL(2))
+	if (!PG_ARGISNULL(2))
 		filename = PG_GETARG_TEXT_PP(2);
-	cs.escape_formulas = v11 && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	cs.escape_formulas = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 	check_cap(n);
 
 	cs.buf = makeStringInfo();
@@ -349,7 +381,7 @@ activepipe_export(PG_FUNCTION_ARGS)
 	b = ap_binding_load(fcinfo);
 	ap_lock_tenant(b, user_id);
 	export_scan(b, user_id, ids, n, visit_csv, &cs, &stamps);
-	export_finish(b, user_id, &stamps, n, requested, filename, v11);
+	export_finish(b, user_id, &stamps, ids, n, requested, filename);
 	SPI_finish();
 	result = cstring_to_text_with_len(cs.buf->data, cs.buf->len);
 	pfree(cs.buf->data);
@@ -398,7 +430,7 @@ activepipe_export_rows(PG_FUNCTION_ARGS)
 	b = ap_binding_load(fcinfo);
 	ap_lock_tenant(b, user_id);
 	export_scan(b, user_id, ids, n, visit_rows, &rs, &stamps);
-	export_finish(b, user_id, &stamps, n, requested, NULL, true);
+	export_finish(b, user_id, &stamps, ids, n, requested, NULL);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -2,13 +2,17 @@
  * import.c
  *	  CSV import entry points: activepipe_import_preview (writes nothing),
  *	  activepipe_import_plan (the per-row plan as a set, writes nothing) and
- *	  activepipe_import_commit (applies it and logs one event).
+ *	  activepipe_import_commit (applies it, keeps its report, logs one
+ *	  event), and the driver they share.
  *
  * One engine serves all three, so their counts agree by construction:
- * stream the file through the CSV reader; map the header; for each row
- * compute its keys, match it against the tenant's in-memory key index
- * (email, then mobile, then phone), merge it into the contact's working
- * state and classify it.  Only commit then writes, in batches.
+ * stream the file through the CSV reader; map the header and decide how
+ * candidates are found (import_probe.c); then, a chunk of rows at a time,
+ * compute each row's keys, find the contacts holding them, match each row
+ * (email, then mobile, then phone) against the contacts as the rows before
+ * it left them, merge it (import_merge.c) and say what it did
+ * (import_outcome.c).  Only commit then writes, in batches
+ * (import_write.c).
  */
 #include "activepipe.h"
 
@@ -18,11 +22,11 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/json.h"
 #include "utils/memutils.h"
 
 #include "csv_reader.h"
 #include "import.h"
+#include "import_history.h"
 #include "normalize.h"
 
 typedef enum ApMode
@@ -32,12 +36,10 @@ typedef enum ApMode
 	AP_MODE_COMMIT
 } ApMode;
 
-static const char *const action_names[] = {"new", "update", "unchanged", "conflict", "skip"};
-
 /*
- * A row of the file waiting in the chunk: its line, trimmed values, match
- * keys (by ApMatchKey - 1; len 0: none) and what matching found before the
- * chunk's rows ran.
+ * A row of the file waiting in the chunk: its line, its cells as uploaded
+ * (raw, ends), its trimmed values (pointing into raw), its match keys (by
+ * ApMatchKey - 1; klen 0: none) and the contact matching found.
  */
 typedef struct ApChunkRow
 {
@@ -45,61 +47,59 @@ typedef struct ApChunkRow
 	bool		has_key;
 	uint8		by;				/* ApMatchKey */
 	int32		contact;		/* -1: none */
-	int32		count;
+	int32		holders;
 	const char *key[3];
 	uint32		klen[3];
 	uint32		khash[3];
+	char	   *raw;
+	uint32	   *ends;
+	int			ncells;
 	ApRowValues rv;
 } ApChunkRow;
+
+/*
+ * Rows are matched and merged a chunk at a time: a chunk's candidates are
+ * probed for, and the payloads of the contacts it matches read, in one
+ * statement each; they are dropped with the chunk, so an import never
+ * holds the tenant's payloads, and its report is written as it goes.
+ */
+#define CHUNK_ROWS 2048
 
 typedef struct ApImport
 {
 	ApMode		mode;
-	bool		overwrite;
-	int64		user_id;
-	const ap_phone_region *region;
+	bool		want_changes;	/* describe each row's changes (plan, report) */
 	ApTenant	tenant;
 	MemoryContext cxt;			/* lives for the call */
 	MemoryContext rowcxt;		/* reset after every row */
+	MemoryContext chunkcxt;		/* the chunk's rows; reset after each chunk */
+	const char *data;			/* the file */
+	size_t		len;
 
 	/* the header */
 	bool		have_header;
 	int			ncols;
 	int16	   *colfield;		/* contract field of each column, or -1 */
 	bool		present[AP_NFIELDS];
-	StringInfoData ignored;		/* JSON array elements of ignored headers */
-	StringInfoData ignored_short;	/* the same, bounded, for the event log */
-	int			nignored;
+	List	   *ignored;		/* names of ignored columns */
 
-	/* rows waiting in the current chunk (see process_chunk) */
+	/* rows waiting in the current chunk, and what they did */
 	ApChunkRow *chunk;
+	ApOutcome  *outcome;
 	int			nchunk;
-	MemoryContext chunkcxt;		/* their values; reset after each chunk */
 
-	/* the rows */
-	ApRowResult *rows;
-	int32		nrows;
-	int32		rows_cap;
-	int64		counts[5];		/* by ApAction */
-	StringInfoData reason;
-	const char *encoding;		/* what the file was decoded from */
+	ApSummary	summary;
+	ApSummaryHead head;
+	ReturnSetInfo *rsinfo;		/* plan */
+	ApHistory  *history;		/* commit, unless history is off */
 } ApImport;
-
-/*
- * Rows are matched and merged a chunk at a time: the payloads of the
- * contacts a chunk matches are read in one statement, used, and dropped
- * with the chunk, so an import never holds the tenant's payloads.
- */
-#define CHUNK_ROWS 2048
-
-/* libcsv and the reader allocate here, so an ERROR leaks nothing. */
-static MemoryContext csv_cxt;
 
 static void *
 csv_realloc(void *ptr, size_t size)
 {
+	/* the reader allocates only while parse_file has its context current */
 	if (ptr == NULL)
-		return MemoryContextAllocHuge(csv_cxt, size);
+		return MemoryContextAllocHuge(CurrentMemoryContext, size);
 	return repalloc_huge(ptr, size);
 }
 
@@ -124,23 +124,94 @@ bad_file(long line, const char *msg, const char *detail)
 			 errhint("Nothing was imported.")));
 }
 
-#define EVENT_IGNORED_MAX 2048	/* bytes of ignored names in an event */
-#define EVENT_NAME_MAX 64
-
+/*
+ * Copy a record's cells into one block (*raw), with where each ends
+ * (*ends): the reader reuses its buffer for the next record.
+ */
 static void
-note_ignored(ApImport *im, const char *s, size_t len)
+copy_cells(MemoryContext cxt, const ap_csv_field *fields, int n,
+		   char **raw, uint32 **ends)
 {
-	char	   *name = pnstrdup(s, len);
+	size_t		total = 0;
+	int			i;
 
-	appendStringInfoString(&im->ignored, im->nignored ? ", " : "");
-	escape_json(&im->ignored, name);
-	if (im->ignored_short.len < EVENT_IGNORED_MAX)
+	for (i = 0; i < n; i++)
+		total += fields[i].len;
+	*raw = MemoryContextAllocHuge(cxt, Max(total, 1));
+	*ends = MemoryContextAlloc(cxt, sizeof(uint32) * Max(n, 1));
+	total = 0;
+	for (i = 0; i < n; i++)
 	{
-		name[pg_mbcliplen(name, len, EVENT_NAME_MAX)] = '\0';
-		appendStringInfoString(&im->ignored_short, im->nignored ? ", " : "");
-		escape_json(&im->ignored_short, name);
+		memcpy(*raw + total, fields[i].data, fields[i].len);
+		total += fields[i].len;
+		(*ends)[i] = (uint32) total;
 	}
-	im->nignored++;
+}
+
+/* Cells as a JSON array of strings, as the report keeps them. */
+static Jsonb *
+cells_jsonb(const char *raw, const uint32 *ends, int n)
+{
+	JsonbParseState *st = NULL;
+	int			i;
+
+	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+	for (i = 0; i < n; i++)
+	{
+		uint32		start = i ? ends[i - 1] : 0;
+
+		ap_push_string(&st, WJB_ELEM, raw + start, ends[i] - start);
+	}
+	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_ARRAY, NULL));
+}
+
+/* Upper bound of the data rows: the file's lines. */
+static int64
+count_lines(const char *data, size_t len)
+{
+	const char *end = data + len;
+	const char *p = data;
+	int64		n = 0;
+	char		eol = memchr(data, '\n', len) ? '\n' : '\r';
+
+	while (p < end && (p = memchr(p, eol, end - p)) != NULL)
+	{
+		n++;
+		p++;
+		if ((n & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	return n + 1;
+}
+
+/*
+ * The header is known: decide how candidates are found and read the
+ * tenant if it is scanned; a commit draws its event id and starts its
+ * report.
+ */
+static void
+start_rows(ApImport *im, const ap_csv_field *fields, int n)
+{
+	ApTenant   *t = &im->tenant;
+	MemoryContext old = MemoryContextSwitchTo(im->cxt);
+
+	ap_probe_setup(t, count_lines(im->data, im->len), im->present);
+	if (t->strategy == AP_STRATEGY_SCAN)
+		ap_tenant_scan(t);
+	else
+		ap_tenant_track_ids(t);
+	if (im->mode == AP_MODE_COMMIT)
+	{
+		char	   *raw;
+		uint32	   *ends;
+
+		copy_cells(im->cxt, fields, n, &raw, &ends);
+		im->head.event_id = ap_event_id(t->binding);
+		im->history = ap_history_begin(t, im->head.event_id,
+									   cells_jsonb(raw, ends, n));
+		im->want_changes = im->history != NULL;
+	}
+	MemoryContextSwitchTo(old);
 }
 
 static void
@@ -162,7 +233,8 @@ read_header(ApImport *im, const ap_csv_field *fields, int n, long line)
 		if (f < 0)
 		{
 			if (len > 0)
-				note_ignored(im, s, len);
+				im->ignored = lappend(im->ignored,
+									  MemoryContextStrdup(im->cxt, pnstrdup(s, len)));
 			continue;
 		}
 		if (im->present[f])
@@ -176,54 +248,22 @@ read_header(ApImport *im, const ap_csv_field *fields, int n, long line)
 		bad_file(line, "the header has no email, mobile or phone column",
 				 "An import matches contacts by email, mobile or phone.");
 	im->have_header = true;
-}
-
-/* The row's values, trimmed; false when every cell is blank. */
-static bool
-row_values(ApImport *im, const ap_csv_field *fields, int n, ApRowValues *rv)
-{
-	bool		any = false;
-	int			i;
-
-	memcpy(rv->present, im->present, sizeof(rv->present));
-	memset(rv->val, 0, sizeof(rv->val));
-	memset(rv->len, 0, sizeof(rv->len));
-	for (i = 0; i < n; i++)
-	{
-		int			f = im->colfield[i];
-		const char *s = fields[i].data;
-		size_t		len = fields[i].len;
-
-		ap_trim(&s, &len);
-		if (len == 0)
-			continue;
-		any = true;				/* even in an ignored column: not a blank line */
-		if (f < 0)
-			continue;
-		rv->val[f] = s;
-		rv->len[f] = len;
-	}
-	/* a short row leaves the fields it lacks untouched */
-	for (i = n; i < im->ncols; i++)
-		if (im->colfield[i] >= 0)
-			rv->present[im->colfield[i]] = false;
-	return any;
+	start_rows(im, fields, n);
 }
 
 /* Compute the row's match keys into its chunk memory. */
 static void
 row_keys(ApImport *im, ApChunkRow *row)
 {
-	static const int fields[3] = {AP_F_EMAIL, AP_F_MOBILE, AP_F_PHONE};
 	const ApRowValues *rv = &row->rv;
 	int			k;
 
 	row->has_key = false;
 	for (k = 0; k < 3; k++)
 	{
-		int			f = fields[k];
+		int			f = ap_match_fields[k];
 		char		pkey[AP_PHONE_KEY_SIZE];
-		char	   *key;
+		char	   *key = NULL;
 		size_t		n = 0;
 
 		row->klen[k] = 0;
@@ -234,7 +274,7 @@ row_keys(ApImport *im, ApChunkRow *row)
 			key = MemoryContextAlloc(im->chunkcxt, rv->len[f] + 1);
 			n = ap_email_key(rv->val[f], rv->len[f], key, rv->len[f] + 1);
 		}
-		else if ((n = ap_phone_key(rv->val[f], rv->len[f], im->region, pkey)) > 0)
+		else if ((n = ap_phone_key(rv->val[f], rv->len[f], im->tenant.region, pkey)) > 0)
 			key = memcpy(MemoryContextAlloc(im->chunkcxt, n), pkey, n);
 		if (n == 0)
 			continue;
@@ -246,8 +286,8 @@ row_keys(ApImport *im, ApChunkRow *row)
 }
 
 /*
- * Match by email, then mobile, then phone: sets row->by, contact and
- * count (contact -1 when no key matches).
+ * Match by email, then mobile, then phone, against the contacts as they
+ * are now: sets row->by, contact and holders (contact -1: no key matches).
  */
 static void
 match_row(ApImport *im, ApChunkRow *row)
@@ -263,111 +303,153 @@ match_row(ApImport *im, ApChunkRow *row)
 
 		if (row->klen[k] == 0)
 			continue;
-		e = ap_key_find(k == 0 ? &t->email : &t->phone, row->key[k],
+		e = ap_key_find(k == 0 ? t->email : t->phone, row->key[k],
 						row->klen[k], row->khash[k]);
-		if (e == NULL)
+		if (e == NULL || e->contact < 0)
 			continue;
 		row->by = (uint8) (k + 1);	/* ApMatchKey order */
 		row->contact = e->contact;
-		row->count = e->rec->count;
+		row->holders = ap_key_count(e);
 		return;
 	}
 }
 
-/* Whether an earlier row of the chunk changed an entry of this row's keys. */
-static bool
-row_keys_touched(const ApTenant *t, const ApChunkRow *row)
+/* Describe what the merge did to ct, in the chunk's memory. */
+static void
+describe(ApImport *im, ApOutcome *o, const ApContact *ct, const ApRowValues *rv,
+		 const void *old_ident, const ApPending *old_pending,
+		 const ApMergeResult *res)
 {
-	int			k;
+	MemoryContext old = MemoryContextSwitchTo(im->chunkcxt);
 
-	for (k = 0; k < 3; k++)
-		if (row->klen[k] > 0 && ap_key_touched(t, row->khash[k]))
-			return true;
-	return false;
+	o->action = (uint8) res->action;
+	o->why = res->why;
+	o->ambiguous = res->ambiguous;
+	o->conflict_mask = res->conflict_mask;
+	o->bad_mask = res->bad_mask;
+	if (res->conflict_mask)
+		o->conflicts = ap_conflict_values(ct, rv, res->conflict_mask);
+	if (im->want_changes && (res->ident_changed || res->payload_changed))
+		o->changes = ap_change_values(&im->tenant, ct, old_ident, old_pending, res);
+	MemoryContextSwitchTo(old);
 }
 
 static void
-record_row(ApImport *im, long line, ApAction action, ApMatchKey by, int32 c)
-{
-	ApRowResult *r;
-
-	if (im->nrows >= im->rows_cap)
-	{
-		im->rows_cap *= 2;
-		im->rows = repalloc_huge(im->rows, sizeof(ApRowResult) * im->rows_cap);
-	}
-	r = &im->rows[im->nrows++];
-	r->line = (int32) line;
-	r->action = (uint8) action;
-	r->matched_by = (uint8) by;
-	r->contact = c;
-	r->reason = im->reason.len ?
-		MemoryContextStrdup(im->cxt, im->reason.data) : NULL;
-	im->counts[action]++;
-}
-
-static void
-import_row(ApImport *im, ApChunkRow *row)
+import_row(ApImport *im, ApChunkRow *row, ApOutcome *o)
 {
 	ApTenant   *t = &im->tenant;
-	const ApRowValues *rv = &row->rv;
-	ApAction	action;
+	ApMergeResult res;
+	ApContact  *ct;
+	void	   *old_ident;
+	ApPending  *old_pending;
 	int32		c;
-	uint16		dirty;
+	bool		created;
 
-	resetStringInfo(&im->reason);
+	memset(o, 0, sizeof(*o));
+	o->line = row->line;
+	o->contact = -1;
 	if (!row->has_key)
 	{
-		appendStringInfoString(&im->reason, "no match key");
-		record_row(im, row->line, AP_ACT_SKIP, AP_MATCH_NONE, -1);
+		o->action = AP_ACT_SKIP;
+		o->why = AP_WHY_NO_KEY;
 		return;
 	}
-	/* what process_chunk found holds unless a row since changed a key */
-	if (row_keys_touched(t, row))
-		match_row(im, row);
-	if (row->contact < 0)
+	/* rows before this one may have changed who holds its keys */
+	match_row(im, row);
+	created = row->contact < 0;
+	if (created)
 	{
 		MemoryContext old = MemoryContextSwitchTo(t->cxt);
 
 		c = ap_tenant_new_contact(t);
 		t->contacts[c].is_new = true;
 		MemoryContextSwitchTo(old);
-		action = ap_merge_row(t, c, rv, AP_MATCH_NONE, 1, im->overwrite,
-							  true, im->region, &im->reason, &dirty);
-		/* later rows of the same person find the contact this one makes */
-		old = MemoryContextSwitchTo(t->cxt);
-		ap_tenant_index_contact(t, c, im->region);
-		MemoryContextSwitchTo(old);
-		record_row(im, row->line, action, AP_MATCH_NONE, c);
-		return;
 	}
-	c = row->contact;
-	ap_tenant_payloads(t, &c, 1);	/* read with its chunk but for edge cases */
-	action = ap_merge_row(t, c, rv, row->by, row->count, im->overwrite, false,
-						  im->region, &im->reason, &dirty);
-
-	/*
-	 * Keys this row gave the contact find it for the rows after it: the
-	 * fields this row changed, also ones an earlier row changed before.
-	 */
-	dirty &= (1 << AP_F_EMAIL) | (1 << AP_F_PHONE) | (1 << AP_F_MOBILE);
-	if (dirty)
+	else
 	{
-		MemoryContext old = MemoryContextSwitchTo(t->cxt);
-
-		ap_tenant_index_keys(t, c, dirty, im->region);
-		MemoryContextSwitchTo(old);
+		c = row->contact;
+		ap_tenant_payloads(t, &c, 1);	/* read with its chunk but for edge cases */
 	}
-	record_row(im, row->line, action, row->by, c);
+	ct = &t->contacts[c];
+	old_ident = ct->ident;
+	old_pending = ct->pending;
+	ap_merge_row(t, c, &row->rv, (ApMatchKey) row->by, row->holders, created,
+				 im->want_changes, &res);
+	/* the contact leaves the keys it lost and holds the ones it gained */
+	if (res.ident_changed & ((1 << AP_F_EMAIL) | (1 << AP_F_PHONE) | (1 << AP_F_MOBILE)))
+		ap_tenant_rekey(t, c, old_ident);
+	o->contact = c;
+	o->matched_by = row->by;
+	describe(im, o, ct, &row->rv, old_ident, old_pending, &res);
+	if (old_ident && old_ident != ct->ident && old_ident != ct->orig_ident)
+		pfree(old_ident);
+	if (old_pending && old_pending != ct->pending)
+		pfree(old_pending);
+}
+
+/* The chunk's keys, gathered for the probes. */
+static void
+probe_chunk(ApImport *im)
+{
+	ApKeyStr   *emails = palloc(sizeof(ApKeyStr) * im->nchunk);
+	ApKeyStr   *phones = palloc(sizeof(ApKeyStr) * im->nchunk * 2);
+	int			ne = 0,
+				np = 0;
+	int			i,
+				k;
+
+	for (i = 0; i < im->nchunk; i++)
+	{
+		ApChunkRow *row = &im->chunk[i];
+
+		for (k = 0; k < 3; k++)
+		{
+			ApKeyStr   *ks;
+
+			if (row->klen[k] == 0)
+				continue;
+			ks = k == 0 ? &emails[ne++] : &phones[np++];
+			ks->s = row->key[k];
+			ks->len = row->klen[k];
+		}
+	}
+	ap_probe_keys(&im->tenant, emails, ne, phones, np);
+}
+
+/* Count, show, plan and keep what each row of the chunk did. */
+static void
+report_chunk(ApImport *im)
+{
+	ApTenant   *t = &im->tenant;
+	int			i;
+
+	for (i = 0; i < im->nchunk; i++)
+	{
+		ApOutcome  *o = &im->outcome[i];
+		ApChunkRow *row = &im->chunk[i];
+		const ApContact *ct = o->contact >= 0 ? &t->contacts[o->contact] : NULL;
+		bool		has_contact = ct && (!ct->is_new || im->mode == AP_MODE_COMMIT);
+		int64		id = has_contact ? ct->id : 0;
+
+		CHECK_FOR_INTERRUPTS();
+		ap_summary_add(&im->summary, o, id, has_contact);
+		if (im->mode == AP_MODE_PLAN)
+			ap_plan_put(im->rsinfo, o, id, has_contact);
+		else if (im->history)
+			ap_history_row(im->history, o, id, has_contact,
+						   (o->action == AP_ACT_CONFLICT || o->action == AP_ACT_SKIP) ?
+						   cells_jsonb(row->raw, row->ends, row->ncells) : NULL);
+	}
+	if (im->history)
+		ap_history_rows_flush(im->history);
 }
 
 /*
- * Match and merge the rows of the chunk, in file order.  First match every
- * row as the index stands and read the payloads of the contacts found, in
- * one statement.  A row can only match otherwise through a key an earlier
- * row of the chunk changed (the touched bits say which), and then matches
- * that row's contact, read for that row; import_row still reads any
- * contact it finds unread.
+ * Match and merge the rows of the chunk, in file order.  First find the
+ * candidates of the chunk's keys (probe), then match every row as the
+ * contacts stand and read the payloads of the contacts found, in one
+ * statement; each row is then matched again as the rows before it left
+ * the contacts, and any contact it finds unread is read for it.
  */
 static void
 process_chunk(ApImport *im)
@@ -375,9 +457,12 @@ process_chunk(ApImport *im)
 	ApTenant   *t = &im->tenant;
 	MemoryContext old = MemoryContextSwitchTo(im->chunkcxt);
 	int32	   *want = palloc(sizeof(int32) * Max(im->nchunk, 1));
+	int32		first_new = t->ncontacts;
 	int			nwant = 0;
 	int			i;
 
+	if (t->strategy == AP_STRATEGY_PROBE)
+		probe_chunk(im);
 	for (i = 0; i < im->nchunk; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -386,47 +471,66 @@ process_chunk(ApImport *im)
 			want[nwant++] = im->chunk[i].contact;
 	}
 	ap_tenant_payloads(t, want, nwant);
-	memset(t->touched, 0, sizeof(t->touched));
 	for (i = 0; i < im->nchunk; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextSwitchTo(im->rowcxt);
-		import_row(im, &im->chunk[i]);
+		import_row(im, &im->chunk[i], &im->outcome[i]);
 		MemoryContextSwitchTo(im->chunkcxt);
 		MemoryContextReset(im->rowcxt);
 	}
+	if (im->mode == AP_MODE_COMMIT)
+		ap_assign_ids(t, first_new);
+	report_chunk(im);
 	ap_tenant_drop_payloads(t);
 	im->nchunk = 0;
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(im->chunkcxt);
 }
 
-/* Keep a row of the file, its values copied, for the chunk. */
+/*
+ * Keep a row of the file for the chunk: its cells copied (the reader
+ * reuses its buffer), and its trimmed values pointing into the copy.
+ */
 static void
 stash_row(ApImport *im, const ap_csv_field *fields, int n, long line)
 {
 	ApChunkRow *row = &im->chunk[im->nchunk];
-	size_t		total = 0;
-	char	   *copy;
-	int			f;
+	ApRowValues *rv = &row->rv;
+	bool		any = false;
+	int			i;
 
 	if (n > im->ncols)
 		bad_file(line, "a row has more fields than the header",
 				 psprintf("%d fields, the header has %d.", n, im->ncols));
-	if (!row_values(im, fields, n, &row->rv))
+	copy_cells(im->chunkcxt, fields, n, &row->raw, &row->ends);
+	row->ncells = n;
+	memcpy(rv->present, im->present, sizeof(rv->present));
+	memset(rv->val, 0, sizeof(rv->val));
+	memset(rv->len, 0, sizeof(rv->len));
+	for (i = 0; i < n; i++)
+	{
+		uint32		start = i ? row->ends[i - 1] : 0;
+		const char *s = row->raw + start;
+		size_t		len = row->ends[i] - start;
+		int			f = im->colfield[i];
+
+		ap_trim(&s, &len);
+		if (len == 0)
+			continue;
+		any = true;				/* even in an ignored column: not a blank line */
+		if (f < 0)
+			continue;
+		rv->val[f] = s;
+		rv->len[f] = len;
+	}
+	if (!any)
 		return;					/* a row of empty cells is a blank line */
+	/* a short row leaves the fields it lacks untouched */
+	for (i = n; i < im->ncols; i++)
+		if (im->colfield[i] >= 0)
+			rv->present[im->colfield[i]] = false;
 	row->line = (int32) line;
-	for (f = 0; f < AP_NFIELDS; f++)
-		total += row->rv.len[f];
-	/* the reader reuses its buffer: the values move to the chunk's memory */
-	copy = MemoryContextAlloc(im->chunkcxt, Max(total, 1));
-	for (f = 0; f < AP_NFIELDS; f++)
-		if (row->rv.val[f])
-		{
-			memcpy(copy, row->rv.val[f], row->rv.len[f]);
-			row->rv.val[f] = copy;
-			copy += row->rv.len[f];
-		}
 	row_keys(im, row);
 	if (++im->nchunk == CHUNK_ROWS)
 		process_chunk(im);
@@ -451,13 +555,17 @@ record_cb(const ap_csv_field *fields, int n, long first_line, long last_line,
 }
 
 static void
-parse_file(ApImport *im, const char *data, size_t len)
+parse_file(ApImport *im)
 {
 	ap_csv_options opts = {csv_realloc, csv_free, 0};
 	ap_csv_result res;
+	MemoryContext csvcxt = AllocSetContextCreate(im->cxt, "activepipe csv",
+												 ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(csvcxt);
+	ap_csv_status status = ap_csv_read(im->data, im->len, &opts, record_cb, im, &res);
 
-	csv_cxt = AllocSetContextCreate(im->cxt, "activepipe csv", ALLOCSET_DEFAULT_SIZES);
-	switch (ap_csv_read(data, len, &opts, record_cb, im, &res))
+	MemoryContextSwitchTo(old);
+	switch (status)
 	{
 		case AP_CSV_OK:
 		case AP_CSV_STOPPED:
@@ -475,128 +583,73 @@ parse_file(ApImport *im, const char *data, size_t len)
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("out of memory reading the import file")));
 	}
-	MemoryContextDelete(csv_cxt);
+	MemoryContextDelete(csvcxt);
 }
 
+/* Write the commit and log its event. */
 static void
-append_row_json(StringInfo s, ApImport *im, const ApRowResult *r)
+finish_commit(ApImport *im, text *filename)
 {
-	int64		id = r->contact >= 0 ? im->tenant.contacts[r->contact].id : 0;
+	ApTenant   *t = &im->tenant;
+	ApSummary  *s = &im->summary;
+	ApEventCounts counts;
 
-	appendStringInfo(s, "{\"line\": %d, \"action\": \"%s\", \"contact_id\": ",
-					 r->line, action_names[r->action]);
-	if (id)
-		appendStringInfo(s, INT64_FORMAT, id);
-	else
-		appendStringInfoString(s, "null");
-	appendStringInfoString(s, ", \"matched_by\": ");
-	if (r->matched_by)
-		appendStringInfo(s, "\"%s\"", ap_match_names[r->matched_by]);
-	else
-		appendStringInfoString(s, "null");
-	appendStringInfoString(s, ", \"reason\": ");
-	if (r->reason)
-		escape_json(s, r->reason);
-	else
-		appendStringInfoString(s, "null");
-	appendStringInfoChar(s, '}');
+	ap_import_write(t, im->history);
+	if (t->ndeleted > 0 && im->history)
+		ap_history_reclassify(im->history, t, s);
+	counts.total_rows = s->total;
+	counts.new_count = s->counts[AP_ACT_NEW];
+	counts.updated_count = s->counts[AP_ACT_UPDATE];
+	counts.conflict_count = s->counts[AP_ACT_CONFLICT];
+	counts.skipped_count = s->counts[AP_ACT_SKIP];
+	ap_event_log(t->binding, t->user_id, im->head.event_id, "import", filename,
+				 &counts, ap_summary_jsonb(s, &im->head, true));
 }
 
 /*
- * The counts part of the summary, shared by the result and the event.  The
- * event's copy must stay small (its table bounds it), so it lists only the
- * first ignored column names, each clipped.
+ * A commit serialises with the tenant's other writers on the tenant lock,
+ * then reads: its snapshot must be taken after the lock, which a
+ * transaction snapshot (REPEATABLE READ, SERIALIZABLE) taken before it is
+ * not.
  */
+void
+ap_refuse_xact_snapshot(const char *what)
+{
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s cannot run in a %s transaction", what,
+						IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
+				 errdetail("Its snapshot would predate the tenant lock, so a concurrent call for the same user could be missed and contacts duplicated."),
+				 errhint("Run it in a READ COMMITTED transaction (the default).")));
+}
+
+/* Set up an import of data for user_id; inside SPI. */
 static void
-append_counts(StringInfo s, ApImport *im, bool for_event)
+init_import(ApImport *im, ApBinding *b, ApMode mode, int64 user_id,
+			const char *data, size_t len, bool overwrite, const char *encoding)
 {
-	int64	   *k = im->counts;
-
-	appendStringInfo(s,
-					 "\"total_rows\": " INT64_FORMAT ", \"matched\": " INT64_FORMAT
-					 ", \"new\": " INT64_FORMAT ", \"updated\": " INT64_FORMAT
-					 ", \"unchanged\": " INT64_FORMAT ", \"conflicts\": " INT64_FORMAT
-					 ", \"skipped\": " INT64_FORMAT ", \"overwrite\": %s"
-					 ", \"encoding\": \"%s\", \"ignored_columns\": [%s]"
-					 ", \"ignored_columns_total\": %d",
-					 (int64) im->nrows,
-					 k[AP_ACT_UPDATE] + k[AP_ACT_UNCHANGED] + k[AP_ACT_CONFLICT],
-					 k[AP_ACT_NEW], k[AP_ACT_UPDATE], k[AP_ACT_UNCHANGED],
-					 k[AP_ACT_CONFLICT], k[AP_ACT_SKIP],
-					 im->overwrite ? "true" : "false", im->encoding,
-					 for_event ? im->ignored_short.data : im->ignored.data,
-					 im->nignored);
-}
-
-static Jsonb *
-summary_jsonb(ApImport *im, int64 event_id)
-{
-	StringInfoData s;
-	int32		i;
-	bool		first = true;
-
-	initStringInfo(&s);
-	appendStringInfoChar(&s, '{');
-	append_counts(&s, im, false);
-	if (event_id)
-		appendStringInfo(&s, ", \"event_id\": " INT64_FORMAT, event_id);
-	appendStringInfoString(&s, ", \"rows\": [");
-	for (i = 0; i < im->nrows; i++)
-	{
-		const ApRowResult *r = &im->rows[i];
-
-		CHECK_FOR_INTERRUPTS();
-		if (r->action != AP_ACT_CONFLICT && r->action != AP_ACT_SKIP)
-			continue;
-		if (!first)
-			appendStringInfoString(&s, ", ");
-		append_row_json(&s, im, r);
-		first = false;
-	}
-	appendStringInfoString(&s, "]}");
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data)));
-}
-
-static int64
-log_import(ApImport *im, text *filename)
-{
-	ApEventCounts counts;
-	StringInfoData s;
-
-	counts.total_rows = im->nrows;
-	counts.new_count = im->counts[AP_ACT_NEW];
-	counts.updated_count = im->counts[AP_ACT_UPDATE];
-	counts.conflict_count = im->counts[AP_ACT_CONFLICT];
-	counts.skipped_count = im->counts[AP_ACT_SKIP];
-	initStringInfo(&s);
-	appendStringInfoChar(&s, '{');
-	append_counts(&s, im, true);
-	appendStringInfoChar(&s, '}');
-	return ap_event_log(im->tenant.binding, im->user_id, "import", filename,
-						&counts, DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-																	CStringGetDatum(s.data))));
-}
-
-static void
-plan_rows(ApImport *im, ReturnSetInfo *rsinfo)
-{
-	int32		i;
-
-	for (i = 0; i < im->nrows; i++)
-	{
-		const ApRowResult *r = &im->rows[i];
-		int64		id = r->contact >= 0 ? im->tenant.contacts[r->contact].id : 0;
-		Datum		values[5];
-		bool		nulls[5] = {false, false, id == 0, r->matched_by == 0, r->reason == NULL};
-
-		CHECK_FOR_INTERRUPTS();
-		values[0] = Int32GetDatum(r->line);
-		values[1] = CStringGetTextDatum(action_names[r->action]);
-		values[2] = Int64GetDatum(id);
-		values[3] = r->matched_by ? CStringGetTextDatum(ap_match_names[r->matched_by]) : 0;
-		values[4] = r->reason ? CStringGetTextDatum(r->reason) : 0;
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	memset(im, 0, sizeof(*im));
+	im->mode = mode;
+	im->want_changes = mode == AP_MODE_PLAN;
+	im->data = data;
+	im->len = len;
+	im->head.overwrite = overwrite;
+	/* text arrives already in the database encoding: name it the same way */
+	im->head.encoding = encoding ? encoding :
+		GetDatabaseEncoding() == PG_UTF8 ? "UTF-8" : GetDatabaseEncodingName();
+	im->cxt = AllocSetContextCreate(CurrentMemoryContext, "activepipe import",
+									ALLOCSET_DEFAULT_SIZES);
+	im->rowcxt = AllocSetContextCreate(im->cxt, "activepipe import row",
+									   ALLOCSET_SMALL_SIZES);
+	/* a chunk's memory is kept from one chunk to the next, not given back */
+	im->chunkcxt = AllocSetContextCreate(im->cxt, "activepipe import chunk",
+										 2 * 1024 * 1024, 2 * 1024 * 1024,
+										 ALLOCSET_DEFAULT_MAXSIZE);
+	im->chunk = MemoryContextAllocHuge(im->cxt, sizeof(ApChunkRow) * CHUNK_ROWS);
+	im->outcome = MemoryContextAllocHuge(im->cxt, sizeof(ApOutcome) * CHUNK_ROWS);
+	ap_summary_init(&im->summary, im->cxt);
+	ap_tenant_init(&im->tenant, b, user_id, ap_default_region(), overwrite, im->cxt);
 }
 
 /*
@@ -610,63 +663,26 @@ run_import(FunctionCallInfo fcinfo, ApMode mode, int64 user_id,
 {
 	ApImport	im;
 	ApBinding  *b;
-	Jsonb	   *summary = NULL;
+	Jsonb	   *summary;
 	Jsonb	   *copy = NULL;
-	int64		event_id = 0;
-
-	memset(&im, 0, sizeof(im));
-	im.mode = mode;
-	im.overwrite = overwrite;
-	im.user_id = user_id;
-	im.region = ap_default_region();
-	/* text arrives already in the database encoding: name it the same way */
-	im.encoding = encoding ? encoding :
-		GetDatabaseEncoding() == PG_UTF8 ? "UTF-8" : GetDatabaseEncodingName();
 
 	SPI_connect();
 	b = ap_binding_load(fcinfo);
-	if (mode == AP_MODE_COMMIT && IsolationUsesXactSnapshot() &&
-		!IsolationIsSerializable())
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("activepipe_import_commit cannot run in a REPEATABLE READ transaction"),
-				 errdetail("Its snapshot predates the tenant lock, so a concurrent import of the same user could be missed and contacts duplicated."),
-				 errhint("Run the commit in a READ COMMITTED (or SERIALIZABLE) transaction.")));
 	if (mode == AP_MODE_COMMIT)
+	{
+		ap_refuse_xact_snapshot("activepipe_import_commit");
 		ap_lock_tenant(b, user_id);
-	im.cxt = AllocSetContextCreate(CurrentMemoryContext, "activepipe import",
-								   ALLOCSET_DEFAULT_SIZES);
-	im.rowcxt = AllocSetContextCreate(im.cxt, "activepipe import row",
-									  ALLOCSET_SMALL_SIZES);
-	/* a chunk's memory is kept from one chunk to the next, not given back */
-	im.chunkcxt = AllocSetContextCreate(im.cxt, "activepipe import chunk",
-										2 * 1024 * 1024, 2 * 1024 * 1024,
-										ALLOCSET_DEFAULT_MAXSIZE);
-	im.chunk = MemoryContextAllocHuge(im.cxt, sizeof(ApChunkRow) * CHUNK_ROWS);
-	im.tenant.cxt = im.cxt;
-	im.tenant.binding = b;
-	im.tenant.overwrite = overwrite;
-	im.rows_cap = 1024;
-	im.rows = MemoryContextAllocHuge(im.cxt, sizeof(ApRowResult) * im.rows_cap);
-	initStringInfo(&im.ignored);
-	initStringInfo(&im.ignored_short);
-	initStringInfo(&im.reason);
-
-	ap_tenant_load(&im.tenant, b, user_id, im.region);
-	parse_file(&im, data, len);
-	process_chunk(&im);			/* the rows after the last full chunk */
-
-	if (mode == AP_MODE_COMMIT)
-	{
-		ap_import_write(&im.tenant, user_id);
-		event_id = log_import(&im, filename);
 	}
-	ap_tenant_done(&im.tenant);	/* after the writes: they read payloads */
-	if (mode == AP_MODE_PLAN)
-		plan_rows(&im, (ReturnSetInfo *) fcinfo->resultinfo);
-	else
+	init_import(&im, b, mode, user_id, data, len, overwrite, encoding);
+	im.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	parse_file(&im);
+	process_chunk(&im);			/* the rows after the last full chunk */
+	if (mode == AP_MODE_COMMIT)
+		finish_commit(&im, filename);
+	ap_tenant_done(&im.tenant); /* after the writes: they read payloads */
+	if (mode != AP_MODE_PLAN)
 	{
-		summary = summary_jsonb(&im, event_id);
+		summary = ap_summary_jsonb(&im.summary, &im.head, false);
 		copy = (Jsonb *) SPI_palloc(VARSIZE(summary));
 		memcpy(copy, summary, VARSIZE(summary));
 	}

@@ -1,15 +1,35 @@
 /*
  * import.h
- *	  Internal structures of the CSV import: the tenant's contacts and their
- *	  match-key index (match.c), per-row merging (merge.c), the batched
- *	  writes of a commit (import_write.c) and the driver (import.c).
+ *	  The CSV import subsystem's one interface.  Its files:
+ *
+ *	  import.c			entry points (preview, plan, commit) and the driver:
+ *						parse, chunk, match, merge, report
+ *	  import_tenant.c	the tenant's contacts as the import sees them, the
+ *						match-key index, the full read of a tenant ("scan")
+ *						and the reads of payloads
+ *	  import_probe.c	how candidates are found: scan, or "probe" through
+ *						the match indexes for the keys of each chunk
+ *	  import_merge.c	what one row does to its contact: the merge policy,
+ *						conflicts, payload edits
+ *	  import_pending.c	integration edits decided but not yet written
+ *	  import_outcome.c	what each row did: reasons, the bounded summary, the
+ *						plan's rows, value-level changes and conflicts
+ *	  import_write.c	the batched writes of a commit
+ *	  import_history.c	the kept report of a commit (import_rows,
+ *						import_contacts)
+ *	  import_upload.c	raw upload bytes to text
  */
 #ifndef ACTIVEPIPE_IMPORT_H
 #define ACTIVEPIPE_IMPORT_H
 
 #include "activepipe.h"
 
+#include "executor/tuptable.h"
+#include "nodes/execnodes.h"
+#include "nodes/pg_list.h"
 #include "storage/itemptr.h"
+
+#include "csv_reader.h"
 
 typedef enum ApMatchKey
 {
@@ -21,6 +41,8 @@ typedef enum ApMatchKey
 
 /* "email", "mobile", "phone" by ApMatchKey; NULL for AP_MATCH_NONE */
 extern const char *const ap_match_names[];
+/* the identity field each match key reads, by ApMatchKey - 1 */
+extern const int ap_match_fields[3];
 
 typedef enum ApAction
 {
@@ -31,43 +53,50 @@ typedef enum ApAction
 	AP_ACT_SKIP
 } ApAction;
 
-/*
- * A contact's identity fields are packed into one block: where each field
- * ends, then the bytes; an empty field is blank.  The ends are uint16, or
- * uint32 in the rare contact whose fields pass 64kB (ident_wide).  One
- * small block per contact instead of ten strings and ten lengths keeps a
- * large tenant small.
- */
-/*
- * A contact as the import sees it: as read from the database, then as the
- * rows of the file change it.  Everything lives in the import's memory.
- */
-typedef struct ApContact
-{
-	int64		id;				/* 0 until a new contact is inserted */
-	void	   *ident;			/* packed fields; NULL while all are blank */
-	Jsonb	   *payload;		/* while resident: as read, NULL when none */
-	ItemPointerData profile;	/* where the profile is; invalid when none */
-	struct ApPending *pending;	/* integration edits not yet applied */
-	uint16		ident_dirty;	/* bit per identity field changed */
-	bool		ident_wide;		/* ident has uint32 ends */
-	bool		payload_dirty;
-	bool		is_new;
-	bool		resident;		/* payload read for the current chunk */
-} ApContact;
+#define AP_NACTIONS 5
+extern const char *const ap_action_names[];
 
-/* Field f of a contact, or NULL when blank. */
-static inline const char *
-ap_ident(const ApContact *ct, int f, uint32 *len)
+/*
+ * A contact's identity fields, packed into one block: a header word (a bit
+ * per field that is blank, a bit per field that is SQL NULL, and whether
+ * the ends are wide), where each field ends (uint16, or uint32 once the
+ * fields pass 64 kB), then the bytes.  A blank field keeps its bytes, so
+ * an undo can put back exactly what was there, but reads as NULL.
+ */
+#define AP_IDENT_WIDE 0x8000
+#define AP_IDENT_BLANK(f) (((uint32) 1) << (f))
+#define AP_IDENT_NULL(f) (((uint32) 1) << (16 + (f)))
+#define AP_IDENT_ALL_NULL (((((uint32) 1) << AP_NIDENTITY) - 1) * (1 + (((uint32) 1) << 16)))
+
+/* The blank and NULL bits of a block (NULL block: every field NULL). */
+static inline uint32
+ap_ident_flags(const void *block)
 {
+	return block ? *(const uint32 *) block & ~(uint32) AP_IDENT_WIDE : AP_IDENT_ALL_NULL;
+}
+
+static inline bool
+ap_ident_is_null(const void *block, int f)
+{
+	return (ap_ident_flags(block) & AP_IDENT_NULL(f)) != 0;
+}
+
+static inline const char *
+ap_ident_raw(const void *block, int f, uint32 *len)
+{
+	uint32		hdr;
 	uint32		start;
 	const char *data;
 
-	if (ct->ident == NULL)
-		return NULL;
-	if (likely(!ct->ident_wide))
+	if (block == NULL)
 	{
-		const uint16 *end = (const uint16 *) ct->ident;
+		*len = 0;
+		return NULL;
+	}
+	hdr = *(const uint32 *) block;
+	if (likely(!(hdr & AP_IDENT_WIDE)))
+	{
+		const uint16 *end = (const uint16 *) ((const char *) block + sizeof(uint32));
 
 		start = f > 0 ? end[f - 1] : 0;
 		*len = end[f] - start;
@@ -75,7 +104,7 @@ ap_ident(const ApContact *ct, int f, uint32 *len)
 	}
 	else
 	{
-		const uint32 *end = (const uint32 *) ct->ident;
+		const uint32 *end = (const uint32 *) ((const char *) block + sizeof(uint32));
 
 		start = f > 0 ? end[f - 1] : 0;
 		*len = end[f] - start;
@@ -84,32 +113,77 @@ ap_ident(const ApContact *ct, int f, uint32 *len)
 	return *len > 0 ? data + start : NULL;
 }
 
-/*
- * A key of the index: the normalised key and who holds it.  Slots stay
- * 16 bytes, so a large tenant's index is small and probes touch little.
- */
-typedef struct ApKeyRec
+/* Field f of an identity block as the import compares it: NULL when blank. */
+static inline const char *
+ap_ident_block(const void *block, int f, uint32 *len)
 {
-	int32		count;			/* distinct contacts holding the key */
-	int32		last_contact;	/* index of the last contact added */
-	uint32		len;
-	char		key[FLEXIBLE_ARRAY_MEMBER];
-} ApKeyRec;
+	if (ap_ident_flags(block) & AP_IDENT_BLANK(f))
+	{
+		*len = 0;
+		return NULL;
+	}
+	return ap_ident_raw(block, f, len);
+}
 
-/* Open-addressing hash from a key string to the contacts holding it. */
+/*
+ * A contact as the import sees it: as read from the database, then as the
+ * rows of the file change it.  Everything lives in the import's memory.
+ */
+typedef struct ApContact
+{
+	int64		id;				/* assigned when created by a commit */
+	void	   *ident;			/* identity fields now */
+	void	   *orig_ident;		/* as read, kept once a row changed them */
+	Jsonb	   *payload;		/* while resident: as read, NULL when none */
+	struct ApPending *pending;	/* integration edits not yet applied */
+	ItemPointerData profile;	/* where the profile is; invalid when none */
+	uint16		ident_dirty;	/* identity fields the import changed */
+	bool		payload_dirty;
+	bool		is_new;
+	bool		resident;		/* payload read for the current chunk */
+	bool		deleted;		/* its row vanished before the commit wrote */
+} ApContact;
+
+static inline const char *
+ap_ident(const ApContact *ct, int f, uint32 *len)
+{
+	return ap_ident_block(ct->ident, f, len);
+}
+
+/*
+ * The match-key index: a key (normalised email, or canonical phone) and
+ * the contacts that hold it now.  A match finds "contact": the lowest id
+ * among contacts read, then the first created.  When a row changes a key,
+ * the contact leaves the old key's holders and joins the new one's.
+ */
+typedef struct ApKeyStr
+{
+	const char *s;
+	uint32		len;
+} ApKeyStr;
+
 typedef struct ApKeyEntry
 {
+	ApKeyStr	key;
 	uint32		hash;
-	int32		contact;		/* index of the lowest-id contact */
-	ApKeyRec   *rec;			/* NULL: empty slot */
+	int32		contact;		/* -1: nobody holds it now */
+	List	   *holders;		/* all holders (ints) when more than one */
+	bool		probed;			/* its holders in the database were read */
+	char		status;			/* simplehash's */
 } ApKeyEntry;
 
-typedef struct ApKeyIndex
+#define SH_PREFIX apkeys
+#define SH_ELEMENT_TYPE ApKeyEntry
+#define SH_KEY_TYPE ApKeyStr
+#define SH_SCOPE extern
+#define SH_DECLARE
+#include "lib/simplehash.h"
+
+static inline int32
+ap_key_count(const ApKeyEntry *e)
 {
-	ApKeyEntry *slots;
-	uint32		size;
-	uint32		used;
-} ApKeyIndex;
+	return e->holders ? list_length(e->holders) : (e->contact >= 0 ? 1 : 0);
+}
 
 /* A profile a chunk reads, and whose it is. */
 typedef struct ApWanted
@@ -120,23 +194,27 @@ typedef struct ApWanted
 	int64		id;				/* the contact's */
 } ApWanted;
 
-/* The touched bits: one per key hash, modulo 65536 (index_add sets them). */
-#define AP_TOUCHED_WORDS 1024
-#define AP_TOUCHED_WORD(hash) (((hash) >> 6) & (AP_TOUCHED_WORDS - 1))
-#define AP_TOUCHED_BIT(hash) (UINT64CONST(1) << ((hash) & 63))
+typedef enum ApStrategy
+{
+	AP_STRATEGY_AUTO = 0,
+	AP_STRATEGY_SCAN,
+	AP_STRATEGY_PROBE
+} ApStrategy;
 
-/* The tenant: contacts (existing, then new) and the email/phone indexes. */
+/* The setting activepipe.match_strategy (activepipe.c) */
+extern int	ap_match_strategy;
+
+/* The tenant: contacts (read, then new) and the email and phone indexes. */
 typedef struct ApTenant
 {
 	ApContact  *contacts;
 	int32		ncontacts;
 	int32		capacity;
-	int32		nexisting;		/* contacts[0..nexisting) were read */
-	ApKeyIndex	email;
-	ApKeyIndex	phone;			/* phone and mobile columns together */
-	uint32		nkeys[2];		/* email, phone values read: index sizes */
-	struct profmap_hash *profiles;	/* while loading: profile tids by contact */
-	MemoryContext cxt;
+	apkeys_hash *email;
+	apkeys_hash *phone;			/* phone and mobile columns together */
+	struct apids_hash *by_id;	/* probe: contacts read, by id */
+	struct apids_hash *profiles;	/* scan: profile tids, by contact id */
+	MemoryContext cxt;			/* lives for the import */
 	MemoryContext paycxt;		/* the resident payloads */
 	int32	   *resident;		/* contacts whose payloads are read */
 	int32		nresident;
@@ -144,42 +222,47 @@ typedef struct ApTenant
 	ApWanted   *wanted;			/* the profiles being read, by tid */
 	int32		nwanted;
 	int64		user_id;
-	uint64		touched[AP_TOUCHED_WORDS];	/* key hashes whose entry changed */
 	const ApBinding *binding;
+	const ap_phone_region *region;
+	ApStrategy	strategy;		/* SCAN or PROBE, decided per call */
+	int32		ndeleted;		/* contacts found deleted when written */
 	bool		overwrite;		/* identity writes replace, not fill blanks */
 } ApTenant;
 
-extern void ap_tenant_load(ApTenant *t, const ApBinding *b, int64 user_id,
-						   const ap_phone_region *region);
+/* import_tenant.c */
+extern void ap_tenant_init(ApTenant *t, const ApBinding *b, int64 user_id,
+						   const ap_phone_region *region, bool overwrite,
+						   MemoryContext cxt);
+extern void ap_tenant_scan(ApTenant *t);
+extern int32 ap_tenant_add_row(ApTenant *t, TupleTableSlot *slot);
+extern void ap_tenant_track_ids(ApTenant *t);
 extern int32 ap_tenant_new_contact(ApTenant *t);
 extern void ap_tenant_payloads(ApTenant *t, const int32 *c, int n);
 extern void ap_tenant_drop_payloads(ApTenant *t);
 extern void ap_tenant_done(ApTenant *t);
-extern char *ap_tenant_copy(ApTenant *t, const void *src, size_t len);
-extern void *ap_tenant_alloc(ApTenant *t, size_t len);
-extern void ap_tenant_trim(ApTenant *t, void *p, size_t size, size_t used);
+extern void ap_tenant_stream(ApTenant *t, ApQuery q, int nargs, Oid *types,
+							 Datum *values,
+							 void (*row) (ApTenant *t, TupleTableSlot *slot));
+extern void ap_contact_set_ident(ApTenant *t, ApContact *ct,
+								 const char *const *val, const uint32 *len,
+								 uint32 flags);
+extern void ap_tenant_rekey(ApTenant *t, int32 c, const void *old_ident);
+extern ApKeyEntry *ap_key_find(apkeys_hash *ix, const char *key, uint32 len,
+							   uint32 hash);
+extern ApKeyEntry *ap_key_entry(apkeys_hash *ix, const char *key, uint32 len,
+								uint32 hash);
+extern uint32 ap_key_hash(const char *key, size_t len);
 
-/* Pending integration edits of a contact (pending.c). */
+/* import_probe.c */
+extern void ap_probe_setup(ApTenant *t, int64 rows, const bool *present);
+extern void ap_probe_keys(ApTenant *t, const ApKeyStr *emails, int nemails,
+						  const ApKeyStr *phones, int nphones);
+
+/* Pending integration edits of a contact (import_pending.c). */
 typedef struct ApPending ApPending;
 extern void ap_pending_edits(const ApPending *p, ApFieldEdit *out);
 extern ApPending *ap_pending_merge(ApTenant *t, const ApPending *old,
 								   const ApFieldEdit *edits);
-extern void ap_tenant_index_contact(ApTenant *t, int32 c,
-									const ap_phone_region *region);
-extern void ap_tenant_index_keys(ApTenant *t, int32 c, uint16 mask,
-								 const ap_phone_region *region);
-extern ApKeyEntry *ap_key_find(ApKeyIndex *ix, const char *key, size_t len,
-							   uint32 hash);
-extern uint32 ap_key_hash(const char *key, size_t len);
-
-/* Whether an entry of hash changed since the bits were last cleared. */
-static inline bool
-ap_key_touched(const ApTenant *t, uint32 hash)
-{
-	return (t->touched[AP_TOUCHED_WORD(hash)] & AP_TOUCHED_BIT(hash)) != 0;
-}
-extern void ap_contact_set_ident(ApTenant *t, ApContact *ct,
-								 const char *const *val, const uint32 *len);
 
 /* The file's values of one row, trimmed; present[f] when its column exists. */
 typedef struct ApRowValues
@@ -189,28 +272,114 @@ typedef struct ApRowValues
 	uint32		len[AP_NFIELDS];
 } ApRowValues;
 
-/* Outcome of one row. */
-typedef struct ApRowResult
+/* Why a row is what it is (bits of ApOutcome.why), most serious first. */
+#define AP_WHY_NO_KEY		0x01	/* skip: no usable match key */
+#define AP_WHY_DELETED		0x02	/* skip: the contact vanished meanwhile */
+#define AP_WHY_AMBIGUOUS	0x04	/* conflict: several contacts hold the key */
+#define AP_WHY_CONFLICT		0x08	/* conflict: names (or email) differ */
+#define AP_WHY_BAD_NUMBER	0x10	/* a range kept as text */
+
+/*
+ * What one row did.  Reasons are kept as bits and field masks, and turned
+ * into text only for the rows that are shown.
+ */
+typedef struct ApOutcome
 {
 	int32		line;
 	uint8		action;			/* ApAction */
 	uint8		matched_by;		/* ApMatchKey */
+	uint8		why;			/* AP_WHY_* */
 	int32		contact;		/* index into the tenant, -1 none */
-	char	   *reason;			/* NULL when none */
-} ApRowResult;
+	int32		ambiguous;		/* contacts sharing the key */
+	uint16		conflict_mask;	/* identity fields that differ */
+	uint64		bad_mask;		/* range fields kept as text */
+	Jsonb	   *conflicts;		/* {field: {file, stored}}, conflicts only */
+	Jsonb	   *changes;		/* {field: {old, new}}, when asked for */
+} ApOutcome;
 
-extern ApAction ap_merge_row(ApTenant *t, int32 c, const ApRowValues *rv,
-							 ApMatchKey matched_by, int32 ambiguous,
-							 bool overwrite, bool created,
-							 const ap_phone_region *region,
-							 StringInfo reason, uint16 *ident_changed);
+/* import_merge.c */
+typedef struct ApMergeResult
+{
+	ApAction	action;
+	uint8		why;
+	int32		ambiguous;
+	uint16		conflict_mask;
+	uint64		bad_mask;
+	uint16		ident_changed;	/* identity fields this row changed */
+	uint64		payload_changed;	/* payload fields it changed (when asked) */
+} ApMergeResult;
 
-extern void ap_import_write(ApTenant *t, int64 user_id);
+extern void ap_merge_row(ApTenant *t, int32 c, const ApRowValues *rv,
+						 ApMatchKey matched_by, int32 holders, bool created,
+						 bool want_fields, ApMergeResult *res);
+extern Jsonb *ap_conflict_values(const ApContact *ct, const ApRowValues *rv,
+								 uint16 mask);
+extern Jsonb *ap_change_values(const ApTenant *t, const ApContact *ct,
+							   const void *old_ident,
+							   const struct ApPending *old_pending,
+							   const ApMergeResult *res);
+extern bool ap_same_identity(int f, const char *a, size_t alen,
+							 const char *b, size_t blen,
+							 const ap_phone_region *region);
 
-/*
- * Raw upload bytes to text in the database encoding (upload.c); names the
- * encoding found.  Bytes that do not decode are an ERROR.
- */
+/* import_outcome.c: reasons, the summary, the plan's rows */
+
+#define AP_EVENT_IGNORED_MAX 2048	/* bytes of ignored names in an event */
+#define AP_EVENT_NAME_MAX 64
+#define AP_PLAN_NATTS 9
+
+/* A conflict or skip kept for the summary. */
+typedef struct ApShownRow
+{
+	int32		line;
+	uint8		action;
+	uint8		matched_by;
+	bool		has_contact;
+	int64		contact_id;
+	char	   *reason;
+	const char *code;
+	const char *field;
+	Jsonb	   *conflicts;
+} ApShownRow;
+
+typedef struct ApSummary
+{
+	int64		counts[AP_NACTIONS];
+	int64		total;
+	ApShownRow *shown;			/* the first AP_SUMMARY_ROWS */
+	int32		nshown;
+	int64		omitted;		/* conflicts and skips past those */
+	MemoryContext cxt;
+} ApSummary;
+
+/* What the summary says about the file and the call. */
+typedef struct ApSummaryHead
+{
+	bool		overwrite;
+	const char *encoding;
+	List	   *ignored;		/* names of ignored columns (char *) */
+	int64		event_id;		/* 0: none (preview) */
+} ApSummaryHead;
+
+extern const char *ap_reason_code(const ApOutcome *o);
+extern const char *ap_reason_field(const ApOutcome *o);
+extern char *ap_reason_text(const ApOutcome *o);
+extern void ap_summary_init(ApSummary *s, MemoryContext cxt);
+extern void ap_summary_add(ApSummary *s, const ApOutcome *o, int64 contact_id,
+						   bool has_contact);
+extern Jsonb *ap_summary_jsonb(const ApSummary *s, const ApSummaryHead *h,
+							   bool for_event);
+extern void ap_plan_put(ReturnSetInfo *rsinfo, const ApOutcome *o,
+						int64 contact_id, bool has_contact);
+extern void ap_summary_reload(ApSummary *s, const ApBinding *b, int64 user_id,
+							  int64 event_id);
+
+/* import_write.c */
+struct ApHistory;
+extern void ap_import_write(ApTenant *t, struct ApHistory *h);
+extern void ap_assign_ids(ApTenant *t, int32 from);
+
+/* import_upload.c: raw upload bytes to text in the database encoding */
 extern char *ap_decode_upload(bytea *raw, size_t *outlen, const char **encoding);
 
 #endif							/* ACTIVEPIPE_IMPORT_H */

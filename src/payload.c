@@ -487,25 +487,78 @@ values_equal(const JsonbValue *a, const JsonbValue *b)
 	return scalars_equal(a, b);
 }
 
-/* What field holds now: the pending edit if any, else the payload's value. */
-static JsonbValue *
-current_value(Jsonb *payload, const ApFieldEdit *pending, int f,
-			  JsonbValue *buf)
+/*
+ * What field f holds: the pending edit if any (pending may be NULL), else
+ * the payload's value; NULL when it holds nothing.  buf may be returned.
+ */
+JsonbValue *
+ap_payload_field(Jsonb *payload, const ApFieldEdit *pending, int f,
+				 JsonbValue *buf)
 {
 	uint64		ignored = 0;
 
 	if (pending != NULL && pending[f].kind != AP_EDIT_KEEP)
 		return (pending[f].kind == AP_EDIT_TEXT &&
 				edit_value(f, pending[f].text, pending[f].len, buf, &ignored)) ? buf : NULL;
-	if (payload == NULL)
+	if (payload == NULL || !JB_ROOT_IS_OBJECT(payload))
 		return NULL;
 	return getKeyJsonValueFromContainer(&payload->root, ap_contract[f].name,
 										ap_contract[f].name_len, buf);
 }
 
+/*
+ * The contract fields among mask whose values differ between payloads a
+ * and b (either may be NULL), as bits.
+ */
+uint64
+ap_payload_diff(Jsonb *a, Jsonb *b, uint64 mask)
+{
+	uint64		diff = 0;
+	int			f;
+
+	for (f = 0; f < AP_NFIELDS; f++)
+	{
+		JsonbValue	abuf,
+					bbuf;
+		JsonbValue *av,
+				   *bv;
+		bool		same;
+
+		if (!(mask & (UINT64CONST(1) << f)))
+			continue;
+		av = ap_payload_field(a, NULL, f, &abuf);
+		bv = ap_payload_field(b, NULL, f, &bbuf);
+		if (av && bv && av->type == jbvBinary && bv->type == jbvBinary)
+			same = compareJsonbContainers(av->val.binary.data, bv->val.binary.data) == 0;
+		else
+			same = values_equal(av, bv);
+		if (!same)
+			diff |= UINT64CONST(1) << f;
+	}
+	return diff;
+}
+
+/* Push a value as a pair's value: a scalar, a stored container, or tags. */
+void
+ap_push_value(JsonbParseState **st, const JsonbValue *v)
+{
+	int			i;
+
+	if (v->type != jbvArray)
+	{
+		pushJsonbValue(st, WJB_VALUE, (JsonbValue *) v);
+		return;
+	}
+	pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
+	for (i = 0; i < v->val.array.nElems; i++)
+		pushJsonbValue(st, WJB_ELEM, &v->val.array.elems[i]);
+	pushJsonbValue(st, WJB_END_ARRAY, NULL);
+}
+
 bool
 ap_payload_edits_change(Jsonb *payload, const ApFieldEdit *pending,
-						const ApFieldEdit *edits, uint64 *bad_mask)
+						const ApFieldEdit *edits, uint64 *bad_mask,
+						uint64 *changed_mask)
 {
 	bool		changed = false;
 	int			f;
@@ -521,7 +574,7 @@ ap_payload_edits_change(Jsonb *payload, const ApFieldEdit *pending,
 
 		if (edits[f].kind == AP_EDIT_KEEP)
 			continue;
-		if (changed)
+		if (changed && changed_mask == NULL)
 		{
 			/* the answer is known: only bad numbers are left to report */
 			if (edits[f].kind == AP_EDIT_TEXT &&
@@ -531,8 +584,58 @@ ap_payload_edits_change(Jsonb *payload, const ApFieldEdit *pending,
 		}
 		n = (edits[f].kind == AP_EDIT_TEXT &&
 			 edit_value(f, edits[f].text, edits[f].len, &nv, bad_mask)) ? &nv : NULL;
-		changed = !values_equal(n, current_value(payload, pending, f, &cv));
+		if (values_equal(n, ap_payload_field(payload, pending, f, &cv)))
+			continue;
+		changed = true;
+		if (changed_mask)
+			*changed_mask |= UINT64CONST(1) << f;
 	}
 	return changed;
 }
 
+/*
+ * payload with the keys of before put back as they were: a JSON null in
+ * before removes the key, any other value replaces it.  An undo calls
+ * this on the payload its import left, so the result is the payload from
+ * before the import, byte for byte.
+ */
+Jsonb *
+ap_payload_restore(Jsonb *payload, Jsonb *before)
+{
+	JsonbParseState *st = NULL;
+	JsonbIterator *it;
+	JsonbValue	k,
+				v;
+	JsonbIteratorToken tok;
+	bool		keep = true;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	if (payload != NULL && JB_ROOT_IS_OBJECT(payload))
+	{
+		it = JsonbIteratorInit(&payload->root);
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			if (tok == WJB_KEY)
+			{
+				keep = getKeyJsonValueFromContainer(&before->root, v.val.string.val,
+													v.val.string.len, &k) == NULL;
+				if (keep)
+					pushJsonbValue(&st, WJB_KEY, &v);
+			}
+			else if (tok == WJB_VALUE && keep)
+				pushJsonbValue(&st, WJB_VALUE, &v);
+		}
+	}
+	it = JsonbIteratorInit(&before->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			k = v;
+		else if (tok == WJB_VALUE && v.type != jbvNull)
+		{
+			pushJsonbValue(&st, WJB_KEY, &k);
+			pushJsonbValue(&st, WJB_VALUE, &v);
+		}
+	}
+	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+}

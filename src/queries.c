@@ -1,59 +1,60 @@
 /*
  * queries.c
- *	  Every SQL statement activepipe sends through SPI, and the cache of
- *	  their prepared plans.
+ *	  Every SQL statement activepipe sends through SPI (executed by spi.c).
  *
- * Keeping the texts in one place lets a reader (and the scale-out test,
+ * Keeping the texts in one place lets a reader (and the scale-out tests,
  * through activepipe_statements()) see at a glance that each statement is
  * fully schema-qualified, operators included, so no search_path can
- * redirect it, and that each one touching a tenant table filters on the
- * tenant column, so Citus can route it to one shard.
+ * redirect it; that each one touching a tenant table filters on the
+ * tenant column, so Citus can route it to one shard; and that none puts a
+ * volatile function or a parameter inside an ON CONFLICT clause, which a
+ * distributed table refuses.
  */
 #include "activepipe.h"
 
-#include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 
 #define EQ " OPERATOR(pg_catalog.=) "
+#define KEY_FILTER " AND ci.integration_key" EQ "'" AP_INTEGRATION_KEY "'"
 
-static const char *const query_names[AP_NQUERIES] = {
-	"contact_rows", "contact_count", "profile_upsert", "profile_clear", "exported_at",
-	"exported_at_update", "exported_at_tid",
-	"event_insert", "tenant_keys", "import_profiles", "import_update",
-	"import_insert", "import_profiles_upsert", "tenant_lock", "import_fill",
-	"import_profile_tids", "import_profiles_by_id"
-};
-
-/* c.<col>::text for an identity field, or NULL when it lives in the payload */
+/* c.<col>::text for each identity field (its payload key when unbound). */
 static void
-append_field_columns(StringInfo s, const ApBinding *b, int nfields)
+identity_columns(StringInfo s, const ApBinding *b, bool payload_joined)
 {
 	int			f;
 
-	for (f = 0; f < nfields; f++)
+	for (f = 0; f < AP_NIDENTITY; f++)
 	{
 		if (b->col[f])
 			appendStringInfo(s, ", c.%s::pg_catalog.text", b->col[f]);
+		else if (payload_joined)
+			appendStringInfo(s, ", ci.payload_json OPERATOR(pg_catalog.->>) '%s'",
+							 ap_contract[f].name);
 		else
 			appendStringInfoString(s, ", NULL::pg_catalog.text");
 	}
+}
+
+/* The LEFT JOIN of a contact to its profile, pinned to the tenant. */
+static void
+profile_join(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 " LEFT JOIN %s.contact_integrations ci"
+					 " ON ci.user_id" EQ "$1 AND ci.contact_id" EQ "c.%s" KEY_FILTER,
+					 b->ext_schema, b->id_col);
 }
 
 static void
 contact_rows(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s, "SELECT c.%s::pg_catalog.int8", b->id_col);
-	append_field_columns(s, b, AP_NIDENTITY);
-	appendStringInfo(s,
-					 ", ci.payload_json, ci.last_exported_at, ci.last_imported_at,"
-					 " ci.id IS NOT NULL, ci.ctid"
-					 " FROM %s c LEFT JOIN %s.contact_integrations ci"
-					 " ON ci.user_id" EQ "$1 AND ci.contact_id" EQ "c.%s"
-					 " AND ci.integration_key" EQ "'" AP_INTEGRATION_KEY "'"
-					 " WHERE c.%s" EQ "$1 AND c.%s" EQ "ANY ($2)"
-					 " ORDER BY c.%s",
-					 b->table, b->ext_schema, b->id_col,
+	identity_columns(s, b, false);
+	appendStringInfo(s, ", ci.payload_json, ci.last_exported_at, ci.last_imported_at,"
+					 " ci.id IS NOT NULL, ci.ctid FROM %s c", b->table);
+	profile_join(s, b);
+	appendStringInfo(s, " WHERE c.%s" EQ "$1 AND c.%s" EQ "ANY ($2) ORDER BY c.%s",
 					 b->user_col, b->id_col, b->id_col);
 }
 
@@ -66,17 +67,21 @@ contact_count(StringInfo s, const ApBinding *b)
 					 b->table, b->user_col, b->id_col);
 }
 
+/*
+ * The card's write.  The timestamp comes in as a value (EXCLUDED), and the
+ * conflict target alone pins the row to the tenant: Citus refuses volatile
+ * functions in DO UPDATE SET and parameters anywhere in ON CONFLICT.
+ */
 static void
 profile_upsert(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
 					 "INSERT INTO %s.contact_integrations AS ci"
-					 " (user_id, contact_id, integration_key, payload_json)"
-					 " VALUES ($1, $2, '" AP_INTEGRATION_KEY "', $3)"
+					 " (user_id, contact_id, integration_key, payload_json, updated_at)"
+					 " VALUES ($1, $2, '" AP_INTEGRATION_KEY "', $3, pg_catalog.now())"
 					 " ON CONFLICT (user_id, contact_id, integration_key) DO UPDATE"
 					 " SET payload_json = EXCLUDED.payload_json,"
-					 " updated_at = pg_catalog.now()"
-					 " WHERE ci.user_id" EQ "$1",
+					 " updated_at = EXCLUDED.updated_at",
 					 b->ext_schema);
 }
 
@@ -84,21 +89,23 @@ static void
 profile_clear(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
-					 "UPDATE %s.contact_integrations"
+					 "UPDATE %s.contact_integrations ci"
 					 " SET payload_json = '{}'::pg_catalog.jsonb"
-					 " WHERE user_id" EQ "$1 AND contact_id" EQ "$2"
-					 " AND integration_key" EQ "'" AP_INTEGRATION_KEY "'",
+					 " WHERE ci.user_id" EQ "$1 AND ci.contact_id" EQ "$2" KEY_FILTER,
 					 b->ext_schema);
 }
 
 /*
- * Stamping last_exported_at takes two set-based statements: an UPDATE for
- * contacts that have a profile (skipping rows stamped already in this
- * transaction), and a plain INSERT of the profiles that are missing.  The
- * export holds the tenant lock and read after taking it, so no activepipe
- * call can have created those rows meanwhile; a plain INSERT costs about a
- * third less than an upsert's speculative insertion.  last_exported_at is
- * in no index, so the updates stay HOT where the page has room.
+ * Stamping last_exported_at: an UPDATE for contacts that have a profile
+ * (skipping rows stamped already in this transaction), and an INSERT of
+ * the profiles that are missing.  The export holds the tenant lock and
+ * read after taking it, so in READ COMMITTED no activepipe call can have
+ * created those rows meanwhile, and a plain INSERT costs about a third
+ * less than an upsert.  Under a transaction snapshot (REPEATABLE READ,
+ * SERIALIZABLE) the read may predate a profile made since: the upsert form
+ * then turns that into a retryable serialization failure instead of a
+ * unique violation.  last_exported_at is in no index, so the updates stay
+ * HOT where the page has room.
  */
 static void
 exported_at_update(StringInfo s, const ApBinding *b)
@@ -107,8 +114,7 @@ exported_at_update(StringInfo s, const ApBinding *b)
 					 "UPDATE %s.contact_integrations ci"
 					 " SET last_exported_at = pg_catalog.now()"
 					 " FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS u(id)"
-					 " WHERE ci.user_id" EQ "$1 AND ci.contact_id" EQ "u.id"
-					 " AND ci.integration_key" EQ "'" AP_INTEGRATION_KEY "'"
+					 " WHERE ci.user_id" EQ "$1 AND ci.contact_id" EQ "u.id" KEY_FILTER
 					 " AND (ci.last_exported_at IS NULL"
 					 " OR ci.last_exported_at OPERATOR(pg_catalog.<>) pg_catalog.now())",
 					 b->ext_schema);
@@ -116,9 +122,9 @@ exported_at_update(StringInfo s, const ApBinding *b)
 
 /*
  * The fast form of the update: by the row versions the export read, a TID
- * scan instead of an index probe per contact.  A row changed since (only
- * a direct write outside activepipe can do that under the tenant lock) is
- * left unstamped here, and the caller then runs exported_at_update.
+ * scan instead of an index probe per contact, each tid paired with the
+ * contact it was read for.  A row changed since is left unstamped here,
+ * and the caller then runs exported_at_update.
  */
 static void
 exported_at_tid(StringInfo s, const ApBinding *b)
@@ -126,16 +132,17 @@ exported_at_tid(StringInfo s, const ApBinding *b)
 	appendStringInfo(s,
 					 "UPDATE %s.contact_integrations ci"
 					 " SET last_exported_at = pg_catalog.now()"
-					 " WHERE ci.ctid" EQ "ANY ($2::pg_catalog.tid[])"
-					 " AND ci.user_id" EQ "$1"
-					 " AND ci.integration_key" EQ "'" AP_INTEGRATION_KEY "'"
+					 " FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.tid[]),"
+					 " pg_catalog.unnest($3::pg_catalog.int8[])) AS u(t, id)"
+					 " WHERE ci.ctid" EQ "u.t AND ci.user_id" EQ "$1"
+					 " AND ci.contact_id" EQ "u.id" KEY_FILTER
 					 " AND (ci.last_exported_at IS NULL"
 					 " OR ci.last_exported_at OPERATOR(pg_catalog.<>) pg_catalog.now())",
 					 b->ext_schema);
 }
 
 static void
-exported_at(StringInfo s, const ApBinding *b)
+exported_at_insert(StringInfo s, const ApBinding *b, bool upsert)
 {
 	appendStringInfo(s,
 					 "INSERT INTO %s.contact_integrations"
@@ -143,6 +150,31 @@ exported_at(StringInfo s, const ApBinding *b)
 					 " SELECT $1, u.id, '" AP_INTEGRATION_KEY "', pg_catalog.now()"
 					 " FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS u(id)",
 					 b->ext_schema);
+	if (upsert)
+		appendStringInfoString(s,
+							   " ON CONFLICT (user_id, contact_id, integration_key) DO UPDATE"
+							   " SET last_exported_at = EXCLUDED.last_exported_at");
+}
+
+static void
+exported_at(StringInfo s, const ApBinding *b)
+{
+	exported_at_insert(s, b, false);
+}
+
+static void
+exported_at_upsert(StringInfo s, const ApBinding *b)
+{
+	exported_at_insert(s, b, true);
+}
+
+/* A new event id: unique across the nodes of a cluster (activepipe_next_id). */
+static void
+event_id(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "SELECT %s.activepipe_next_id('%s.integration_events_id_seq'::pg_catalog.regclass)",
+					 b->ext_schema, b->ext_schema);
 }
 
 static void
@@ -150,20 +182,83 @@ event_insert(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
 					 "INSERT INTO %s.integration_events"
-					 " (user_id, integration_key, event_type, filename, total_rows,"
+					 " (user_id, id, integration_key, event_type, filename, total_rows,"
 					 " new_count, updated_count, conflict_count, skipped_count, summary)"
-					 " VALUES ($1, '" AP_INTEGRATION_KEY "', $2, $3, $4, $5, $6, $7, $8, $9)"
-					 " RETURNING id",
+					 " VALUES ($1, $2, '" AP_INTEGRATION_KEY "', $3, $4, $5, $6, $7, $8, $9, $10)",
 					 b->ext_schema);
 }
 
+/*
+ * The tenant lock: a row lock on the tenant's row of tenant_locks, made on
+ * first use.  ON CONFLICT DO UPDATE locks the existing row even when its
+ * WHERE is false, so nothing is written once the row exists.  The table is
+ * distributed with contacts on Citus, so every node that runs a call for
+ * the tenant meets the same lock, which an advisory lock (node-local)
+ * would not give.
+ */
+static void
+tenant_lock(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "INSERT INTO %s.tenant_locks AS l (user_id) VALUES ($1)"
+					 " ON CONFLICT (user_id) DO UPDATE SET locked_at = EXCLUDED.locked_at"
+					 " WHERE false",
+					 b->ext_schema);
+}
+
+/*
+ * The import's read of every contact of the tenant.  With every identity
+ * field bound, profiles are located by import_profile_tids; otherwise the
+ * contacts come joined with their profiles, whose payload holds the
+ * unbound fields.
+ */
 static void
 tenant_keys(StringInfo s, const ApBinding *b)
 {
+	bool		joined = ap_binding_has_payload_ident(b);
+
 	appendStringInfo(s, "SELECT c.%s::pg_catalog.int8", b->id_col);
-	append_field_columns(s, b, AP_NIDENTITY);
-	appendStringInfo(s, " FROM %s c WHERE c.%s" EQ "$1",
-					 b->table, b->user_col);
+	identity_columns(s, b, joined);
+	appendStringInfo(s, ", %s FROM %s c", joined ? "ci.ctid" : "NULL::pg_catalog.tid",
+					 b->table);
+	if (joined)
+		profile_join(s, b);
+	appendStringInfo(s, " WHERE c.%s" EQ "$1", b->user_col);
+}
+
+/*
+ * The probes: the contacts of the tenant whose key, computed by the same
+ * expression as the match index (activepipe_match_indexes), is among $2.
+ */
+static void
+probe(StringInfo s, const ApBinding *b, int f)
+{
+	appendStringInfo(s, "SELECT c.%s::pg_catalog.int8", b->id_col);
+	identity_columns(s, b, true);
+	appendStringInfo(s, ", ci.ctid FROM %s c", b->table);
+	profile_join(s, b);
+	appendStringInfo(s, " WHERE c.%s" EQ "$1 AND ", b->user_col);
+	ap_append_key_expr(s, b, f, "c.", f == AP_F_MOBILE ? b->probe_region[0] :
+					   f == AP_F_PHONE ? b->probe_region[1] : NULL);
+	appendStringInfoString(s, EQ "ANY ($2::pg_catalog.text[])");
+}
+
+static void
+probe_email(StringInfo s, const ApBinding *b)
+{
+	probe(s, b, AP_F_EMAIL);
+}
+
+static void
+probe_mobile(StringInfo s, const ApBinding *b)
+{
+	probe(s, b, AP_F_MOBILE);
+}
+
+static void
+probe_phone(StringInfo s, const ApBinding *b)
+{
+	probe(s, b, AP_F_PHONE);
 }
 
 /*
@@ -176,8 +271,7 @@ import_profile_tids(StringInfo s, const ApBinding *b)
 	appendStringInfo(s,
 					 "SELECT ci.contact_id, ci.ctid"
 					 " FROM %s.contact_integrations ci"
-					 " WHERE ci.user_id" EQ "$1"
-					 " AND ci.integration_key" EQ "'" AP_INTEGRATION_KEY "'",
+					 " WHERE ci.user_id" EQ "$1" KEY_FILTER,
 					 b->ext_schema);
 }
 
@@ -188,8 +282,7 @@ import_profiles(StringInfo s, const ApBinding *b)
 					 "SELECT ci.ctid, ci.contact_id, ci.payload_json"
 					 " FROM %s.contact_integrations ci"
 					 " WHERE ci.ctid" EQ "ANY ($2::pg_catalog.tid[])"
-					 " AND ci.user_id" EQ "$1"
-					 " AND ci.integration_key" EQ "'" AP_INTEGRATION_KEY "'",
+					 " AND ci.user_id" EQ "$1" KEY_FILTER,
 					 b->ext_schema);
 }
 
@@ -201,17 +294,48 @@ import_profiles_by_id(StringInfo s, const ApBinding *b)
 					 "SELECT ci.ctid, ci.contact_id, ci.payload_json"
 					 " FROM %s.contact_integrations ci"
 					 " WHERE ci.user_id" EQ "$1"
-					 " AND ci.contact_id" EQ "ANY ($2::pg_catalog.int8[])"
-					 " AND ci.integration_key" EQ "'" AP_INTEGRATION_KEY "'",
+					 " AND ci.contact_id" EQ "ANY ($2::pg_catalog.int8[])" KEY_FILTER,
 					 b->ext_schema);
 }
 
+/*
+ * Ids for the contacts a commit creates, drawn from the id column's own
+ * sequence before they are inserted, so each row of the file knows its
+ * contact whatever order an INSERT returns rows in.
+ */
+static void
+contact_ids(StringInfo s, const ApBinding *b)
+{
+	appendStringInfoString(s,
+						   "SELECT pg_catalog.nextval($1::pg_catalog.regclass)"
+						   " FROM pg_catalog.generate_series(1, $2)");
+}
+
+/*
+ * FROM ROWS FROM (lead, unnest($first..)) AS u(names, f0..f9): the lead
+ * unnests, then one text[] per identity field.
+ */
+static void
+identity_unnest(StringInfo s, int first, const char *lead, const char *names)
+{
+	int			f;
+
+	appendStringInfo(s, " FROM ROWS FROM (%s", lead);
+	for (f = 0; f < AP_NIDENTITY; f++)
+		appendStringInfo(s, ", pg_catalog.unnest($%d::pg_catalog.text[])", first + f);
+	appendStringInfo(s, ") AS u(%s", names);
+	for (f = 0; f < AP_NIDENTITY; f++)
+		appendStringInfo(s, ", f%d", f);
+	appendStringInfoChar(s, ')');
+}
 
 /*
  * Batched identity updates: $2 ids, then one text[] per identity field
  * (NULL element: leave the column).  Only bound columns are listed.  The
- * fill-blanks form re-checks blankness in SQL, so a value the application
- * wrote since the import read the contact is never overwritten.
+ * fill-blanks form re-checks blankness in SQL with the same characters as
+ * the import ($13), so a value the application wrote since the import read
+ * the contact is never overwritten.  Returns the ids updated: a contact
+ * deleted meanwhile is missing.
  */
 static void
 import_update_sql(StringInfo s, const ApBinding *b, bool fill_blanks)
@@ -228,81 +352,317 @@ import_update_sql(StringInfo s, const ApBinding *b, bool fill_blanks)
 			continue;
 		appendStringInfoString(s, first ? "" : ", ");
 		if (fill_blanks)
-			appendStringInfo(s, "%s = CASE WHEN pg_catalog.btrim(c.%s::pg_catalog.text)"
+			appendStringInfo(s, "%s = CASE WHEN pg_catalog.btrim(c.%s::pg_catalog.text, $%d)"
 							 " OPERATOR(pg_catalog.<>) '' THEN c.%s ELSE COALESCE(u.f%d, c.%s) END",
-							 col, col, col, f, col);
+							 col, col, 3 + AP_NIDENTITY, col, f, col);
 		else
 			appendStringInfo(s, "%s = COALESCE(u.f%d, c.%s)", col, f, col);
 		first = false;
 	}
 	if (first)					/* nothing bound: a harmless no-op SET */
 		appendStringInfo(s, "%s = c.%s", b->id_col, b->id_col);
-	appendStringInfoString(s, " FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[])");
-	for (f = 0; f < AP_NIDENTITY; f++)
-		appendStringInfo(s, ", pg_catalog.unnest($%d::pg_catalog.text[])", f + 3);
-	appendStringInfoString(s, ") AS u(id");
-	for (f = 0; f < AP_NIDENTITY; f++)
-		appendStringInfo(s, ", f%d", f);
-	appendStringInfo(s, ") WHERE c.%s" EQ "$1 AND c.%s" EQ "u.id",
-					 b->user_col, b->id_col);
+	identity_unnest(s, 3, "pg_catalog.unnest($2::pg_catalog.int8[])", "id");
+	appendStringInfo(s, " WHERE c.%s" EQ "$1 AND c.%s" EQ "u.id RETURNING c.%s::pg_catalog.int8",
+					 b->user_col, b->id_col, b->id_col);
+}
+
+static void
+import_update(StringInfo s, const ApBinding *b)
+{
+	import_update_sql(s, b, false);
+}
+
+static void
+import_fill(StringInfo s, const ApBinding *b)
+{
+	import_update_sql(s, b, true);
 }
 
 /*
- * Batched inserts of new contacts: $2..$11 one text[] per identity field;
- * returns the new ids in input order.
+ * Batched inserts of new contacts with their pre-assigned ids: $2 ids,
+ * $3..$12 one text[] per identity field.
  */
 static void
 import_insert(StringInfo s, const ApBinding *b)
 {
+	bool		always = false;
 	int			f;
 
-	appendStringInfo(s, "INSERT INTO %s (%s", b->table, b->user_col);
+	(void) ap_binding_id_sequence(b, &always);
+	appendStringInfo(s, "INSERT INTO %s (%s, %s", b->table, b->id_col, b->user_col);
 	for (f = 0; f < AP_NIDENTITY; f++)
 		if (b->col[f])
 			appendStringInfo(s, ", %s", b->col[f]);
-	appendStringInfoString(s, ") SELECT $1");
+	appendStringInfo(s, ")%s SELECT u.id, $1", always ? " OVERRIDING SYSTEM VALUE" : "");
 	for (f = 0; f < AP_NIDENTITY; f++)
 		if (b->col[f])
 			appendStringInfo(s, ", u.f%d", f);
-	appendStringInfoString(s, " FROM ROWS FROM (");
-	for (f = 0; f < AP_NIDENTITY; f++)
-		appendStringInfo(s, "%spg_catalog.unnest($%d::pg_catalog.text[])",
-						 f ? ", " : "", f + 2);
-	appendStringInfoString(s, ") WITH ORDINALITY AS u(");
-	for (f = 0; f < AP_NIDENTITY; f++)
-		appendStringInfo(s, "f%d, ", f);
-	appendStringInfo(s, "n) ORDER BY u.n RETURNING %s::pg_catalog.int8",
-					 b->id_col);
+	identity_unnest(s, 3, "pg_catalog.unnest($2::pg_catalog.int8[])", "id");
 }
 
-/* Batched payload upserts, stamping last_imported_at on every row. */
+/*
+ * Batched payload writes, stamping last_imported_at.  Only contacts that
+ * still exist get a profile (the join, which also pins every row to the
+ * tenant), and the ids written come back: a contact deleted since the
+ * import read it is reported, never given a new profile.
+ */
 static void
 import_profiles_upsert(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
 					 "INSERT INTO %s.contact_integrations AS ci"
-					 " (user_id, contact_id, integration_key, payload_json, last_imported_at)"
-					 " SELECT $1, u.id, '" AP_INTEGRATION_KEY "', u.p, pg_catalog.now()"
+					 " (user_id, contact_id, integration_key, payload_json, last_imported_at, updated_at)"
+					 " SELECT $1, u.id, '" AP_INTEGRATION_KEY "', u.p, pg_catalog.now(), pg_catalog.now()"
 					 " FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[]),"
 					 " pg_catalog.unnest($3::pg_catalog.jsonb[])) AS u(id, p)"
+					 " JOIN %s c ON c.%s" EQ "$1 AND c.%s" EQ "u.id"
 					 " ON CONFLICT (user_id, contact_id, integration_key) DO UPDATE"
 					 " SET payload_json = EXCLUDED.payload_json,"
 					 " last_imported_at = EXCLUDED.last_imported_at,"
-					 " updated_at = pg_catalog.now()"
-					 " WHERE ci.user_id" EQ "$1",
+					 " updated_at = EXCLUDED.updated_at"
+					 " RETURNING ci.contact_id",
+					 b->ext_schema, b->table, b->user_col, b->id_col);
+}
+
+/* The kept report of a commit: its header row (import_history.c). */
+static void
+history_header(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "INSERT INTO %s.import_history (user_id, event_id, header)"
+					 " VALUES ($1, $2, $3)",
+					 b->ext_schema);
+}
+
+/* A chunk's rows of the report, one array per column. */
+static void
+history_rows(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "INSERT INTO %s.import_rows (user_id, event_id, line, action,"
+					 " contact_id, matched_by, reason_code, field, reason, changes,"
+					 " conflicts, cells)"
+					 " SELECT $1, $2, u.* FROM ROWS FROM ("
+					 "pg_catalog.unnest($3::pg_catalog.int4[]),"
+					 " pg_catalog.unnest($4::pg_catalog.text[]),"
+					 " pg_catalog.unnest($5::pg_catalog.int8[]),"
+					 " pg_catalog.unnest($6::pg_catalog.text[]),"
+					 " pg_catalog.unnest($7::pg_catalog.text[]),"
+					 " pg_catalog.unnest($8::pg_catalog.text[]),"
+					 " pg_catalog.unnest($9::pg_catalog.text[]),"
+					 " pg_catalog.unnest($10::pg_catalog.jsonb[]),"
+					 " pg_catalog.unnest($11::pg_catalog.jsonb[]),"
+					 " pg_catalog.unnest($12::pg_catalog.jsonb[])) AS u",
 					 b->ext_schema);
 }
 
 /*
- * Imports of one tenant serialise on a transaction-scoped advisory lock
- * keyed by the tenant (class id 'ap' in the high half); other tenants
- * take other keys and never wait.
+ * What an undo needs of a batch of contacts, before the commit writes
+ * their profiles: the profile's existence and timestamps are read here,
+ * in the same statement.
  */
 static void
-tenant_lock(StringInfo s, const ApBinding *b)
+history_contacts(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "INSERT INTO %s.import_contacts (user_id, event_id, contact_id, created,"
+					 " had_profile, imported_at, updated_at, before, after_hash)"
+					 " SELECT $1, $2, u.id, u.created, ci.ctid IS NOT NULL,"
+					 " ci.last_imported_at, ci.updated_at, u.before, u.h"
+					 " FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.int8[]),"
+					 " pg_catalog.unnest($4::pg_catalog.bool[]),"
+					 " pg_catalog.unnest($5::pg_catalog.jsonb[]),"
+					 " pg_catalog.unnest($6::pg_catalog.int8[])) AS u(id, created, before, h)"
+					 " LEFT JOIN %s.contact_integrations ci"
+					 " ON ci.user_id" EQ "$1 AND ci.contact_id" EQ "u.id" KEY_FILTER,
+					 b->ext_schema, b->ext_schema);
+}
+
+static void
+history_forget(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "DELETE FROM %s.import_contacts h"
+					 " WHERE h.user_id" EQ "$1 AND h.event_id" EQ "$2"
+					 " AND h.contact_id" EQ "ANY ($3::pg_catalog.int8[])",
+					 b->ext_schema);
+}
+
+/* Rows whose contact vanished become skips; returns what each was. */
+static void
+history_reclassify(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "UPDATE %s.import_rows r SET action = 'skip',"
+					 " reason_code = 'contact_deleted', field = NULL,"
+					 " reason = 'contact deleted', changes = NULL, conflicts = NULL"
+					 " FROM (SELECT o.line, o.action FROM %s.import_rows o"
+					 " WHERE o.user_id" EQ "$1 AND o.event_id" EQ "$2"
+					 " AND o.contact_id" EQ "ANY ($3::pg_catalog.int8[])"
+					 " AND o.action OPERATOR(pg_catalog.<>) 'skip') o"
+					 " WHERE r.user_id" EQ "$1 AND r.event_id" EQ "$2 AND r.line" EQ "o.line"
+					 " RETURNING o.action",
+					 b->ext_schema, b->ext_schema);
+}
+
+/* The first conflicts and skips of a report, as a summary shows them. */
+static void
+history_shown(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "SELECT r.line, r.action, r.contact_id, r.matched_by, r.reason,"
+					 " r.reason_code, r.field, r.conflicts FROM %s.import_rows r"
+					 " WHERE r.user_id" EQ "$1 AND r.event_id" EQ "$2"
+					 " AND r.action" EQ "ANY ('{conflict,skip}'::pg_catalog.text[])"
+					 " ORDER BY r.line LIMIT %d",
+					 b->ext_schema, AP_SUMMARY_ROWS);
+}
+
+/* Which contacts an export sent (activepipe_export_report). */
+static void
+export_contacts(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "INSERT INTO %s.export_contacts (user_id, event_id, contact_ids)"
+					 " VALUES ($1, $2, $3)",
+					 b->ext_schema);
+}
+
+/*
+ * An event of the tenant, and what is kept of it: its type, whether its
+ * import report is kept (and not being pruned), the undo that undid it,
+ * whether its export list is kept.
+ */
+static void
+event_find(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "SELECT e.event_type, h.event_id IS NOT NULL AND NOT h.pruning,"
+					 " h.undone_by, x.event_id IS NOT NULL"
+					 " FROM %s.integration_events e"
+					 " LEFT JOIN %s.import_history h ON h.user_id" EQ "$1 AND h.event_id" EQ "e.id"
+					 " LEFT JOIN %s.export_contacts x ON x.user_id" EQ "$1 AND x.event_id" EQ "e.id"
+					 " WHERE e.user_id" EQ "$1 AND e.id" EQ "$2",
+					 b->ext_schema, b->ext_schema, b->ext_schema);
+}
+
+static void
+report_rows(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "SELECT r.line, r.action, r.contact_id, r.matched_by, r.reason,"
+					 " r.changes, r.conflicts, r.reason_code, r.field, r.cells"
+					 " FROM %s.import_rows r"
+					 " WHERE r.user_id" EQ "$1 AND r.event_id" EQ "$2 ORDER BY r.line",
+					 b->ext_schema);
+}
+
+static void
+report_header(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "SELECT h.header FROM %s.import_history h"
+					 " WHERE h.user_id" EQ "$1 AND h.event_id" EQ "$2",
+					 b->ext_schema);
+}
+
+static void
+export_report(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "SELECT pg_catalog.unnest(x.contact_ids) FROM %s.export_contacts x"
+					 " WHERE x.user_id" EQ "$1 AND x.event_id" EQ "$2",
+					 b->ext_schema);
+}
+
+/*
+ * What an undo reads: each contact its import wrote, as the import left it
+ * (import_contacts) and as it is now (its bound columns, its profile).
+ */
+static void
+undo_contacts(StringInfo s, const ApBinding *b)
 {
 	appendStringInfoString(s,
-						   "SELECT pg_catalog.pg_advisory_xact_lock(24944, pg_catalog.hashint8($1))");
+						   "SELECT h.contact_id, h.created, h.had_profile, h.imported_at,"
+						   " h.updated_at, h.before, h.after_hash, c.");
+	appendStringInfo(s, "%s IS NOT NULL", b->id_col);
+	identity_columns(s, b, false);
+	appendStringInfo(s,
+					 ", ci.payload_json FROM %s.import_contacts h"
+					 " LEFT JOIN %s c ON c.%s" EQ "$1 AND c.%s" EQ "h.contact_id"
+					 " LEFT JOIN %s.contact_integrations ci ON ci.user_id" EQ "$1"
+					 " AND ci.contact_id" EQ "h.contact_id" KEY_FILTER
+					 " WHERE h.user_id" EQ "$1 AND h.event_id" EQ "$2 ORDER BY h.contact_id",
+					 b->ext_schema, b->table, b->user_col, b->id_col, b->ext_schema);
+}
+
+static void
+undo_delete_contacts(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "DELETE FROM %s c WHERE c.%s" EQ "$1"
+					 " AND c.%s" EQ "ANY ($2::pg_catalog.int8[])",
+					 b->table, b->user_col, b->id_col);
+}
+
+static void
+undo_delete_profiles(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "DELETE FROM %s.contact_integrations ci WHERE ci.user_id" EQ "$1"
+					 " AND ci.contact_id" EQ "ANY ($2::pg_catalog.int8[])" KEY_FILTER,
+					 b->ext_schema);
+}
+
+/*
+ * Bound columns put back: $2 ids, $3 a mask per contact of the fields to
+ * set, $4..$13 their values (NULL is a value here).
+ */
+static void
+undo_columns(StringInfo s, const ApBinding *b)
+{
+	int			f;
+	bool		first = true;
+
+	appendStringInfo(s, "UPDATE %s c SET ", b->table);
+	for (f = 0; f < AP_NIDENTITY; f++)
+	{
+		if (!b->col[f])
+			continue;
+		appendStringInfo(s, "%s%s = CASE WHEN u.m OPERATOR(pg_catalog.&) %d"
+						 " OPERATOR(pg_catalog.<>) 0 THEN u.f%d ELSE c.%s END",
+						 first ? "" : ", ", b->col[f], 1 << f, f, b->col[f]);
+		first = false;
+	}
+	if (first)
+		appendStringInfo(s, "%s = c.%s", b->id_col, b->id_col);
+	identity_unnest(s, 4, "pg_catalog.unnest($2::pg_catalog.int8[]),"
+					" pg_catalog.unnest($3::pg_catalog.int4[])", "id, m");
+	appendStringInfo(s, " WHERE c.%s" EQ "$1 AND c.%s" EQ "u.id",
+					 b->user_col, b->id_col);
+}
+
+static void
+undo_profiles(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "UPDATE %s.contact_integrations ci"
+					 " SET payload_json = u.p, last_imported_at = u.li, updated_at = u.ua"
+					 " FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[]),"
+					 " pg_catalog.unnest($3::pg_catalog.jsonb[]),"
+					 " pg_catalog.unnest($4::pg_catalog.timestamptz[]),"
+					 " pg_catalog.unnest($5::pg_catalog.timestamptz[])) AS u(id, p, li, ua)"
+					 " WHERE ci.user_id" EQ "$1 AND ci.contact_id" EQ "u.id" KEY_FILTER,
+					 b->ext_schema);
+}
+
+static void
+undo_done(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "UPDATE %s.import_history h SET undone_by = $3"
+					 " WHERE h.user_id" EQ "$1 AND h.event_id" EQ "$2",
+					 b->ext_schema);
 }
 
 /*
@@ -318,190 +678,72 @@ ap_binding_query_text(const char *ext_schema)
 					ext_schema);
 }
 
+typedef struct ApStatement
+{
+	const char *name;
+	void		(*build) (StringInfo s, const ApBinding *b);
+} ApStatement;
+
+/* By ApQuery. */
+static const ApStatement statements[AP_NQUERIES] = {
+	{"contact_rows", contact_rows},
+	{"contact_count", contact_count},
+	{"profile_upsert", profile_upsert},
+	{"profile_clear", profile_clear},
+	{"exported_at", exported_at},
+	{"exported_at_upsert", exported_at_upsert},
+	{"exported_at_update", exported_at_update},
+	{"exported_at_tid", exported_at_tid},
+	{"event_id", event_id},
+	{"event_insert", event_insert},
+	{"tenant_lock", tenant_lock},
+	{"tenant_keys", tenant_keys},
+	{"import_profile_tids", import_profile_tids},
+	{"import_profiles", import_profiles},
+	{"import_profiles_by_id", import_profiles_by_id},
+	{"probe_email", probe_email},
+	{"probe_mobile", probe_mobile},
+	{"probe_phone", probe_phone},
+	{"contact_ids", contact_ids},
+	{"import_insert", import_insert},
+	{"import_update", import_update},
+	{"import_fill", import_fill},
+	{"import_profiles_upsert", import_profiles_upsert},
+	{"history_header", history_header},
+	{"history_rows", history_rows},
+	{"history_contacts", history_contacts},
+	{"history_forget", history_forget},
+	{"history_reclassify", history_reclassify},
+	{"history_shown", history_shown},
+	{"export_contacts", export_contacts},
+	{"event_find", event_find},
+	{"report_rows", report_rows},
+	{"report_header", report_header},
+	{"export_report", export_report},
+	{"undo_contacts", undo_contacts},
+	{"undo_delete_contacts", undo_delete_contacts},
+	{"undo_delete_profiles", undo_delete_profiles},
+	{"undo_columns", undo_columns},
+	{"undo_profiles", undo_profiles},
+	{"undo_done", undo_done},
+};
+
+const char *
+ap_query_name(ApQuery q)
+{
+	return statements[q].name;
+}
+
 char *
 ap_query_text(const ApBinding *b, ApQuery q)
 {
 	StringInfoData s;
 
+	if (q < 0 || q >= AP_NQUERIES)
+		elog(ERROR, "activepipe: bad query number %d", (int) q);
 	initStringInfo(&s);
-	switch (q)
-	{
-		case AP_Q_CONTACT_ROWS:
-			contact_rows(&s, b);
-			break;
-		case AP_Q_CONTACT_COUNT:
-			contact_count(&s, b);
-			break;
-		case AP_Q_PROFILE_UPSERT:
-			profile_upsert(&s, b);
-			break;
-		case AP_Q_PROFILE_CLEAR:
-			profile_clear(&s, b);
-			break;
-		case AP_Q_EXPORTED_AT:
-			exported_at(&s, b);
-			break;
-		case AP_Q_EXPORTED_AT_UPDATE:
-			exported_at_update(&s, b);
-			break;
-		case AP_Q_EXPORTED_AT_TID:
-			exported_at_tid(&s, b);
-			break;
-		case AP_Q_EVENT_INSERT:
-			event_insert(&s, b);
-			break;
-		case AP_Q_TENANT_KEYS:
-			tenant_keys(&s, b);
-			break;
-		case AP_Q_IMPORT_PROFILES:
-			import_profiles(&s, b);
-			break;
-		case AP_Q_IMPORT_UPDATE:
-			import_update_sql(&s, b, false);
-			break;
-		case AP_Q_IMPORT_FILL:
-			import_update_sql(&s, b, true);
-			break;
-		case AP_Q_IMPORT_INSERT:
-			import_insert(&s, b);
-			break;
-		case AP_Q_IMPORT_PROFILES_UPSERT:
-			import_profiles_upsert(&s, b);
-			break;
-		case AP_Q_TENANT_LOCK:
-			tenant_lock(&s, b);
-			break;
-		case AP_Q_IMPORT_PROFILE_TIDS:
-			import_profile_tids(&s, b);
-			break;
-		case AP_Q_IMPORT_PROFILES_BY_ID:
-			import_profiles_by_id(&s, b);
-			break;
-		case AP_NQUERIES:
-			elog(ERROR, "activepipe: bad query number");
-	}
+	statements[q].build(&s, b);
 	return s.data;
-}
-
-/*
- * Prepared plans, kept across calls with SPI_keepplan.  A plan is reused
- * while its text is unchanged; a changed binding (another table, other
- * columns, another schema) gives a new text and so a new plan.
- */
-typedef struct ApPlanCache
-{
-	char	   *text;
-	SPIPlanPtr	plan;
-} ApPlanCache;
-
-static ApPlanCache plan_cache[AP_NQUERIES];
-
-static SPIPlanPtr
-ap_plan(const ApBinding *b, ApQuery q, int nargs, Oid *types)
-{
-	ApPlanCache *pc = &plan_cache[q];
-	char	   *sql = ap_query_text(b, q);
-	SPIPlanPtr	plan;
-
-	if (pc->plan && strcmp(pc->text, sql) == 0)
-		return pc->plan;
-	plan = SPI_prepare(sql, nargs, types);
-	if (plan == NULL)
-		elog(ERROR, "activepipe: SPI_prepare failed for %s: %s",
-			 query_names[q], SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "activepipe: SPI_keepplan failed for %s", query_names[q]);
-	if (pc->plan)
-	{
-		SPI_freeplan(pc->plan);
-		pfree(pc->text);
-	}
-	pc->text = MemoryContextStrdup(TopMemoryContext, sql);
-	pc->plan = plan;
-	return plan;
-}
-
-uint64
-ap_spi_run(const ApBinding *b, ApQuery q, int nargs, Oid *types,
-		   Datum *values, const char *nulls, bool read_only)
-{
-	SPIPlanPtr	plan = ap_plan(b, q, nargs, types);
-	MemoryContext caller = CurrentMemoryContext;
-	int			rc = SPI_execute_plan(plan, values, nulls, read_only, 0);
-
-	/* SPI returns in its procedure context; the caller's may be shorter */
-	MemoryContextSwitchTo(caller);
-	if (rc < 0)
-		elog(ERROR, "activepipe: %s failed: %s", query_names[q],
-			 SPI_result_code_string(rc));
-	return SPI_processed;
-}
-
-/*
- * Take the tenant's transaction-scoped lock.  Import commits and card
- * writes of one user serialise on it; the statements that follow read a
- * fresh snapshot, so they see what the previous holder wrote.
- */
-void
-ap_lock_tenant(const ApBinding *b, int64 user_id)
-{
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(user_id)};
-
-	ap_spi_run(b, AP_Q_TENANT_LOCK, 1, types, values, NULL, false);
-}
-
-Portal
-ap_spi_cursor(const ApBinding *b, ApQuery q, int nargs, Oid *types,
-			  Datum *values, const char *nulls)
-{
-	SPIPlanPtr	plan = ap_plan(b, q, nargs, types);
-	/*
-	 * Not read-only: the cursor then takes a fresh snapshot, so an import
-	 * that waited for the tenant lock sees what the commit before it wrote.
-	 */
-	Portal		portal = SPI_cursor_open(NULL, plan, values, nulls, false);
-
-	if (portal == NULL)
-		elog(ERROR, "activepipe: cursor for %s failed: %s", query_names[q],
-			 SPI_result_code_string(SPI_result));
-	return portal;
-}
-
-/*
- * Run q and hand its rows to dest as the executor makes them, with no
- * tuptable in between: the tenant scans read every contact of a user and
- * copy only what they keep, straight from the executor's slot.  Read-only,
- * in the active snapshot: the import pushes one for all its reads (see
- * ap_tenant_load), so tids read once still name the same rows later.
- */
-void
-ap_spi_stream(const ApBinding *b, ApQuery q, int nargs, Oid *types,
-			  Datum *values, DestReceiver *dest)
-{
-	SPIPlanPtr	plan = ap_plan(b, q, nargs, types);
-	MemoryContext caller = CurrentMemoryContext;
-	ParamListInfo params = makeParamList(nargs);
-	SPIExecuteOptions opts;
-	int			i;
-	int			rc;
-
-	for (i = 0; i < nargs; i++)
-	{
-		params->params[i].value = values[i];
-		params->params[i].isnull = false;
-		params->params[i].pflags = PARAM_FLAG_CONST;
-		params->params[i].ptype = types[i];
-	}
-	memset(&opts, 0, sizeof(opts));
-	opts.params = params;
-	opts.read_only = true;
-	opts.dest = dest;
-	rc = SPI_execute_plan_extended(plan, &opts);
-	MemoryContextSwitchTo(caller);	/* not SPI's procedure context */
-	if (rc < 0)
-		elog(ERROR, "activepipe: %s failed: %s", query_names[q],
-			 SPI_result_code_string(rc));
 }
 
 /*
@@ -531,7 +773,7 @@ activepipe_statements(PG_FUNCTION_ARGS)
 	SPI_connect();
 	b = ap_binding_load(fcinfo);
 	for (q = 0; q < AP_NQUERIES; q++)
-		put_statement(rsinfo, query_names[q], ap_query_text(b, (ApQuery) q));
+		put_statement(rsinfo, statements[q].name, ap_query_text(b, (ApQuery) q));
 	put_statement(rsinfo, "binding", ap_binding_query_text(b->ext_schema));
 	SPI_finish();
 	return (Datum) 0;

@@ -1,0 +1,341 @@
+/*
+ * activepipe 1.1 -> 1.2: hardening, Citus for real, index-backed matching,
+ * and import history with undo.
+ *
+ * A fresh CREATE EXTENSION activepipe runs 1.0, 1.0--1.1 and then this
+ * script, so a fresh 1.2 and an updated 1.1 are the same objects by
+ * construction (test/scripts/upgrade.sh checks it).  Where a function must
+ * be dropped and created again (a new signature or result), the roles
+ * that could run it keep the right: ap_upgrade_grants copies it.
+ */
+\echo Use "ALTER EXTENSION activepipe UPDATE TO '1.2'" to load this file. \quit
+
+/*
+ * A helper of this script only: run stmt (with %s for the grantee) for
+ * every role holding privilege on the object of the given kind
+ * ('function' or 'table').  Dropped at the end.
+ */
+CREATE FUNCTION @extschema@.ap_upgrade_grants(kind text, obj text, privilege text, stmt text)
+RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+	acl aclitem[];
+	owner oid;
+	g record;
+BEGIN
+	IF kind = 'function' THEN
+		SELECT p.proacl, p.proowner INTO acl, owner FROM pg_catalog.pg_proc p
+		WHERE p.oid = obj::pg_catalog.regprocedure;
+	ELSE
+		SELECT c.relacl, c.relowner INTO acl, owner FROM pg_catalog.pg_class c
+		WHERE c.oid = obj::pg_catalog.regclass;
+	END IF;
+	FOR g IN SELECT DISTINCT a.grantee FROM pg_catalog.aclexplode(acl) a
+		WHERE a.privilege_type = privilege AND a.grantee <> owner
+	LOOP
+		EXECUTE pg_catalog.format(stmt, CASE WHEN g.grantee = 0 THEN 'PUBLIC'
+			ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END);
+	END LOOP;
+END
+$fn$;
+
+/*
+ * Ids unique across the nodes of a Citus cluster, however a call is
+ * routed: each node's sequence value, with the node's Citus group in the
+ * high bits (0 on a single server, so ids there go on as before).  It only
+ * wraps nextval, which checks USAGE on the sequence, and column defaults
+ * call it as the inserting role: it stays executable by PUBLIC.
+ */
+CREATE FUNCTION @extschema@.activepipe_next_id(seq pg_catalog.regclass)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'activepipe_next_id'
+LANGUAGE C VOLATILE STRICT;
+
+ALTER TABLE @extschema@.contact_integrations ALTER COLUMN id
+	SET DEFAULT @extschema@.activepipe_next_id('@extschema@.contact_integrations_id_seq');
+ALTER TABLE @extschema@.integration_events ALTER COLUMN id
+	SET DEFAULT @extschema@.activepipe_next_id('@extschema@.integration_events_id_seq');
+
+/*
+ * The tenant lock: a row per tenant, locked for the transaction by every
+ * call that writes a tenant's data.  Distributed with contacts on Citus,
+ * so every node meets the same lock.  Its rows are made on first use and
+ * hold nothing worth dumping.  Roles that could write profiles can take it.
+ */
+CREATE TABLE @extschema@.tenant_locks (
+	user_id bigint NOT NULL,
+	locked_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	CONSTRAINT tenant_locks_pkey PRIMARY KEY (user_id)
+);
+COMMENT ON TABLE @extschema@.tenant_locks IS
+'One row per tenant, row-locked by activepipe calls that write the tenant''s data';
+REVOKE ALL ON TABLE @extschema@.tenant_locks FROM PUBLIC;
+SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.contact_integrations', 'INSERT',
+	'GRANT SELECT, INSERT, UPDATE ON TABLE @extschema@.tenant_locks TO %s');
+
+/* Undo events join imports and exports in the log. */
+ALTER TABLE @extschema@.integration_events
+	DROP CONSTRAINT integration_events_event_type_check,
+	ADD CONSTRAINT integration_events_event_type_check
+		CHECK (event_type OPERATOR(pg_catalog.=) ANY (ARRAY['import', 'export', 'undo']));
+
+/*
+ * Match keys: the phone key with an explicit region is IMMUTABLE, so a
+ * match index can hold it; the one-argument form reads
+ * activepipe.default_region and stays STABLE.  They replace the 1.1
+ * function whose region defaulted to NULL (renamed first, so its grants
+ * can be copied to both).
+ */
+ALTER FUNCTION @extschema@.activepipe_phone_key(text, text) RENAME TO ap_upgrade_old_phone_key;
+
+CREATE FUNCTION @extschema@.activepipe_phone_key(phone text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'activepipe_phone_key'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.activepipe_phone_key(phone text, region text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'activepipe_phone_key_region'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+REVOKE ALL ON FUNCTION @extschema@.activepipe_phone_key(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.activepipe_phone_key(text, text) FROM PUBLIC;
+SELECT @extschema@.ap_upgrade_grants('function', '@extschema@.ap_upgrade_old_phone_key(text, text)',
+	'EXECUTE', 'GRANT EXECUTE ON FUNCTION @extschema@.activepipe_phone_key(text), @extschema@.activepipe_phone_key(text, text) TO %s');
+DROP FUNCTION @extschema@.ap_upgrade_old_phone_key(text, text);
+
+/*
+ * The DDL of the match indexes on the bound contacts table, for the DBA to
+ * run (SELECT * FROM activepipe_match_indexes() \gexec).  For DBAs only:
+ * granted to nobody.
+ */
+CREATE FUNCTION @extschema@.activepipe_match_indexes(region text DEFAULT NULL)
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'activepipe_match_indexes'
+LANGUAGE C STABLE;
+
+REVOKE ALL ON FUNCTION @extschema@.activepipe_match_indexes(text) FROM PUBLIC;
+
+/*
+ * The plan names each conflict's values, the changes a row makes, and its
+ * reason as a code and field: new columns after the 1.1 ones.
+ */
+ALTER FUNCTION @extschema@.activepipe_import_plan(bigint, text, boolean)
+	RENAME TO ap_upgrade_old_import_plan;
+
+CREATE FUNCTION @extschema@.activepipe_import_plan(
+	user_id bigint, csv text, overwrite boolean DEFAULT false)
+RETURNS TABLE (line int, action text, contact_id bigint, matched_by text, reason text,
+	changes jsonb, conflicts jsonb, reason_code text, field text)
+AS 'MODULE_PATHNAME', 'activepipe_import_plan'
+LANGUAGE C VOLATILE STRICT ROWS 1000;
+
+REVOKE ALL ON FUNCTION @extschema@.activepipe_import_plan(bigint, text, boolean) FROM PUBLIC;
+SELECT @extschema@.ap_upgrade_grants('function',
+	'@extschema@.ap_upgrade_old_import_plan(bigint, text, boolean)', 'EXECUTE',
+	'GRANT EXECUTE ON FUNCTION @extschema@.activepipe_import_plan(bigint, text, boolean) TO %s');
+DROP FUNCTION @extschema@.ap_upgrade_old_import_plan(bigint, text, boolean);
+
+/*
+ * The kept report of each import commit.  Every table is keyed by
+ * (user_id, ...) so it distributes with the others on Citus, is dumped by
+ * pg_dump, and is granted to nobody: roles that could log events get what
+ * commits and undos need.
+ */
+CREATE TABLE @extschema@.import_history (
+	user_id bigint NOT NULL,
+	event_id bigint NOT NULL,
+	header jsonb,				/* the file's header cells as uploaded */
+	undone_by bigint,			/* the undo event, once undone */
+	pruning boolean NOT NULL DEFAULT false, /* being removed: no longer readable */
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	CONSTRAINT import_history_pkey PRIMARY KEY (user_id, event_id)
+);
+
+CREATE TABLE @extschema@.import_rows (
+	user_id bigint NOT NULL,
+	event_id bigint NOT NULL,
+	line integer NOT NULL,		/* physical line of the row in the file */
+	action text NOT NULL,
+	contact_id bigint,
+	matched_by text,
+	reason_code text,
+	field text,
+	reason text,
+	changes jsonb,				/* {field: {old, new}} when the row changed something */
+	conflicts jsonb,			/* {field: {file, stored}} of a conflict */
+	cells jsonb,				/* the row's cells as uploaded: conflicts and skips */
+	CONSTRAINT import_rows_pkey PRIMARY KEY (user_id, event_id, line)
+);
+
+CREATE TABLE @extschema@.import_contacts (
+	user_id bigint NOT NULL,
+	event_id bigint NOT NULL,
+	contact_id bigint NOT NULL,
+	created boolean NOT NULL,	/* the commit created the contact */
+	had_profile boolean NOT NULL,
+	imported_at timestamptz,	/* the profile's last_imported_at before */
+	updated_at timestamptz,		/* and its updated_at */
+	before jsonb NOT NULL,		/* {columns: {...}, payload: {...}} it changed, as they were */
+	after_hash bigint NOT NULL, /* what the commit left, to tell a later change */
+	CONSTRAINT import_contacts_pkey PRIMARY KEY (user_id, event_id, contact_id)
+);
+
+/* Which contacts each export sent. */
+CREATE TABLE @extschema@.export_contacts (
+	user_id bigint NOT NULL,
+	event_id bigint NOT NULL,
+	contact_ids bigint[] NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	CONSTRAINT export_contacts_pkey PRIMARY KEY (user_id, event_id)
+);
+
+COMMENT ON TABLE @extschema@.import_history IS 'One row per import commit whose report is kept';
+COMMENT ON TABLE @extschema@.import_rows IS 'The kept report of import commits: one row per data row';
+COMMENT ON TABLE @extschema@.import_contacts IS 'What undoing an import commit puts back: one row per contact it wrote';
+COMMENT ON TABLE @extschema@.export_contacts IS 'The contacts each export sent';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.import_history', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.import_rows', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.import_contacts', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.export_contacts', '');
+
+REVOKE ALL ON TABLE @extschema@.import_history, @extschema@.import_rows,
+	@extschema@.import_contacts, @extschema@.export_contacts FROM PUBLIC;
+SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.integration_events', 'INSERT',
+	'GRANT SELECT, INSERT, UPDATE ON TABLE @extschema@.import_history TO %s');
+SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.integration_events', 'INSERT',
+	'GRANT SELECT, INSERT, UPDATE ON TABLE @extschema@.import_rows TO %s');
+SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.integration_events', 'INSERT',
+	'GRANT SELECT, INSERT, DELETE ON TABLE @extschema@.import_contacts TO %s');
+SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.integration_events', 'INSERT',
+	'GRANT SELECT, INSERT ON TABLE @extschema@.export_contacts TO %s');
+
+/* Reading the reports, and undoing an import. */
+CREATE FUNCTION @extschema@.activepipe_import_report(user_id bigint, event_id bigint)
+RETURNS TABLE (line int, action text, contact_id bigint, matched_by text, reason text,
+	changes jsonb, conflicts jsonb, reason_code text, field text)
+AS 'MODULE_PATHNAME', 'activepipe_import_report'
+LANGUAGE C STABLE STRICT ROWS 1000;
+
+CREATE FUNCTION @extschema@.activepipe_import_report_csv(user_id bigint, event_id bigint,
+	escape_formulas boolean DEFAULT false)
+RETURNS text
+AS 'MODULE_PATHNAME', 'activepipe_import_report_csv'
+LANGUAGE C STABLE STRICT;
+
+CREATE FUNCTION @extschema@.activepipe_import_undo(user_id bigint, event_id bigint)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'activepipe_import_undo'
+LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION @extschema@.activepipe_import_undo_preview(user_id bigint, event_id bigint)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'activepipe_import_undo_preview'
+LANGUAGE C STABLE STRICT;
+
+CREATE FUNCTION @extschema@.activepipe_export_report(user_id bigint, event_id bigint)
+RETURNS SETOF bigint
+AS 'MODULE_PATHNAME', 'activepipe_export_report'
+LANGUAGE C STABLE STRICT ROWS 1000;
+
+REVOKE ALL ON FUNCTION @extschema@.activepipe_import_report(bigint, bigint),
+	@extschema@.activepipe_import_report_csv(bigint, bigint, boolean),
+	@extschema@.activepipe_import_undo(bigint, bigint),
+	@extschema@.activepipe_import_undo_preview(bigint, bigint),
+	@extschema@.activepipe_export_report(bigint, bigint) FROM PUBLIC;
+SELECT @extschema@.ap_upgrade_grants('function',
+	'@extschema@.activepipe_import_commit(bigint, text, boolean, text)', 'EXECUTE',
+	'GRANT EXECUTE ON FUNCTION @extschema@.activepipe_import_report(bigint, bigint),
+		@extschema@.activepipe_import_report_csv(bigint, bigint, boolean),
+		@extschema@.activepipe_import_undo(bigint, bigint),
+		@extschema@.activepipe_import_undo_preview(bigint, bigint) TO %s');
+SELECT @extschema@.ap_upgrade_grants('function',
+	'@extschema@.activepipe_export(bigint, bigint[], text, boolean)', 'EXECUTE',
+	'GRANT EXECUTE ON FUNCTION @extschema@.activepipe_export_report(bigint, bigint) TO %s');
+
+/*
+ * Retention: remove the reports older than activepipe.history_days (0:
+ * keep them forever), for one tenant or all.  Safe from cron: one import
+ * at a time, marked first (it can no longer be read or undone), then its
+ * rows in batches, each batch its own transaction; the mark goes last, so
+ * an interrupted run leaves nothing it cannot finish next time.  CALL it
+ * outside a transaction block.  Returns how many reports it removed.
+ */
+CREATE PROCEDURE @extschema@.activepipe_prune_history(user_id bigint DEFAULT NULL,
+	INOUT pruned bigint DEFAULT NULL)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+	days int := pg_catalog.current_setting('activepipe.history_days')::int;
+	cutoff timestamptz;
+	ev record;
+	n bigint;
+BEGIN
+	pruned := 0;
+	IF days = 0 THEN
+		RETURN;
+	END IF;
+	cutoff := pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => days);
+	LOOP
+		SELECT h.user_id, h.event_id INTO ev FROM @extschema@.import_history h
+		WHERE (h.created_at OPERATOR(pg_catalog.<) cutoff OR h.pruning)
+		  AND (activepipe_prune_history.user_id IS NULL
+		       OR h.user_id OPERATOR(pg_catalog.=) activepipe_prune_history.user_id)
+		LIMIT 1;
+		EXIT WHEN NOT FOUND;
+		UPDATE @extschema@.import_history h SET pruning = true
+		WHERE h.user_id OPERATOR(pg_catalog.=) ev.user_id
+		  AND h.event_id OPERATOR(pg_catalog.=) ev.event_id;
+		COMMIT;
+		LOOP
+			DELETE FROM @extschema@.import_rows r
+			WHERE r.user_id OPERATOR(pg_catalog.=) ev.user_id
+			  AND r.event_id OPERATOR(pg_catalog.=) ev.event_id
+			  AND r.line OPERATOR(pg_catalog.=) ANY (ARRAY(
+				SELECT r2.line FROM @extschema@.import_rows r2
+				WHERE r2.user_id OPERATOR(pg_catalog.=) ev.user_id
+				  AND r2.event_id OPERATOR(pg_catalog.=) ev.event_id
+				LIMIT 10000));
+			GET DIAGNOSTICS n = ROW_COUNT;
+			COMMIT;
+			EXIT WHEN n OPERATOR(pg_catalog.=) 0;
+		END LOOP;
+		LOOP
+			DELETE FROM @extschema@.import_contacts c
+			WHERE c.user_id OPERATOR(pg_catalog.=) ev.user_id
+			  AND c.event_id OPERATOR(pg_catalog.=) ev.event_id
+			  AND c.contact_id OPERATOR(pg_catalog.=) ANY (ARRAY(
+				SELECT c2.contact_id FROM @extschema@.import_contacts c2
+				WHERE c2.user_id OPERATOR(pg_catalog.=) ev.user_id
+				  AND c2.event_id OPERATOR(pg_catalog.=) ev.event_id
+				LIMIT 10000));
+			GET DIAGNOSTICS n = ROW_COUNT;
+			COMMIT;
+			EXIT WHEN n OPERATOR(pg_catalog.=) 0;
+		END LOOP;
+		DELETE FROM @extschema@.import_history h
+		WHERE h.user_id OPERATOR(pg_catalog.=) ev.user_id
+		  AND h.event_id OPERATOR(pg_catalog.=) ev.event_id;
+		COMMIT;
+		pruned := pruned OPERATOR(pg_catalog.+) 1;
+	END LOOP;
+	LOOP
+		FOR ev IN SELECT x.user_id, x.event_id FROM @extschema@.export_contacts x
+			WHERE x.created_at OPERATOR(pg_catalog.<) cutoff
+			  AND (activepipe_prune_history.user_id IS NULL
+			       OR x.user_id OPERATOR(pg_catalog.=) activepipe_prune_history.user_id)
+			LIMIT 1000
+		LOOP
+			DELETE FROM @extschema@.export_contacts x
+			WHERE x.user_id OPERATOR(pg_catalog.=) ev.user_id
+			  AND x.event_id OPERATOR(pg_catalog.=) ev.event_id;
+			pruned := pruned OPERATOR(pg_catalog.+) 1;
+		END LOOP;
+		EXIT WHEN NOT FOUND;
+		COMMIT;
+	END LOOP;
+END
+$fn$;
+
+REVOKE ALL ON PROCEDURE @extschema@.activepipe_prune_history(bigint, bigint) FROM PUBLIC;
+
+DROP FUNCTION @extschema@.ap_upgrade_grants(text, text, text, text);

@@ -1,0 +1,400 @@
+/*
+ * import_history.c
+ *	  The kept report of an import commit.
+ *
+ * import_history holds one row per commit (the file's header, and the undo
+ * that undid it); import_rows one row per data row of the file (line,
+ * action, contact, reason; for rows that changed something each changed
+ * field's old and new value; for conflicts and skips the cells as
+ * uploaded, so they can be fixed and uploaded again); import_contacts one
+ * row per contact the commit wrote: what an undo puts back, and a hash of
+ * what the commit left, so an undo can tell a contact changed since.
+ *
+ * Rows are written a chunk at a time, as the import decides them, so a
+ * commit never holds its whole report in memory.
+ */
+#include "activepipe.h"
+
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "import_history.h"
+
+bool		ap_keep_history = true;
+
+/* import_rows columns after user_id and event_id, as arrays */
+#define HR_LINE 0
+#define HR_ACTION 1
+#define HR_CONTACT 2
+#define HR_MATCHED 3
+#define HR_CODE 4
+#define HR_FIELD 5
+#define HR_REASON 6
+#define HR_CHANGES 7
+#define HR_CONFLICTS 8
+#define HR_CELLS 9
+#define HR_NCOLS 10
+
+/* import_contacts columns likewise (the rest come from the profile) */
+#define HC_ID 0
+#define HC_CREATED 1
+#define HC_BEFORE 2
+#define HC_HASH 3
+#define HC_NCOLS 4
+
+typedef struct Columns
+{
+	int			n;
+	int			cap;
+	Datum	   *v[HR_NCOLS];
+	bool	   *isnull[HR_NCOLS];
+} Columns;
+
+struct ApHistory
+{
+	const ApBinding *b;
+	int64		user_id;
+	int64		event_id;
+	MemoryContext cxt;			/* the accumulated columns */
+	Columns		rows;
+	Columns		contacts;
+};
+
+static void
+columns_reserve(MemoryContext cxt, Columns *c, int ncols)
+{
+	int			i;
+
+	if (c->n < c->cap)
+		return;
+	c->cap = c->cap ? c->cap * 2 : 1024;
+	for (i = 0; i < ncols; i++)
+	{
+		c->v[i] = c->v[i] ? repalloc(c->v[i], sizeof(Datum) * c->cap) :
+			MemoryContextAlloc(cxt, sizeof(Datum) * c->cap);
+		c->isnull[i] = c->isnull[i] ? repalloc(c->isnull[i], sizeof(bool) * c->cap) :
+			MemoryContextAlloc(cxt, sizeof(bool) * c->cap);
+	}
+}
+
+static void
+put(Columns *c, int col, Datum d, bool isnull)
+{
+	c->v[col][c->n] = isnull ? (Datum) 0 : d;
+	c->isnull[col][c->n] = isnull;
+}
+
+static void
+put_text(Columns *c, int col, const char *s)
+{
+	put(c, col, s ? CStringGetTextDatum(s) : 0, s == NULL);
+}
+
+static Datum
+column_array(Columns *c, int col, Oid type)
+{
+	int			dims[1] = {c->n};
+	int			lbs[1] = {1};
+	int16		typlen;
+	bool		byval;
+	char		align;
+
+	get_typlenbyvalalign(type, &typlen, &byval, &align);
+	return PointerGetDatum(construct_md_array(c->v[col], c->isnull[col], 1, dims, lbs,
+											  type, typlen, byval, align));
+}
+
+/* Run q with $1 user, $2 event and then one array per column of c. */
+static void
+flush(ApHistory *h, Columns *c, ApQuery q, const Oid *coltypes, int ncols)
+{
+	Oid			types[2 + HR_NCOLS];
+	Datum		values[2 + HR_NCOLS];
+	MemoryContext old;
+	int			i;
+
+	if (c->n == 0)
+		return;
+	old = MemoryContextSwitchTo(h->cxt);
+	types[0] = INT8OID;
+	types[1] = INT8OID;
+	values[0] = Int64GetDatum(h->user_id);
+	values[1] = Int64GetDatum(h->event_id);
+	for (i = 0; i < ncols; i++)
+	{
+		types[2 + i] = get_array_type(coltypes[i]);
+		values[2 + i] = column_array(c, i, coltypes[i]);
+	}
+	ap_spi_run(h->b, q, 2 + ncols, types, values, NULL, false);
+	MemoryContextSwitchTo(old);
+	c->n = 0;
+	c->cap = 0;
+	memset(c->v, 0, sizeof(c->v));
+	memset(c->isnull, 0, sizeof(c->isnull));
+	MemoryContextReset(h->cxt);
+}
+
+/*
+ * Start the report of commit event_id (NULL when activepipe.keep_history
+ * is off): its header row, with the file's header cells as a JSON array.
+ */
+ApHistory *
+ap_history_begin(const ApTenant *t, int64 event_id, Jsonb *header)
+{
+	ApHistory  *h;
+	Oid			types[3] = {INT8OID, INT8OID, JSONBOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', header ? ' ' : 'n'};
+
+	if (!ap_keep_history)
+		return NULL;
+	h = palloc0(sizeof(ApHistory));
+	h->b = t->binding;
+	h->user_id = t->user_id;
+	h->event_id = event_id;
+	h->cxt = AllocSetContextCreate(CurrentMemoryContext, "activepipe history",
+								   ALLOCSET_DEFAULT_SIZES);
+	values[0] = Int64GetDatum(h->user_id);
+	values[1] = Int64GetDatum(event_id);
+	values[2] = JsonbPGetDatum(header);
+	ap_spi_run(h->b, AP_Q_HISTORY_HEADER, 3, types, values, nulls, false);
+	return h;
+}
+
+/*
+ * One data row of the report.  cells (a JSON array of the row's cells as
+ * uploaded) is kept for conflicts and skips only.
+ */
+void
+ap_history_row(ApHistory *h, const ApOutcome *o, int64 contact_id,
+			   bool has_contact, Jsonb *cells)
+{
+	Columns    *c = &h->rows;
+	MemoryContext old = MemoryContextSwitchTo(h->cxt);
+	bool		shown = o->action == AP_ACT_CONFLICT || o->action == AP_ACT_SKIP;
+
+	columns_reserve(h->cxt, c, HR_NCOLS);
+	put(c, HR_LINE, Int32GetDatum(o->line), false);
+	put_text(c, HR_ACTION, ap_action_names[o->action]);
+	put(c, HR_CONTACT, Int64GetDatum(contact_id), !has_contact);
+	put_text(c, HR_MATCHED, ap_match_names[o->matched_by]);
+	put_text(c, HR_CODE, ap_reason_code(o));
+	put_text(c, HR_FIELD, ap_reason_field(o));
+	put_text(c, HR_REASON, ap_reason_text(o));
+	put(c, HR_CHANGES, JsonbPGetDatum(o->changes), o->changes == NULL);
+	put(c, HR_CONFLICTS, JsonbPGetDatum(o->conflicts), o->conflicts == NULL);
+	put(c, HR_CELLS, JsonbPGetDatum(cells), !shown || cells == NULL);
+	c->n++;
+	MemoryContextSwitchTo(old);
+}
+
+void
+ap_history_rows_flush(ApHistory *h)
+{
+	static const Oid types[HR_NCOLS] = {INT4OID, TEXTOID, INT8OID, TEXTOID,
+	TEXTOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, JSONBOID};
+
+	flush(h, &h->rows, AP_Q_HISTORY_ROWS, types, HR_NCOLS);
+}
+
+int64
+ap_contact_state_hash(const ApBinding *b, const char *const *vals,
+					  const uint32 *lens, Jsonb *payload)
+{
+	StringInfoData s;
+	uint64		h;
+	int			f;
+
+	initStringInfo(&s);
+	for (f = 0; f < AP_NIDENTITY; f++)
+	{
+		uint32		len = vals[f] ? lens[f] : PG_UINT32_MAX;
+
+		if (b->col[f] == NULL)
+			continue;
+		appendBinaryStringInfo(&s, (const char *) &len, sizeof(len));
+		if (vals[f])
+			appendBinaryStringInfo(&s, vals[f], lens[f]);
+	}
+	if (payload)
+		appendBinaryStringInfo(&s, VARDATA(payload), VARSIZE(payload) - VARHDRSZ);
+	else
+		appendStringInfoChar(&s, '\0');
+	h = hash_bytes_extended((const unsigned char *) s.data, s.len, 0);
+	pfree(s.data);
+	return (int64) h;
+}
+
+/* Field f of an identity block exactly as stored (NULL: SQL NULL). */
+static const char *
+stored(const void *block, int f, uint32 *len)
+{
+	const char *s = ap_ident_raw(block, f, len);
+
+	if (s == NULL && !ap_ident_is_null(block, f))
+		return "";
+	return s;
+}
+
+static void
+push_before_text(JsonbParseState **st, const char *s, uint32 len)
+{
+	JsonbValue	v;
+
+	if (s == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) s;
+		v.val.string.len = len;
+	}
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/*
+ * What contact ct was before the commit, in the fields it changes:
+ * {"columns": {column field: text or null}, "payload": {key: value or
+ * null (absent)}}.
+ */
+static Jsonb *
+before_values(const ApTenant *t, const ApContact *ct, Jsonb *after)
+{
+	JsonbParseState *st = NULL;
+	const void *orig = ct->orig_ident ? ct->orig_ident : ct->ident;
+	uint64		touched = 0;
+	int			f;
+
+	for (f = 0; f < AP_NFIELDS; f++)
+		touched |= UINT64CONST(1) << f;
+	touched = ap_payload_diff(ct->payload, after, touched);
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	ap_push_string(&st, WJB_KEY, "columns", 7);
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	for (f = 0; f < AP_NIDENTITY; f++)
+	{
+		uint32		len;
+		const char *s;
+
+		if (!(ct->ident_dirty & t->binding->bound & (1 << f)))
+			continue;
+		s = stored(orig, f, &len);
+		ap_push_string(&st, WJB_KEY, ap_contract[f].name, ap_contract[f].name_len);
+		push_before_text(&st, s, len);
+	}
+	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	ap_push_string(&st, WJB_KEY, "payload", 7);
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	for (f = 0; f < AP_NFIELDS; f++)
+	{
+		JsonbValue	buf;
+		JsonbValue *v;
+
+		if (!(touched & (UINT64CONST(1) << f)))
+			continue;
+		v = ap_payload_field(ct->payload, NULL, f, &buf);
+		ap_push_string(&st, WJB_KEY, ap_contract[f].name, ap_contract[f].name_len);
+		if (v)
+			ap_push_value(&st, v);
+		else
+			push_before_text(&st, NULL, 0);
+	}
+	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+}
+
+/*
+ * Keep what an undo needs of contact ct, which the commit is about to
+ * write with payload after.  Its profile's timestamps and existence are
+ * read by the statement itself, before the profile is written.
+ */
+void
+ap_history_contact(ApHistory *h, const ApTenant *t, const ApContact *ct,
+				   Jsonb *after)
+{
+	Columns    *c = &h->contacts;
+	MemoryContext old = MemoryContextSwitchTo(h->cxt);
+	const char *vals[AP_NIDENTITY];
+	uint32		lens[AP_NIDENTITY];
+	int			f;
+
+	for (f = 0; f < AP_NIDENTITY; f++)
+		vals[f] = stored(ct->ident, f, &lens[f]);
+	columns_reserve(h->cxt, c, HC_NCOLS);
+	put(c, HC_ID, Int64GetDatum(ct->id), false);
+	put(c, HC_CREATED, BoolGetDatum(ct->is_new), false);
+	put(c, HC_BEFORE, JsonbPGetDatum(before_values(t, ct, after)), false);
+	put(c, HC_HASH, Int64GetDatum(ap_contact_state_hash(t->binding, vals, lens, after)),
+		false);
+	c->n++;
+	MemoryContextSwitchTo(old);
+}
+
+void
+ap_history_contacts_flush(ApHistory *h)
+{
+	static const Oid types[HC_NCOLS] = {INT8OID, BOOLOID, JSONBOID, INT8OID};
+
+	flush(h, &h->contacts, AP_Q_HISTORY_CONTACTS, types, HC_NCOLS);
+}
+
+/* Contacts of batch found deleted when written: nothing to undo there. */
+void
+ap_history_forget_deleted(ApHistory *h, ApContact **batch, int n)
+{
+	Oid			types[3] = {INT8OID, INT8OID, INT8ARRAYOID};
+	Datum		values[3];
+	int64	   *ids = palloc(sizeof(int64) * n);
+	int			k = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (batch[i]->deleted)
+			ids[k++] = batch[i]->id;
+	values[0] = Int64GetDatum(h->user_id);
+	values[1] = Int64GetDatum(h->event_id);
+	values[2] = PointerGetDatum(ap_ids_array(ids, k));
+	ap_spi_run(h->b, AP_Q_HISTORY_FORGET, 3, types, values, NULL, false);
+	pfree(ids);
+}
+
+/*
+ * Rows whose contact was deleted while the commit ran become skips with
+ * reason "contact deleted", in the report and in the summary: its counts,
+ * and its first conflicts and skips, read back from the report.
+ */
+void
+ap_history_reclassify(ApHistory *h, const ApTenant *t, ApSummary *s)
+{
+	Oid			types[3] = {INT8OID, INT8OID, INT8ARRAYOID};
+	Datum		values[3];
+	int64	   *ids = palloc(sizeof(int64) * Max(t->ndeleted, 1));
+	int			k = 0;
+	int32		c;
+	uint64		i;
+
+	for (c = 0; c < t->ncontacts; c++)
+		if (t->contacts[c].deleted)
+			ids[k++] = t->contacts[c].id;
+	values[0] = Int64GetDatum(h->user_id);
+	values[1] = Int64GetDatum(h->event_id);
+	values[2] = PointerGetDatum(ap_ids_array(ids, k));
+	ap_spi_run(h->b, AP_Q_HISTORY_RECLASSIFY, 3, types, values, NULL, false);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char	   *was = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		int			a;
+
+		for (a = 0; a < AP_NACTIONS; a++)
+			if (strcmp(was, ap_action_names[a]) == 0)
+				s->counts[a]--;
+		s->counts[AP_ACT_SKIP]++;
+	}
+	ap_summary_reload(s, h->b, h->user_id, h->event_id);
+	pfree(ids);
+}

@@ -1,0 +1,404 @@
+/*
+ * import_probe.c
+ *	  How an import finds the contacts its rows can match.
+ *
+ * A row can only match a contact that holds one of its keys, so the
+ * contacts to read are those that share a key with the file.  Two ways to
+ * read them:
+ *
+ *	  scan	 read every contact of the tenant once (ap_tenant_scan): cheap
+ *			 per contact, but a 20-row file pays for a 100,000-contact
+ *			 tenant;
+ *	  probe	 for each chunk of rows, read the contacts holding the chunk's
+ *			 keys through the match indexes the DBA created from
+ *			 activepipe_match_indexes(): the cost follows the file.
+ *
+ * Both give the same answer: a key's holders are all read before any row
+ * looks the key up, and a contact read once is never read again (the rows
+ * may have changed it).  Probing needs an index for every key column the
+ * file's keys are looked up in, for the phone region in force; payload-held
+ * key fields have none, so such imports scan.  activepipe.match_strategy
+ * forces either way; "auto" probes when the file's keys are few next to
+ * the tenant's contacts, as the planner's statistics estimate them.
+ */
+#include "activepipe.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "catalog/index.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_statistic.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/syscache.h"
+
+#include "import.h"
+
+int			ap_match_strategy = AP_STRATEGY_AUTO;
+
+/*
+ * An index lookup costs about this many contacts of a full read (measured
+ * by make bench: a probe key ~4 us, a scanned contact ~1.5 us, with the
+ * probes' fixed costs).
+ */
+#define PROBE_COST 4.0
+
+/* The key fields and their index names, by ApMatchKey - 1. */
+static const char *const index_suffix[3] = {"email", "mobile", "phone"};
+
+void
+ap_append_key_expr(StringInfo s, const ApBinding *b, int f, const char *prefix,
+				   const char *region_literal)
+{
+	if (f == AP_F_EMAIL)
+	{
+		appendStringInfo(s, "%s.activepipe_email_key(%s%s::pg_catalog.text)",
+						 b->ext_schema, prefix, b->col[f]);
+		return;
+	}
+	appendStringInfo(s, "%s.activepipe_phone_key(%s%s::pg_catalog.text, %s::pg_catalog.text)",
+					 b->ext_schema, prefix, b->col[f],
+					 region_literal ? region_literal :
+					 quote_literal_cstr(ap_default_region()->code));
+}
+
+static Oid
+key_function(const ApBinding *b, const char *name, int nargs)
+{
+	Oid			args[2] = {TEXTOID, TEXTOID};
+	char	   *schema = get_namespace_name(b->ext_nsp);
+
+	return LookupFuncName(list_make2(makeString(schema), makeString((char *) name)),
+						  nargs, args, false);
+}
+
+/* The expression an index keeps for its key, under relabelling casts. */
+static Node *
+strip_relabel(Node *n)
+{
+	while (n && IsA(n, RelabelType))
+		n = (Node *) ((RelabelType *) n)->arg;
+	return n;
+}
+
+/*
+ * Whether expr is fn(column) (region NULL) or fn(column, 'region') with a
+ * literal naming region; *literal gets the literal as SQL.
+ */
+static bool
+key_expr_matches(Node *expr, Oid fn, AttrNumber col,
+				 const ap_phone_region *region, char **literal)
+{
+	FuncExpr   *fe = (FuncExpr *) strip_relabel(expr);
+	Node	   *arg;
+	Const	   *k;
+	char	   *code;
+
+	if (fe == NULL || !IsA(fe, FuncExpr) || fe->funcid != fn)
+		return false;
+	arg = strip_relabel(linitial(fe->args));
+	if (arg == NULL || !IsA(arg, Var) || ((Var *) arg)->varattno != col)
+		return false;
+	if (region == NULL)
+		return list_length(fe->args) == 1;
+	k = (Const *) strip_relabel(lsecond(fe->args));
+	if (k == NULL || !IsA(k, Const) || k->constisnull || k->consttype != TEXTOID)
+		return false;
+	code = TextDatumGetCString(k->constvalue);
+	if (ap_phone_region_find(code) != region)
+		return false;
+	*literal = quote_literal_cstr(code);
+	return true;
+}
+
+/*
+ * The match index of key field f on the contacts table: a valid btree
+ * index, no predicate, on (tenant column, key expression) with the phone
+ * key of region.  Returns its oid, or InvalidOid; *literal as above.  An
+ * index of the same name that is unusable (a failed CREATE INDEX
+ * CONCURRENTLY leaves one invalid) sets *broken.
+ */
+static Oid
+find_match_index(const ApBinding *b, Relation rel, int f,
+				 const ap_phone_region *region, char **literal,
+				 const char *name, bool *broken)
+{
+	Oid			fn = f == AP_F_EMAIL ? key_function(b, "activepipe_email_key", 1) :
+		key_function(b, "activepipe_phone_key", 2);
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	Oid			found = InvalidOid;
+
+	*broken = false;
+	foreach(lc, indexes)
+	{
+		Relation	ir = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index ix = ir->rd_index;
+		bool		usable = ix->indisvalid && ix->indisready && ix->indislive &&
+			ir->rd_rel->relam == BTREE_AM_OID && ix->indnkeyatts >= 2 &&
+			ix->indkey.values[0] == b->user_attnum && ix->indkey.values[1] == 0 &&
+			RelationGetIndexPredicate(ir) == NIL;
+
+		if (usable && !OidIsValid(found) &&
+			key_expr_matches(linitial(RelationGetIndexExpressions(ir)), fn,
+							 b->attnum[f], f == AP_F_EMAIL ? NULL : region, literal))
+			found = RelationGetRelid(ir);
+		else if (name && !ix->indisvalid &&
+				 strcmp(RelationGetRelationName(ir), name) == 0)
+			*broken = true;
+		index_close(ir, AccessShareLock);
+	}
+	list_free(indexes);
+	return found;
+}
+
+/*
+ * How many contacts the tenant has, as the statistics of the tenant column
+ * estimate it (what the planner's equality estimate does); -1 when there
+ * are none (never analysed, or a Citus shell table whose shards hold them).
+ */
+static double
+tenant_estimate(const ApBinding *b, Relation rel, int64 user_id)
+{
+	double		reltuples = rel->rd_rel->reltuples;
+	Oid			type = get_atttype(b->relid, b->user_attnum);
+	HeapTuple	stats;
+	Form_pg_statistic st;
+	AttStatsSlot sslot;
+	double		ndistinct;
+	double		mcvsum = 0;
+	double		sel = -1;
+	int			i;
+
+	if (reltuples <= 0 || (type != INT8OID && type != INT4OID && type != INT2OID))
+		return -1;
+	stats = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(b->relid),
+							Int16GetDatum(b->user_attnum), BoolGetDatum(false));
+	if (!HeapTupleIsValid(stats))
+		return -1;
+	st = (Form_pg_statistic) GETSTRUCT(stats);
+	ndistinct = st->stadistinct < 0 ? -st->stadistinct * reltuples : st->stadistinct;
+	if (get_attstatsslot(&sslot, stats, STATISTIC_KIND_MCV, InvalidOid,
+						 ATTSTATSSLOT_VALUES | ATTSTATSSLOT_NUMBERS))
+	{
+		for (i = 0; i < sslot.nvalues; i++)
+		{
+			int64		v = type == INT8OID ? DatumGetInt64(sslot.values[i]) :
+				type == INT4OID ? DatumGetInt32(sslot.values[i]) :
+				DatumGetInt16(sslot.values[i]);
+
+			mcvsum += sslot.numbers[i];
+			if (v == user_id)
+				sel = sslot.numbers[i];
+		}
+		if (sel < 0 && ndistinct > sslot.nvalues)
+			sel = (1.0 - st->stanullfrac - mcvsum) / (ndistinct - sslot.nvalues);
+		free_attstatsslot(&sslot);
+	}
+	else if (ndistinct > 0)
+		sel = (1.0 - st->stanullfrac) / ndistinct;
+	ReleaseSysCache(stats);
+	return sel < 0 ? -1 : Max(sel * reltuples, 1.0);
+}
+
+/* The name activepipe_match_indexes gives key field k's index. */
+static char *
+index_name(Relation rel, int k)
+{
+	char		name[NAMEDATALEN];
+
+	snprintf(name, sizeof(name), "%s_activepipe_%s_idx",
+			 RelationGetRelationName(rel), index_suffix[k]);
+	return pstrdup(name);
+}
+
+/*
+ * Decide how this import finds its candidates (t->strategy), and for
+ * probes, note the indexes' regions in the binding.  rows is an upper
+ * bound of the file's rows; present marks the key fields the file has.
+ */
+void
+ap_probe_setup(ApTenant *t, int64 rows, const bool *present)
+{
+	ApBinding  *b = (ApBinding *) t->binding;	/* sets probe_region only */
+	Relation	rel = relation_open(b->relid, AccessShareLock);
+	bool		usable = true;
+	double		lookups = 0;
+	double		tenant;
+	int			k;
+
+	for (k = 0; k < 3 && ap_match_strategy != AP_STRATEGY_SCAN; k++)
+	{
+		int			f = ap_match_fields[k];
+		bool		needed = k == 0 ? present[AP_F_EMAIL] :
+			present[AP_F_MOBILE] || present[AP_F_PHONE];
+		char	   *literal = NULL;
+		bool		broken;
+
+		if (!needed)
+			continue;
+		lookups += rows * (k == 0 ? 1 : present[AP_F_MOBILE] + present[AP_F_PHONE]);
+		if (b->col[f] == NULL ||
+			!OidIsValid(find_match_index(b, rel, f, t->region, &literal, NULL, &broken)))
+			usable = false;
+		else if (k > 0)
+			b->probe_region[k - 1] = literal;
+	}
+	if (ap_match_strategy == AP_STRATEGY_PROBE && !usable)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("activepipe.match_strategy is \"probe\" but the match indexes are missing"),
+				 errdetail("Probing needs an index on each key column the file is matched on, for phone region %s; fields kept in the payload have none.",
+						   t->region->code),
+				 errhint("Create them with SELECT * FROM activepipe_match_indexes() \\gexec, or set activepipe.match_strategy to auto.")));
+	if (ap_match_strategy == AP_STRATEGY_SCAN || !usable)
+		t->strategy = AP_STRATEGY_SCAN;
+	else if (ap_match_strategy == AP_STRATEGY_PROBE)
+		t->strategy = AP_STRATEGY_PROBE;
+	else
+	{
+		tenant = tenant_estimate(b, rel, t->user_id);
+		t->strategy = (tenant < 0 || lookups * PROBE_COST < tenant) ?
+			AP_STRATEGY_PROBE : AP_STRATEGY_SCAN;
+	}
+	relation_close(rel, AccessShareLock);
+	elog(DEBUG1, "activepipe: import of at most " INT64_FORMAT " rows finds candidates by %s",
+		 rows, t->strategy == AP_STRATEGY_PROBE ? "probe" : "scan");
+}
+
+static void
+probe_row(ApTenant *t, TupleTableSlot *slot)
+{
+	ap_tenant_add_row(t, slot);
+}
+
+/* Run probe q for the keys, as text[]; nothing when there are none. */
+static void
+run_probe(ApTenant *t, ApQuery q, Datum *keys, int n)
+{
+	Oid			types[2] = {INT8OID, TEXTARRAYOID};
+	Datum		values[2];
+
+	if (n == 0)
+		return;
+	values[0] = Int64GetDatum(t->user_id);
+	values[1] = PointerGetDatum(construct_array(keys, n, TEXTOID, -1, false,
+												TYPALIGN_INT));
+	ap_tenant_stream(t, q, 2, types, values, probe_row);
+}
+
+/* Keep the keys of ks not probed yet as text datums; mark them probed. */
+static int
+unprobed(apkeys_hash *ix, const ApKeyStr *ks, int n, Datum *out)
+{
+	int			m = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		ApKeyEntry *e = ap_key_entry(ix, ks[i].s, ks[i].len,
+									 ap_key_hash(ks[i].s, ks[i].len));
+
+		if (e->probed)
+			continue;
+		e->probed = true;
+		out[m++] = PointerGetDatum(cstring_to_text_with_len(ks[i].s, ks[i].len));
+	}
+	return m;
+}
+
+/*
+ * Read the contacts holding any of the keys (a chunk's) that no probe has
+ * asked for yet.
+ */
+void
+ap_probe_keys(ApTenant *t, const ApKeyStr *emails, int nemails,
+			  const ApKeyStr *phones, int nphones)
+{
+	Datum	   *keys = palloc(sizeof(Datum) * Max(Max(nemails, nphones), 1));
+	int			n;
+
+	n = unprobed(t->email, emails, nemails, keys);
+	run_probe(t, AP_Q_PROBE_EMAIL, keys, n);
+	n = unprobed(t->phone, phones, nphones, keys);
+	if (t->binding->col[AP_F_MOBILE])
+		run_probe(t, AP_Q_PROBE_MOBILE, keys, n);
+	if (t->binding->col[AP_F_PHONE])
+		run_probe(t, AP_Q_PROBE_PHONE, keys, n);
+	pfree(keys);
+}
+
+/*
+ * activepipe_match_indexes(region text DEFAULT NULL) RETURNS SETOF text:
+ * the statements that create the match indexes on the bound contacts
+ * table, for the DBA to run (CREATE INDEX CONCURRENTLY cannot run inside a
+ * function): in psql, SELECT * FROM activepipe_match_indexes() \gexec.
+ * Indexes already there are left out; an invalid one left by a failed
+ * build is dropped first.
+ */
+PG_FUNCTION_INFO_V1(activepipe_match_indexes);
+Datum
+activepipe_match_indexes(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	const ap_phone_region *region = ap_default_region();
+	ApBinding  *b;
+	Relation	rel;
+	int			k;
+
+	if (!PG_ARGISNULL(0))
+	{
+		char	   *code = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+		if ((region = ap_phone_region_find(code)) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown phone region \"%s\"", code),
+					 errhint("Use an ISO 3166 code such as AU, NZ, GB or US.")));
+	}
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	b = ap_binding_load(fcinfo);
+	rel = relation_open(b->relid, AccessShareLock);
+	for (k = 0; k < 3; k++)
+	{
+		int			f = ap_match_fields[k];
+		char	   *name = index_name(rel, k);
+		char	   *literal = NULL;
+		bool		broken;
+		StringInfoData s;
+		Datum		value;
+		bool		isnull = false;
+
+		if (b->col[f] == NULL ||
+			OidIsValid(find_match_index(b, rel, f, region, &literal, name, &broken)))
+			continue;
+		initStringInfo(&s);
+		if (broken)
+		{
+			appendStringInfo(&s, "DROP INDEX CONCURRENTLY IF EXISTS %s",
+							 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+														name));
+			value = CStringGetTextDatum(s.data);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+			resetStringInfo(&s);
+		}
+		appendStringInfo(&s, "CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s (%s, (",
+						 quote_identifier(name), b->table, b->user_col);
+		ap_append_key_expr(&s, b, f, "", quote_literal_cstr(region->code));
+		appendStringInfoString(&s, "))");
+		value = CStringGetTextDatum(s.data);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+	}
+	relation_close(rel, AccessShareLock);
+	SPI_finish();
+	return (Datum) 0;
+}

@@ -1,0 +1,696 @@
+/*
+ * import_tenant.c
+ *	  The tenant's contacts as an import sees them, and their match-key
+ *	  index: which contacts hold each normalised email and each canonical
+ *	  phone number now.  Contacts arrive from a full read of the tenant
+ *	  (ap_tenant_scan) or from the probes of import_probe.c; rows of the
+ *	  file then create and change them in memory.
+ *
+ * Only the contacts of the importing user are ever read: every statement
+ * filters on the tenant column (see queries.c).
+ */
+#include "activepipe.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "import.h"
+#include "normalize.h"
+
+#define SH_PREFIX apkeys
+#define SH_ELEMENT_TYPE ApKeyEntry
+#define SH_KEY_TYPE ApKeyStr
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) ap_key_hash((k).s, (k).len)
+#define SH_EQUAL(tb, a, b) ((a).len == (b).len && memcmp((a).s, (b).s, (a).len) == 0)
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_SCOPE extern
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* A contact id and where something about it is: an index, or a tid. */
+typedef struct IdEntry
+{
+	int64		id;
+	int32		contact;		/* apids: index into the tenant */
+	ItemPointerData tid;		/* profmap: where its profile is */
+	char		status;
+} IdEntry;
+
+#define ID_HASH(key) murmurhash32((uint32) ((uint64) (key) ^ ((uint64) (key) >> 32)))
+
+#define SH_PREFIX apids
+#define SH_ELEMENT_TYPE IdEntry
+#define SH_KEY_TYPE int64
+#define SH_KEY id
+#define SH_HASH_KEY(tb, key) ID_HASH(key)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+uint32
+ap_key_hash(const char *key, size_t len)
+{
+	return hash_bytes((const unsigned char *) key, len);
+}
+
+void
+ap_tenant_init(ApTenant *t, const ApBinding *b, int64 user_id,
+			   const ap_phone_region *region, bool overwrite,
+			   MemoryContext cxt)
+{
+	memset(t, 0, sizeof(*t));
+	t->cxt = cxt;
+	t->binding = b;
+	t->user_id = user_id;
+	t->region = region;
+	t->overwrite = overwrite;
+	t->capacity = 1024;
+	t->contacts = MemoryContextAllocHuge(cxt, sizeof(ApContact) * t->capacity);
+	t->email = apkeys_create(cxt, 1024, NULL);
+	t->phone = apkeys_create(cxt, 1024, NULL);
+	/* kept from one chunk to the next, like the chunk's own memory */
+	t->paycxt = AllocSetContextCreate(cxt, "activepipe import payloads",
+									  1024 * 1024, 1024 * 1024,
+									  ALLOCSET_DEFAULT_MAXSIZE);
+
+	/*
+	 * Every read of the import runs in one snapshot, taken now: after the
+	 * tenant lock, so it sees what the last import of the tenant wrote, and
+	 * for the whole import, so the tids read now still name the rows the
+	 * chunks read later.  ap_tenant_done pops it.
+	 */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+int32
+ap_tenant_new_contact(ApTenant *t)
+{
+	if (t->ncontacts >= t->capacity)
+	{
+		t->capacity *= 2;
+		t->contacts = repalloc_huge(t->contacts, sizeof(ApContact) * t->capacity);
+	}
+	memset(&t->contacts[t->ncontacts], 0, sizeof(ApContact));
+	return t->ncontacts++;
+}
+
+/*
+ * Pack val[f] (len[f] bytes; NULL: empty) into a new identity block for ct.
+ * flags holds the AP_IDENT_BLANK and AP_IDENT_NULL bits.  The old block
+ * stays valid (the caller re-keys from it, then frees it unless it is
+ * orig_ident).
+ */
+void
+ap_contact_set_ident(ApTenant *t, ApContact *ct, const char *const *val,
+					 const uint32 *len, uint32 flags)
+{
+	size_t		total = 0;
+	size_t		hdr;
+	bool		wide;
+	char	   *block;
+	char	   *data;
+	int			f;
+
+	for (f = 0; f < AP_NIDENTITY; f++)
+		total += val[f] ? len[f] : 0;
+	wide = total > PG_UINT16_MAX;
+	hdr = sizeof(uint32) + (wide ? sizeof(uint32) : sizeof(uint16)) * AP_NIDENTITY;
+	block = MemoryContextAllocHuge(t->cxt, hdr + total);
+	*(uint32 *) block = flags | (wide ? AP_IDENT_WIDE : 0);
+	data = block + hdr;
+	total = 0;
+	for (f = 0; f < AP_NIDENTITY; f++)
+	{
+		if (val[f])
+		{
+			memcpy(data + total, val[f], len[f]);
+			total += len[f];
+		}
+		if (wide)
+			((uint32 *) (block + sizeof(uint32)))[f] = (uint32) total;
+		else
+			((uint16 *) (block + sizeof(uint32)))[f] = (uint16) total;
+	}
+	/* the first block a row replaces is kept: an undo restores it */
+	if (ct->ident != NULL && !ct->is_new && ct->orig_ident == NULL)
+		ct->orig_ident = ct->ident;
+	ct->ident = block;
+}
+
+/*
+ * The match keys an identity block holds: its email key and its distinct
+ * phone keys (a number in both phone and mobile is one key).  Keys are
+ * written into ck's buffers.
+ */
+typedef struct ContactKeys
+{
+	ApKeyStr	email;
+	ApKeyStr	phone[2];
+	int			nphones;
+	char		pbuf[2][AP_PHONE_KEY_SIZE];
+	char		ebuf[256];
+} ContactKeys;
+
+static void
+contact_keys(const ApTenant *t, const void *ident, ContactKeys *ck)
+{
+	const char *s;
+	uint32		len;
+	int			f;
+
+	ck->email.len = 0;
+	ck->nphones = 0;
+	if ((s = ap_ident_block(ident, AP_F_EMAIL, &len)) != NULL)
+	{
+		char	   *buf = len < sizeof(ck->ebuf) ? ck->ebuf : palloc(len + 1);
+
+		ck->email.s = buf;
+		ck->email.len = (uint32) ap_email_key(s, len, buf, len + 1);
+	}
+	for (f = AP_F_PHONE; f <= AP_F_MOBILE; f++)
+	{
+		char	   *k = ck->pbuf[ck->nphones];
+		size_t		n;
+
+		if ((s = ap_ident_block(ident, f, &len)) == NULL ||
+			(n = ap_phone_key(s, len, t->region, k)) == 0)
+			continue;
+		if (ck->nphones == 1 && ck->phone[0].len == n &&
+			memcmp(ck->phone[0].s, k, n) == 0)
+			continue;
+		ck->phone[ck->nphones].s = k;
+		ck->phone[ck->nphones++].len = (uint32) n;
+	}
+}
+
+static void
+contact_keys_free(ContactKeys *ck)
+{
+	if (ck->email.len > 0 && ck->email.s != ck->ebuf)
+		pfree((char *) ck->email.s);
+}
+
+/* Existing contacts before new ones; the lowest id, then the first made. */
+static inline bool
+precedes(const ApTenant *t, int32 a, int32 b)
+{
+	const ApContact *x = &t->contacts[a];
+	const ApContact *y = &t->contacts[b];
+
+	if (x->is_new != y->is_new)
+		return !x->is_new;
+	return x->is_new ? a < b : x->id < y->id;
+}
+
+ApKeyEntry *
+ap_key_find(apkeys_hash *ix, const char *key, uint32 len, uint32 hash)
+{
+	ApKeyStr	k = {key, len};
+
+	return apkeys_lookup_hash(ix, k, hash);
+}
+
+/* The entry of key, made (with no holder) when there is none. */
+ApKeyEntry *
+ap_key_entry(apkeys_hash *ix, const char *key, uint32 len, uint32 hash)
+{
+	ApKeyStr	k = {key, len};
+	bool		found;
+	ApKeyEntry *e = apkeys_insert_hash(ix, k, hash, &found);
+
+	if (!found)
+	{
+		/* the table lives in the import's context: so does the key */
+		e->key.s = memcpy(MemoryContextAlloc(ix->ctx, Max(len, 1)), key, len);
+		e->contact = -1;
+		e->holders = NIL;
+		e->probed = false;
+	}
+	return e;
+}
+
+static void
+holder_add(ApTenant *t, ApKeyEntry *e, int32 c)
+{
+	MemoryContext old;
+
+	if (e->contact < 0)
+	{
+		e->contact = c;
+		return;
+	}
+	if (e->holders == NIL && e->contact == c)
+		return;
+	if (e->holders != NIL && list_member_int(e->holders, c))
+		return;
+	old = MemoryContextSwitchTo(t->cxt);
+	if (e->holders == NIL)
+		e->holders = list_make2_int(e->contact, c);
+	else
+		e->holders = lappend_int(e->holders, c);
+	MemoryContextSwitchTo(old);
+	if (precedes(t, c, e->contact))
+		e->contact = c;
+}
+
+static void
+holder_remove(ApTenant *t, ApKeyEntry *e, int32 c)
+{
+	ListCell   *lc;
+
+	if (e->holders == NIL)
+	{
+		if (e->contact == c)
+			e->contact = -1;
+		return;
+	}
+	e->holders = list_delete_int(e->holders, c);
+	if (list_length(e->holders) == 1)
+	{
+		e->contact = linitial_int(e->holders);
+		list_free(e->holders);
+		e->holders = NIL;
+		return;
+	}
+	if (e->contact != c)
+		return;
+	e->contact = linitial_int(e->holders);
+	foreach(lc, e->holders)
+		if (precedes(t, lfirst_int(lc), e->contact))
+			e->contact = lfirst_int(lc);
+}
+
+static void
+key_hold(ApTenant *t, apkeys_hash *ix, const ApKeyStr *k, int32 c, bool add)
+{
+	uint32		hash = ap_key_hash(k->s, k->len);
+	ApKeyEntry *e;
+
+	if (add)
+		holder_add(t, ap_key_entry(ix, k->s, k->len, hash), c);
+	else if ((e = ap_key_find(ix, k->s, k->len, hash)) != NULL)
+		holder_remove(t, e, c);
+}
+
+static bool
+has_key(const ApKeyStr *keys, int n, const ApKeyStr *k)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (keys[i].len == k->len && memcmp(keys[i].s, k->s, k->len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Contact c's identity changed from old_ident (NULL: it just arrived) to
+ * what it holds now: it stops holding the keys it lost and holds the keys
+ * it gained, so later rows match it as they would if the rows before them
+ * had been imported on their own.
+ */
+void
+ap_tenant_rekey(ApTenant *t, int32 c, const void *old_ident)
+{
+	ContactKeys was,
+				now;
+	int			i;
+
+	contact_keys(t, old_ident, &was);
+	contact_keys(t, t->contacts[c].ident, &now);
+	if (was.email.len > 0 && !has_key(&now.email, now.email.len > 0, &was.email))
+		key_hold(t, t->email, &was.email, c, false);
+	if (now.email.len > 0 && !has_key(&was.email, was.email.len > 0, &now.email))
+		key_hold(t, t->email, &now.email, c, true);
+	for (i = 0; i < was.nphones; i++)
+		if (!has_key(now.phone, now.nphones, &was.phone[i]))
+			key_hold(t, t->phone, &was.phone[i], c, false);
+	for (i = 0; i < now.nphones; i++)
+		if (!has_key(was.phone, was.nphones, &now.phone[i]))
+			key_hold(t, t->phone, &now.phone[i], c, true);
+	contact_keys_free(&was);
+	contact_keys_free(&now);
+}
+
+/*
+ * The tenant reads hand their rows straight from the executor: no
+ * tuptable, one copy of what is kept.
+ */
+typedef struct TenantReceiver
+{
+	DestReceiver pub;
+	ApTenant   *t;
+	void		(*row) (ApTenant *t, TupleTableSlot *slot);
+} TenantReceiver;
+
+static bool
+receive_row(TupleTableSlot *slot, DestReceiver *self)
+{
+	TenantReceiver *r = (TenantReceiver *) self;
+	MemoryContext old = MemoryContextSwitchTo(r->t->cxt);
+
+	CHECK_FOR_INTERRUPTS();
+	slot_getallattrs(slot);
+	r->row(r->t, slot);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+static void
+receive_startup(DestReceiver *self, int operation, TupleDesc desc)
+{
+}
+
+static void
+receive_nothing(DestReceiver *self)
+{
+}
+
+/* Run a tenant statement, handing each row to row(); $1 is the tenant. */
+void
+ap_tenant_stream(ApTenant *t, ApQuery q, int nargs, Oid *types, Datum *values,
+				 void (*row) (ApTenant *t, TupleTableSlot *slot))
+{
+	TenantReceiver r;
+
+	memset(&r, 0, sizeof(r));
+	r.pub.receiveSlot = receive_row;
+	r.pub.rStartup = receive_startup;
+	r.pub.rShutdown = receive_nothing;
+	r.pub.rDestroy = receive_nothing;
+	r.pub.mydest = DestNone;	/* anything but DestSPI: no tuptable */
+	r.t = t;
+	r.row = row;
+	ap_spi_stream(t->binding, q, nargs, types, values, (DestReceiver *) &r);
+}
+
+/* One AP_Q_IMPORT_PROFILE_TIDS row: where a contact's profile is. */
+static void
+tid_row(ApTenant *t, TupleTableSlot *slot)
+{
+	bool		found;
+	IdEntry    *e;
+
+	if (slot->tts_isnull[0] || slot->tts_isnull[1])
+		return;
+	e = apids_insert(t->profiles, DatumGetInt64(slot->tts_values[0]), &found);
+	ItemPointerCopy((ItemPointer) DatumGetPointer(slot->tts_values[1]), &e->tid);
+}
+
+/*
+ * A contact row (AP_CONTACT_KEYS_NATTS columns: id, the identity fields as
+ * text, the profile's ctid) becomes a contact holding its keys.  Returns
+ * its index; a contact already read (probes overlap) is left as the rows
+ * have made it.
+ */
+int32
+ap_tenant_add_row(ApTenant *t, TupleTableSlot *slot)
+{
+	int64		id = DatumGetInt64(slot->tts_values[0]);
+	const char *val[AP_NIDENTITY];
+	uint32		len[AP_NIDENTITY];
+	struct varlena *plain[AP_NIDENTITY];
+	uint32		flags = 0;
+	ApContact  *ct;
+	int32		c;
+	int			f;
+
+	if (slot->tts_tupleDescriptor->natts != AP_CONTACT_KEYS_NATTS)
+		elog(ERROR, "activepipe: unexpected contact row shape");
+	if (t->by_id)
+	{
+		bool		found;
+		IdEntry    *e = apids_insert(t->by_id, id, &found);
+
+		if (found)
+			return e->contact;
+		e->contact = t->ncontacts;
+	}
+	c = ap_tenant_new_contact(t);
+	ct = &t->contacts[c];
+	ct->id = id;
+	if (!slot->tts_isnull[1 + AP_NIDENTITY])
+		ItemPointerCopy((ItemPointer) DatumGetPointer(slot->tts_values[1 + AP_NIDENTITY]),
+						&ct->profile);
+	else if (t->profiles != NULL)
+	{
+		IdEntry    *e = apids_lookup(t->profiles, id);
+
+		if (e != NULL)
+			ItemPointerCopy(&e->tid, &ct->profile);
+	}
+	for (f = 0; f < AP_NIDENTITY; f++)
+	{
+		struct varlena *v = (struct varlena *) DatumGetPointer(slot->tts_values[1 + f]);
+
+		plain[f] = NULL;
+		val[f] = NULL;
+		len[f] = 0;
+		if (slot->tts_isnull[1 + f])
+		{
+			flags |= AP_IDENT_BLANK(f) | AP_IDENT_NULL(f);
+			continue;
+		}
+		plain[f] = pg_detoast_datum_packed(v);
+		val[f] = VARDATA_ANY(plain[f]);
+		len[f] = VARSIZE_ANY_EXHDR(plain[f]);
+		if (ap_is_blank(val[f], len[f]))
+			flags |= AP_IDENT_BLANK(f);
+		if (plain[f] == v)
+			plain[f] = NULL;
+	}
+	ap_contact_set_ident(t, ct, val, len, flags);
+	for (f = 0; f < AP_NIDENTITY; f++)
+		if (plain[f])
+			pfree(plain[f]);
+	ap_tenant_rekey(t, c, NULL);
+	return c;
+}
+
+static void
+contact_row(ApTenant *t, TupleTableSlot *slot)
+{
+	ap_tenant_add_row(t, slot);
+}
+
+/*
+ * Read the whole tenant: every contact with its keys.  Where profiles are
+ * is read first (a hash by contact id, smaller than a join's copy of every
+ * contact row), unless an identity field lives in the payload, when the
+ * contacts come joined with their profiles.
+ */
+void
+ap_tenant_scan(ApTenant *t)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(t->user_id)};
+
+	if (!ap_binding_has_payload_ident(t->binding))
+	{
+		t->profiles = apids_create(t->cxt, 4096, NULL);
+		ap_tenant_stream(t, AP_Q_IMPORT_PROFILE_TIDS, 1, types, values, tid_row);
+	}
+	ap_tenant_stream(t, AP_Q_TENANT_KEYS, 1, types, values, contact_row);
+	if (t->profiles)
+	{
+		apids_destroy(t->profiles);
+		t->profiles = NULL;
+	}
+}
+
+static int
+cmp_wanted(const void *a, const void *b)
+{
+	return ItemPointerCompare((ItemPointer) &((const ApWanted *) a)->tid,
+							  (ItemPointer) &((const ApWanted *) b)->tid);
+}
+
+/* Keep the payload of slot column 3 for the contact of w. */
+static void
+keep_payload(ApTenant *t, ApWanted *w, TupleTableSlot *slot)
+{
+	ApContact  *ct = &t->contacts[w->contact];
+	Jsonb	   *jb = DatumGetJsonbP(slot->tts_values[2]);
+
+	ct->payload = MemoryContextAlloc(t->paycxt, VARSIZE(jb));
+	memcpy(ct->payload, jb, VARSIZE(jb));
+	if ((Pointer) jb != DatumGetPointer(slot->tts_values[2]))
+		pfree(jb);
+	ItemPointerCopy((ItemPointer) DatumGetPointer(slot->tts_values[0]), &ct->profile);
+	w->found = true;
+}
+
+/* One AP_Q_IMPORT_PROFILES row: ctid, contact_id, payload at a tid asked for. */
+static void
+profile_row(ApTenant *t, TupleTableSlot *slot)
+{
+	ApWanted   *w;
+
+	if (slot->tts_isnull[0] || slot->tts_isnull[1] || slot->tts_isnull[2])
+		return;
+	w = bsearch(DatumGetPointer(slot->tts_values[0]), t->wanted, t->nwanted,
+				sizeof(ApWanted), cmp_wanted);
+	/* a tid that now holds another row is not the profile asked for */
+	if (w != NULL && w->id == DatumGetInt64(slot->tts_values[1]))
+		keep_payload(t, w, slot);
+}
+
+static int
+cmp_wanted_id(const void *a, const void *b)
+{
+	int64		x = ((const ApWanted *) a)->id;
+	int64		y = ((const ApWanted *) b)->id;
+
+	return (x > y) - (x < y);
+}
+
+/* One AP_Q_IMPORT_PROFILES_BY_ID row: the same, found by contact id. */
+static void
+profile_id_row(ApTenant *t, TupleTableSlot *slot)
+{
+	ApWanted	key;
+	ApWanted   *w;
+
+	if (slot->tts_isnull[0] || slot->tts_isnull[1] || slot->tts_isnull[2])
+		return;
+	key.id = DatumGetInt64(slot->tts_values[1]);
+	w = bsearch(&key, t->wanted, t->nwanted, sizeof(ApWanted), cmp_wanted_id);
+	if (w != NULL)
+		keep_payload(t, w, slot);
+}
+
+/*
+ * The profiles a tid did not find, by contact id.  In the import's one
+ * snapshot a tid read at the start still finds its row; this is for a read
+ * that runs in another (a shard's, under Citus), where the row may have
+ * moved since: its payload must not be taken for none.
+ */
+static void
+payloads_by_id(ApTenant *t)
+{
+	Oid			types[2] = {INT8OID, INT8ARRAYOID};
+	Datum		values[2];
+	int64	   *ids;
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i < t->nwanted; i++)
+		if (!t->wanted[i].found)
+			t->wanted[n++] = t->wanted[i];
+	t->nwanted = n;
+	if (n == 0)
+		return;
+	qsort(t->wanted, n, sizeof(ApWanted), cmp_wanted_id);
+	ids = palloc(sizeof(int64) * n);
+	for (i = 0; i < n; i++)
+		ids[i] = t->wanted[i].id;
+	values[0] = Int64GetDatum(t->user_id);
+	values[1] = PointerGetDatum(ap_ids_array(ids, n));
+	ap_tenant_stream(t, AP_Q_IMPORT_PROFILES_BY_ID, 2, types, values, profile_id_row);
+	pfree(ids);
+}
+
+/* Make room for n more resident contacts. */
+static void
+resident_reserve(ApTenant *t, int n)
+{
+	int32		cap = t->resident_cap;
+
+	if (t->nresident + n <= cap)
+		return;
+	while (cap < t->nresident + n)
+		cap = Max(cap * 2, 1024);
+	t->resident = t->resident ? repalloc(t->resident, sizeof(int32) * cap) :
+		MemoryContextAlloc(t->cxt, sizeof(int32) * cap);
+	t->wanted = t->wanted ? repalloc(t->wanted, sizeof(ApWanted) * cap) :
+		MemoryContextAlloc(t->cxt, sizeof(ApWanted) * cap);
+	t->resident_cap = cap;
+}
+
+/*
+ * Read the payloads of contacts c[0..n) that have a profile not read yet,
+ * by tid, in one statement.  They stay until ap_tenant_drop_payloads.
+ */
+void
+ap_tenant_payloads(ApTenant *t, const int32 *c, int n)
+{
+	Oid			types[2] = {INT8OID, TIDARRAYOID};
+	Datum		values[2];
+	Datum	   *tids;
+	int			i;
+
+	resident_reserve(t, n);
+	t->nwanted = 0;
+	for (i = 0; i < n; i++)
+	{
+		ApContact  *ct = &t->contacts[c[i]];
+		ApWanted   *w = &t->wanted[t->nwanted];
+
+		if (!ItemPointerIsValid(&ct->profile) || ct->resident)
+			continue;
+		ct->resident = true;
+		t->resident[t->nresident++] = c[i];
+		w->tid = ct->profile;
+		w->id = ct->id;
+		w->found = false;
+		w->contact = c[i];
+		t->nwanted++;
+	}
+	if (t->nwanted == 0)
+		return;
+	/* sorted, the rows the statement returns find their contact quickly */
+	qsort(t->wanted, t->nwanted, sizeof(ApWanted), cmp_wanted);
+	tids = palloc(sizeof(Datum) * t->nwanted);
+	for (i = 0; i < t->nwanted; i++)
+		tids[i] = PointerGetDatum(&t->wanted[i].tid);
+	values[0] = Int64GetDatum(t->user_id);
+	values[1] = PointerGetDatum(construct_array(tids, t->nwanted, TIDOID,
+												sizeof(ItemPointerData), false,
+												TYPALIGN_SHORT));
+	ap_tenant_stream(t, AP_Q_IMPORT_PROFILES, 2, types, values, profile_row);
+	pfree(tids);
+	payloads_by_id(t);
+}
+
+/* Forget the payloads read so far (the import keeps its pending edits). */
+void
+ap_tenant_drop_payloads(ApTenant *t)
+{
+	int			i;
+
+	for (i = 0; i < t->nresident; i++)
+	{
+		ApContact  *ct = &t->contacts[t->resident[i]];
+
+		ct->resident = false;
+		ct->payload = NULL;
+	}
+	t->nresident = 0;
+	MemoryContextReset(t->paycxt);
+}
+
+/* Probes find contacts more than once: keep those read by id. */
+void
+ap_tenant_track_ids(ApTenant *t)
+{
+	t->by_id = apids_create(t->cxt, 1024, NULL);
+}
+
+/* The import has read all it reads: drop its snapshot. */
+void
+ap_tenant_done(ApTenant *t)
+{
+	ap_tenant_drop_payloads(t);
+	PopActiveSnapshot();
+}

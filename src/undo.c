@@ -1,0 +1,456 @@
+/*
+ * undo.c
+ *	  activepipe_import_undo and activepipe_import_undo_preview: put back
+ *	  what an import commit changed, from what it kept (import_contacts).
+ *
+ * Each contact the commit wrote is compared with what the commit left (a
+ * hash of its bound columns and its payload): one changed since, by
+ * anything but an export's timestamp, is left as it is and reported as a
+ * conflict.  Otherwise a contact the commit created is deleted with its
+ * profile, and one it updated gets back its columns, payload fields,
+ * last_imported_at and updated_at, and loses a profile the commit made.
+ * The contacts are read and written in batches, in the caller's
+ * transaction, under the tenant lock.
+ */
+#include "activepipe.h"
+
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+
+#include "history.h"
+#include "import_history.h"
+
+#define UNDO_BATCH 1000
+
+/* Columns of AP_Q_UNDO_CONTACTS, 1-based. */
+#define U_ID 1
+#define U_CREATED 2
+#define U_HAD_PROFILE 3
+#define U_IMPORTED_AT 4
+#define U_UPDATED_AT 5
+#define U_BEFORE 6
+#define U_HASH 7
+#define U_EXISTS 8
+#define U_FIRST_FIELD 9
+#define U_PAYLOAD (U_FIRST_FIELD + AP_NIDENTITY)
+
+/* The writes of one batch, as arrays. */
+typedef struct UndoBatch
+{
+	int			ndelete;
+	Datum	   *delete_ids;
+	int			nunprofile;		/* profiles the import made */
+	Datum	   *unprofile_ids;
+	int			ncolumns;
+	Datum	   *column_ids;
+	Datum	   *column_masks;
+	Datum	   *column_vals[AP_NIDENTITY];
+	bool	   *column_nulls[AP_NIDENTITY];
+	int			nprofiles;
+	Datum	   *profile_ids;
+	Datum	   *profile_payloads;
+	Datum	   *profile_imported;
+	bool	   *imported_nulls;
+	Datum	   *profile_updated;
+	bool	   *updated_nulls;
+} UndoBatch;
+
+typedef struct Undo
+{
+	const ApBinding *b;
+	int64		user_id;
+	int64		event_id;
+	bool		preview;
+	int64		restored;
+	int64		deleted;
+	int64		conflicts;
+	int64		shown_ids[AP_SUMMARY_ROWS];	/* the first conflicts */
+	int			nshown;
+	UndoBatch	batch;
+} Undo;
+
+static void
+batch_init(UndoBatch *ub)
+{
+	int			f;
+
+	memset(ub, 0, sizeof(*ub));
+#define ALLOC(field, type) (ub->field = palloc(sizeof(type) * UNDO_BATCH))
+	ALLOC(delete_ids, Datum);
+	ALLOC(unprofile_ids, Datum);
+	ALLOC(column_ids, Datum);
+	ALLOC(column_masks, Datum);
+	ALLOC(profile_ids, Datum);
+	ALLOC(profile_payloads, Datum);
+	ALLOC(profile_imported, Datum);
+	ALLOC(imported_nulls, bool);
+	ALLOC(profile_updated, Datum);
+	ALLOC(updated_nulls, bool);
+#undef ALLOC
+	for (f = 0; f < AP_NIDENTITY; f++)
+	{
+		ub->column_vals[f] = palloc(sizeof(Datum) * UNDO_BATCH);
+		ub->column_nulls[f] = palloc(sizeof(bool) * UNDO_BATCH);
+	}
+}
+
+static Datum
+array_of(Datum *d, bool *nulls, int n, Oid type)
+{
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int16		typlen;
+	bool		byval;
+	char		align;
+
+	get_typlenbyvalalign(type, &typlen, &byval, &align);
+	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, type,
+											  typlen, byval, align));
+}
+
+/* Run q with $1 the tenant and then the given arrays. */
+static void
+run(Undo *u, ApQuery q, int nargs, Oid *types, Datum *values)
+{
+	Oid			t[2 + AP_NIDENTITY + 1];
+	Datum		v[2 + AP_NIDENTITY + 1];
+
+	t[0] = INT8OID;
+	v[0] = Int64GetDatum(u->user_id);
+	memcpy(t + 1, types, sizeof(Oid) * nargs);
+	memcpy(v + 1, values, sizeof(Datum) * nargs);
+	ap_spi_run(u->b, q, nargs + 1, t, v, NULL, false);
+}
+
+static void
+flush_batch(Undo *u)
+{
+	UndoBatch  *ub = &u->batch;
+	Oid			types[2 + AP_NIDENTITY];
+	Datum		values[2 + AP_NIDENTITY];
+	int			f;
+
+	if (ub->ndelete > 0)
+	{
+		types[0] = INT8ARRAYOID;
+		values[0] = array_of(ub->delete_ids, NULL, ub->ndelete, INT8OID);
+		run(u, AP_Q_UNDO_DELETE_PROFILES, 1, types, values);
+		run(u, AP_Q_UNDO_DELETE_CONTACTS, 1, types, values);
+	}
+	if (ub->nunprofile > 0)
+	{
+		types[0] = INT8ARRAYOID;
+		values[0] = array_of(ub->unprofile_ids, NULL, ub->nunprofile, INT8OID);
+		run(u, AP_Q_UNDO_DELETE_PROFILES, 1, types, values);
+	}
+	if (ub->ncolumns > 0)
+	{
+		types[0] = INT8ARRAYOID;
+		values[0] = array_of(ub->column_ids, NULL, ub->ncolumns, INT8OID);
+		types[1] = INT4ARRAYOID;
+		values[1] = array_of(ub->column_masks, NULL, ub->ncolumns, INT4OID);
+		for (f = 0; f < AP_NIDENTITY; f++)
+		{
+			types[2 + f] = TEXTARRAYOID;
+			values[2 + f] = array_of(ub->column_vals[f], ub->column_nulls[f],
+									 ub->ncolumns, TEXTOID);
+		}
+		run(u, AP_Q_UNDO_COLUMNS, 2 + AP_NIDENTITY, types, values);
+	}
+	if (ub->nprofiles > 0)
+	{
+		types[0] = INT8ARRAYOID;
+		values[0] = array_of(ub->profile_ids, NULL, ub->nprofiles, INT8OID);
+		types[1] = JSONBARRAYOID;
+		values[1] = array_of(ub->profile_payloads, NULL, ub->nprofiles, JSONBOID);
+		types[2] = TIMESTAMPTZARRAYOID;
+		values[2] = array_of(ub->profile_imported, ub->imported_nulls, ub->nprofiles,
+							 TIMESTAMPTZOID);
+		types[3] = TIMESTAMPTZARRAYOID;
+		values[3] = array_of(ub->profile_updated, ub->updated_nulls, ub->nprofiles,
+							 TIMESTAMPTZOID);
+		run(u, AP_Q_UNDO_PROFILES, 4, types, values);
+	}
+	ub->ndelete = ub->nunprofile = ub->ncolumns = ub->nprofiles = 0;
+}
+
+/* The contact's bound columns put back from before's "columns". */
+static void
+restore_columns(Undo *u, int64 id, Jsonb *before)
+{
+	UndoBatch  *ub = &u->batch;
+	JsonbValue	buf;
+	JsonbValue *cols = getKeyJsonValueFromContainer(&before->root, "columns", 7, &buf);
+	int32		mask = 0;
+	int			f;
+
+	for (f = 0; f < AP_NIDENTITY; f++)
+	{
+		JsonbValue	vbuf;
+		JsonbValue *v = NULL;
+
+		ub->column_nulls[f][ub->ncolumns] = true;
+		ub->column_vals[f][ub->ncolumns] = 0;
+		if (cols && cols->type == jbvBinary && u->b->col[f])
+			v = getKeyJsonValueFromContainer(cols->val.binary.data, ap_contract[f].name,
+											 ap_contract[f].name_len, &vbuf);
+		if (v == NULL)
+			continue;
+		mask |= 1 << f;
+		if (v->type == jbvString)
+		{
+			ub->column_nulls[f][ub->ncolumns] = false;
+			ub->column_vals[f][ub->ncolumns] =
+				PointerGetDatum(cstring_to_text_with_len(v->val.string.val, v->val.string.len));
+		}
+	}
+	if (mask == 0)
+		return;
+	ub->column_ids[ub->ncolumns] = Int64GetDatum(id);
+	ub->column_masks[ub->ncolumns++] = Int32GetDatum(mask);
+}
+
+/*
+ * One contact of the import: compare, then queue what puts it back.
+ * Returns false for a conflict.
+ */
+static bool
+undo_contact(Undo *u, HeapTuple tup, TupleDesc desc)
+{
+	UndoBatch  *ub = &u->batch;
+	const char *vals[AP_NIDENTITY];
+	uint32		lens[AP_NIDENTITY];
+	bool		isnull;
+	Datum		d;
+	Jsonb	   *payload = NULL;
+	Jsonb	   *before;
+	int64		id = DatumGetInt64(SPI_getbinval(tup, desc, U_ID, &isnull));
+	int			f;
+
+	if (!DatumGetBool(SPI_getbinval(tup, desc, U_EXISTS, &isnull)))
+		return false;			/* deleted since */
+	for (f = 0; f < AP_NIDENTITY; f++)
+	{
+		d = SPI_getbinval(tup, desc, U_FIRST_FIELD + f, &isnull);
+		vals[f] = NULL;
+		lens[f] = 0;
+		if (!isnull)
+		{
+			text	   *t = DatumGetTextPP(d);
+
+			vals[f] = VARDATA_ANY(t);
+			lens[f] = VARSIZE_ANY_EXHDR(t);
+		}
+	}
+	d = SPI_getbinval(tup, desc, U_PAYLOAD, &isnull);
+	if (!isnull)
+		payload = DatumGetJsonbP(d);
+	if (ap_contact_state_hash(u->b, vals, lens, payload) !=
+		DatumGetInt64(SPI_getbinval(tup, desc, U_HASH, &isnull)))
+		return false;			/* changed since */
+	if (DatumGetBool(SPI_getbinval(tup, desc, U_CREATED, &isnull)))
+	{
+		ub->delete_ids[ub->ndelete++] = Int64GetDatum(id);
+		u->deleted++;
+		return true;
+	}
+	before = DatumGetJsonbP(SPI_getbinval(tup, desc, U_BEFORE, &isnull));
+	restore_columns(u, id, before);
+	if (!DatumGetBool(SPI_getbinval(tup, desc, U_HAD_PROFILE, &isnull)))
+		ub->unprofile_ids[ub->nunprofile++] = Int64GetDatum(id);
+	else
+	{
+		JsonbValue	buf;
+		JsonbValue *p = getKeyJsonValueFromContainer(&before->root, "payload", 7, &buf);
+		Jsonb	   *was = p ? JsonbValueToJsonb(p) : NULL;
+		int			k = ub->nprofiles++;
+
+		ub->profile_ids[k] = Int64GetDatum(id);
+		ub->profile_payloads[k] = JsonbPGetDatum(was ? ap_payload_restore(payload, was) : payload);
+		ub->profile_imported[k] = SPI_getbinval(tup, desc, U_IMPORTED_AT, &ub->imported_nulls[k]);
+		ub->profile_updated[k] = SPI_getbinval(tup, desc, U_UPDATED_AT, &ub->updated_nulls[k]);
+	}
+	u->restored++;
+	return true;
+}
+
+/* Read the import's contacts in batches; write each batch's undo. */
+static void
+undo_contacts(Undo *u)
+{
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		values[2] = {Int64GetDatum(u->user_id), Int64GetDatum(u->event_id)};
+	Portal		portal = ap_spi_cursor(u->b, AP_Q_UNDO_CONTACTS, 2, types, values, NULL);
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext cxt = AllocSetContextCreate(caller, "activepipe undo batch",
+											  ALLOCSET_DEFAULT_SIZES);
+
+	batch_init(&u->batch);
+	for (;;)
+	{
+		SPITupleTable *tt;
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, UNDO_BATCH);
+		tt = SPI_tuptable;
+		if (SPI_processed == 0)
+			break;
+		MemoryContextSwitchTo(cxt);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+
+			CHECK_FOR_INTERRUPTS();
+			if (undo_contact(u, tt->vals[i], tt->tupdesc))
+				continue;
+			if (u->nshown < AP_SUMMARY_ROWS)
+				u->shown_ids[u->nshown++] =
+					DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, U_ID, &isnull));
+			u->conflicts++;
+		}
+		if (!u->preview)
+			flush_batch(u);
+		u->batch.ndelete = u->batch.nunprofile = u->batch.ncolumns = u->batch.nprofiles = 0;
+		SPI_freetuptable(tt);
+		MemoryContextSwitchTo(caller);
+		MemoryContextReset(cxt);
+	}
+	SPI_cursor_close(portal);
+	MemoryContextSwitchTo(caller);
+	MemoryContextDelete(cxt);
+}
+
+static void
+push_int(JsonbParseState **st, const char *key, int64 n)
+{
+	JsonbValue	v;
+
+	ap_push_string(st, WJB_KEY, key, strlen(key));
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(n);
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static void
+push_text(JsonbParseState **st, const char *key, const char *s)
+{
+	ap_push_string(st, WJB_KEY, key, strlen(key));
+	ap_push_string(st, WJB_VALUE, s, strlen(s));
+}
+
+/*
+ * The summary: {status, undone_event_id, restored, deleted, conflicts,
+ * rows_omitted, rows: [{contact_id, action, reason}]} (rows: the first
+ * conflicts); event_id when an undo event was logged, undone_by when the
+ * import was undone already.
+ */
+static Jsonb *
+undo_summary(const Undo *u, const char *status, int64 undo_event, bool for_event)
+{
+	JsonbParseState *st = NULL;
+	int			i;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	push_text(&st, "status", status);
+	push_int(&st, "undone_event_id", u->event_id);
+	if (undo_event && strcmp(status, "already undone") == 0)
+		push_int(&st, "undone_by", undo_event);
+	else if (undo_event)
+		push_int(&st, "event_id", undo_event);
+	push_int(&st, "restored", u->restored);
+	push_int(&st, "deleted", u->deleted);
+	push_int(&st, "conflicts", u->conflicts);
+	if (!for_event)
+	{
+		push_int(&st, "rows_omitted", u->conflicts - u->nshown);
+		ap_push_string(&st, WJB_KEY, "rows", 4);
+		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+		for (i = 0; i < u->nshown; i++)
+		{
+			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+			push_int(&st, "contact_id", u->shown_ids[i]);
+			push_text(&st, "action", "conflict");
+			push_text(&st, "reason", "changed since import");
+			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+		}
+		pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+	}
+	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+}
+
+/* Log the undo and mark the import undone by it; returns the event id. */
+static int64
+log_undo(Undo *u)
+{
+	Oid			types[3] = {INT8OID, INT8OID, INT8OID};
+	Datum		values[3];
+	ApEventCounts counts = {0};
+	int64		event_id = ap_event_id(u->b);
+
+	counts.total_rows = u->restored + u->deleted + u->conflicts;
+	counts.updated_count = u->restored;
+	counts.conflict_count = u->conflicts;
+	ap_event_log(u->b, u->user_id, event_id, "undo", NULL, &counts,
+				 undo_summary(u, "undone", 0, true));
+	values[0] = Int64GetDatum(u->user_id);
+	values[1] = Int64GetDatum(u->event_id);
+	values[2] = Int64GetDatum(event_id);
+	ap_spi_run(u->b, AP_Q_UNDO_DONE, 3, types, values, NULL, false);
+	return event_id;
+}
+
+static Datum
+undo_call(FunctionCallInfo fcinfo, bool preview)
+{
+	Undo	   *u = palloc0(sizeof(Undo));
+	int64		undone_by;
+	int64		undo_event = 0;
+	Jsonb	   *summary;
+	Jsonb	   *copy;
+
+	u->user_id = PG_GETARG_INT64(0);
+	u->event_id = PG_GETARG_INT64(1);
+	u->preview = preview;
+	SPI_connect();
+	u->b = ap_binding_load(fcinfo);
+	if (!preview)
+	{
+		ap_refuse_xact_snapshot("activepipe_import_undo");
+		ap_lock_tenant(u->b, u->user_id);
+	}
+	ap_history_event(u->b, u->user_id, u->event_id, "import", &undone_by);
+	if (undone_by)
+		summary = undo_summary(u, "already undone", undone_by, false);
+	else
+	{
+		undo_contacts(u);
+		if (!preview)
+			undo_event = log_undo(u);
+		summary = undo_summary(u, preview ? "preview" : "undone", undo_event, false);
+	}
+	copy = (Jsonb *) SPI_palloc(VARSIZE(summary));
+	memcpy(copy, summary, VARSIZE(summary));
+	SPI_finish();
+	PG_RETURN_JSONB_P(copy);
+}
+
+/* activepipe_import_undo(user_id, event_id) */
+PG_FUNCTION_INFO_V1(activepipe_import_undo);
+Datum
+activepipe_import_undo(PG_FUNCTION_ARGS)
+{
+	return undo_call(fcinfo, false);
+}
+
+/* activepipe_import_undo_preview(user_id, event_id): the same, writing nothing */
+PG_FUNCTION_INFO_V1(activepipe_import_undo_preview);
+Datum
+activepipe_import_undo_preview(PG_FUNCTION_ARGS)
+{
+	return undo_call(fcinfo, true);
+}
