@@ -206,7 +206,7 @@ SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.integration_events', 
 SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.integration_events', 'INSERT',
 	'GRANT SELECT, INSERT, UPDATE ON TABLE @extschema@.import_rows TO %s');
 SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.integration_events', 'INSERT',
-	'GRANT SELECT, INSERT, DELETE ON TABLE @extschema@.import_contacts TO %s');
+	'GRANT SELECT, INSERT ON TABLE @extschema@.import_contacts TO %s');
 SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.integration_events', 'INSERT',
 	'GRANT SELECT, INSERT ON TABLE @extschema@.export_contacts TO %s');
 

@@ -5,7 +5,10 @@
 \i test/fixtures/regress_setup.sql
 \pset null '(null)'
 
-SELECT v.phone, v.region, activepipe_phone_key(v.phone, v.region) AS key
+-- no region: the one-argument key, in activepipe.default_region (AU)
+SELECT v.phone, v.region,
+	CASE WHEN v.region IS NULL THEN activepipe_phone_key(v.phone)
+	     ELSE activepipe_phone_key(v.phone, v.region) END AS key
 FROM (VALUES
 	-- one AU mobile, every spelling
 	(1, '0412 345 678', NULL),
@@ -35,6 +38,18 @@ FROM (VALUES
 ORDER BY v.n;
 
 SELECT activepipe_phone_key('0412 345 678', 'XX');
+
+-- the region form depends on its arguments only: a match index can hold it
+-- (IMMUTABLE); the one-argument form reads a setting (STABLE)
+SELECT p.oid::regprocedure AS function, p.provolatile AS volatility,
+	p.proisstrict AS strict, p.proparallel AS parallel
+FROM pg_proc p
+WHERE p.proname IN ('activepipe_phone_key', 'activepipe_email_key')
+ORDER BY 1::text;
+SET activepipe.default_region = 'NZ';
+SELECT activepipe_phone_key('021 123 4567') AS nz_default,
+	activepipe_phone_key('021 123 4567', 'AU') AS au_explicit;
+RESET activepipe.default_region;
 
 SELECT e AS email, activepipe_email_key(e) AS key
 FROM unnest(ARRAY['  Ann.Lee@Example.COM ', 'ann.lee@example.com', '', NULL]) WITH ORDINALITY u(e, n)

@@ -100,8 +100,7 @@ typedef enum ApQuery
 	AP_Q_IMPORT_PROFILES_UPSERT,	/* batched payload writes */
 	AP_Q_HISTORY_HEADER,		/* $1 user, $2 event, $3 header */
 	AP_Q_HISTORY_ROWS,			/* $1 user, $2 event, $3.. a chunk's rows */
-	AP_Q_HISTORY_CONTACTS,		/* $1 user, $2 event, $3.. a batch's contacts */
-	AP_Q_HISTORY_FORGET,		/* $1 user, $2 event, $3 ids[] */
+	AP_Q_HISTORY_CONTACTS,		/* $1 user, $2 event, $3.. contacts written */
 	AP_Q_HISTORY_RECLASSIFY,	/* $1 user, $2 event, $3 deleted ids[] */
 	AP_Q_HISTORY_SHOWN,			/* $1 user, $2 event: first conflicts, skips */
 	AP_Q_EXPORT_CONTACTS,		/* $1 user, $2 event, $3 ids[] */

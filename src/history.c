@@ -250,7 +250,7 @@ activepipe_export_report(PG_FUNCTION_ARGS)
 	ApBinding  *b;
 	uint64		i;
 
-	InitMaterializedSRF(fcinfo, 0);
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	SPI_connect();
 	b = ap_binding_load(fcinfo);
 	ap_history_event(b, user_id, event_id, "export", NULL);

@@ -81,7 +81,6 @@ typedef struct ApImport
 	int			ncols;
 	int16	   *colfield;		/* contract field of each column, or -1 */
 	bool		present[AP_NFIELDS];
-	List	   *ignored;		/* names of ignored columns */
 
 	/* rows waiting in the current chunk, and what they did */
 	ApChunkRow *chunk;
@@ -233,8 +232,12 @@ read_header(ApImport *im, const ap_csv_field *fields, int n, long line)
 		if (f < 0)
 		{
 			if (len > 0)
-				im->ignored = lappend(im->ignored,
-									  MemoryContextStrdup(im->cxt, pnstrdup(s, len)));
+			{
+				MemoryContext old = MemoryContextSwitchTo(im->cxt);
+
+				im->head.ignored = lappend(im->head.ignored, pnstrdup(s, len));
+				MemoryContextSwitchTo(old);
+			}
 			continue;
 		}
 		if (im->present[f])

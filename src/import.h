@@ -185,13 +185,17 @@ ap_key_count(const ApKeyEntry *e)
 	return e->holders ? list_length(e->holders) : (e->contact >= 0 ? 1 : 0);
 }
 
-/* A profile a chunk reads, and whose it is. */
+/* A profile a chunk reads, whose it is, and its timestamps as read. */
 typedef struct ApWanted
 {
 	ItemPointerData tid;
 	bool		found;			/* its row was read */
+	bool		imported_null;
+	bool		updated_null;
 	int32		contact;
 	int64		id;				/* the contact's */
+	TimestampTz imported_at;	/* last_imported_at */
+	TimestampTz updated_at;
 } ApWanted;
 
 typedef enum ApStrategy
@@ -238,6 +242,7 @@ extern int32 ap_tenant_add_row(ApTenant *t, TupleTableSlot *slot);
 extern void ap_tenant_track_ids(ApTenant *t);
 extern int32 ap_tenant_new_contact(ApTenant *t);
 extern void ap_tenant_payloads(ApTenant *t, const int32 *c, int n);
+extern const ApWanted *ap_tenant_profile_read(const ApTenant *t, int32 c);
 extern void ap_tenant_drop_payloads(ApTenant *t);
 extern void ap_tenant_done(ApTenant *t);
 extern void ap_tenant_stream(ApTenant *t, ApQuery q, int nargs, Oid *types,

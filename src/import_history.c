@@ -22,6 +22,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "import_history.h"
 
@@ -40,12 +41,15 @@ bool		ap_keep_history = true;
 #define HR_CELLS 9
 #define HR_NCOLS 10
 
-/* import_contacts columns likewise (the rest come from the profile) */
+/* import_contacts columns likewise */
 #define HC_ID 0
 #define HC_CREATED 1
-#define HC_BEFORE 2
-#define HC_HASH 3
-#define HC_NCOLS 4
+#define HC_HAD_PROFILE 2
+#define HC_IMPORTED 3
+#define HC_UPDATED 4
+#define HC_BEFORE 5
+#define HC_HASH 6
+#define HC_NCOLS 7
 
 typedef struct Columns
 {
@@ -309,9 +313,10 @@ before_values(const ApTenant *t, const ApContact *ct, Jsonb *after)
 }
 
 /*
- * Keep what an undo needs of contact ct, which the commit is about to
- * write with payload after.  Its profile's timestamps and existence are
- * read by the statement itself, before the profile is written.
+ * Keep what an undo needs of contact ct, which the commit wrote with
+ * payload after: its profile as the commit read it just before writing
+ * (ap_tenant_profile_read), the fields it changed as they were, and a hash
+ * of what it left.
  */
 void
 ap_history_contact(ApHistory *h, const ApTenant *t, const ApContact *ct,
@@ -319,6 +324,7 @@ ap_history_contact(ApHistory *h, const ApTenant *t, const ApContact *ct,
 {
 	Columns    *c = &h->contacts;
 	MemoryContext old = MemoryContextSwitchTo(h->cxt);
+	const ApWanted *was = ap_tenant_profile_read(t, ct - t->contacts);
 	const char *vals[AP_NIDENTITY];
 	uint32		lens[AP_NIDENTITY];
 	int			f;
@@ -328,6 +334,11 @@ ap_history_contact(ApHistory *h, const ApTenant *t, const ApContact *ct,
 	columns_reserve(h->cxt, c, HC_NCOLS);
 	put(c, HC_ID, Int64GetDatum(ct->id), false);
 	put(c, HC_CREATED, BoolGetDatum(ct->is_new), false);
+	put(c, HC_HAD_PROFILE, BoolGetDatum(was != NULL), false);
+	put(c, HC_IMPORTED, TimestampTzGetDatum(was ? was->imported_at : 0),
+		was == NULL || was->imported_null);
+	put(c, HC_UPDATED, TimestampTzGetDatum(was ? was->updated_at : 0),
+		was == NULL || was->updated_null);
 	put(c, HC_BEFORE, JsonbPGetDatum(before_values(t, ct, after)), false);
 	put(c, HC_HASH, Int64GetDatum(ap_contact_state_hash(t->binding, vals, lens, after)),
 		false);
@@ -338,29 +349,10 @@ ap_history_contact(ApHistory *h, const ApTenant *t, const ApContact *ct,
 void
 ap_history_contacts_flush(ApHistory *h)
 {
-	static const Oid types[HC_NCOLS] = {INT8OID, BOOLOID, JSONBOID, INT8OID};
+	static const Oid types[HC_NCOLS] = {INT8OID, BOOLOID, BOOLOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID, JSONBOID, INT8OID};
 
 	flush(h, &h->contacts, AP_Q_HISTORY_CONTACTS, types, HC_NCOLS);
-}
-
-/* Contacts of batch found deleted when written: nothing to undo there. */
-void
-ap_history_forget_deleted(ApHistory *h, ApContact **batch, int n)
-{
-	Oid			types[3] = {INT8OID, INT8OID, INT8ARRAYOID};
-	Datum		values[3];
-	int64	   *ids = palloc(sizeof(int64) * n);
-	int			k = 0;
-	int			i;
-
-	for (i = 0; i < n; i++)
-		if (batch[i]->deleted)
-			ids[k++] = batch[i]->id;
-	values[0] = Int64GetDatum(h->user_id);
-	values[1] = Int64GetDatum(h->event_id);
-	values[2] = PointerGetDatum(ap_ids_array(ids, k));
-	ap_spi_run(h->b, AP_Q_HISTORY_FORGET, 3, types, values, NULL, false);
-	pfree(ids);
 }
 
 /*

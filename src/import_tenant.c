@@ -18,6 +18,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 #include "utils/snapmgr.h"
 
 #include "import.h"
@@ -516,12 +517,20 @@ cmp_wanted(const void *a, const void *b)
 							  (ItemPointer) &((const ApWanted *) b)->tid);
 }
 
-/* Keep the payload of slot column 3 for the contact of w. */
+/*
+ * Keep the payload of slot column 3 for the contact of w, and the
+ * profile's timestamps (columns 4 and 5).
+ */
 static void
 keep_payload(ApTenant *t, ApWanted *w, TupleTableSlot *slot)
 {
 	ApContact  *ct = &t->contacts[w->contact];
 	Jsonb	   *jb = DatumGetJsonbP(slot->tts_values[2]);
+
+	w->imported_null = slot->tts_isnull[3];
+	w->imported_at = w->imported_null ? 0 : DatumGetTimestampTz(slot->tts_values[3]);
+	w->updated_null = slot->tts_isnull[4];
+	w->updated_at = w->updated_null ? 0 : DatumGetTimestampTz(slot->tts_values[4]);
 
 	ct->payload = MemoryContextAlloc(t->paycxt, VARSIZE(jb));
 	memcpy(ct->payload, jb, VARSIZE(jb));
@@ -555,6 +564,15 @@ cmp_wanted_id(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static int
+cmp_wanted_contact(const void *a, const void *b)
+{
+	int32		x = ((const ApWanted *) a)->contact;
+	int32		y = ((const ApWanted *) b)->contact;
+
+	return (x > y) - (x < y);
+}
+
 /* One AP_Q_IMPORT_PROFILES_BY_ID row: the same, found by contact id. */
 static void
 profile_id_row(ApTenant *t, TupleTableSlot *slot)
@@ -581,20 +599,16 @@ payloads_by_id(ApTenant *t)
 {
 	Oid			types[2] = {INT8OID, INT8ARRAYOID};
 	Datum		values[2];
-	int64	   *ids;
+	int64	   *ids = palloc(sizeof(int64) * t->nwanted);
 	int			n = 0;
 	int			i;
 
+	qsort(t->wanted, t->nwanted, sizeof(ApWanted), cmp_wanted_id);
 	for (i = 0; i < t->nwanted; i++)
 		if (!t->wanted[i].found)
-			t->wanted[n++] = t->wanted[i];
-	t->nwanted = n;
+			ids[n++] = t->wanted[i].id;
 	if (n == 0)
 		return;
-	qsort(t->wanted, n, sizeof(ApWanted), cmp_wanted_id);
-	ids = palloc(sizeof(int64) * n);
-	for (i = 0; i < n; i++)
-		ids[i] = t->wanted[i].id;
 	values[0] = Int64GetDatum(t->user_id);
 	values[1] = PointerGetDatum(ap_ids_array(ids, n));
 	ap_tenant_stream(t, AP_Q_IMPORT_PROFILES_BY_ID, 2, types, values, profile_id_row);
@@ -661,6 +675,22 @@ ap_tenant_payloads(ApTenant *t, const int32 *c, int n)
 	ap_tenant_stream(t, AP_Q_IMPORT_PROFILES, 2, types, values, profile_row);
 	pfree(tids);
 	payloads_by_id(t);
+	qsort(t->wanted, t->nwanted, sizeof(ApWanted), cmp_wanted_contact);
+}
+
+/*
+ * The profile of contact c as the last ap_tenant_payloads read it, or NULL
+ * when that call did not read one.
+ */
+const ApWanted *
+ap_tenant_profile_read(const ApTenant *t, int32 c)
+{
+	ApWanted	key;
+	const ApWanted *w;
+
+	key.contact = c;
+	w = bsearch(&key, t->wanted, t->nwanted, sizeof(ApWanted), cmp_wanted_contact);
+	return w && w->found ? w : NULL;
 }
 
 /* Forget the payloads read so far (the import keeps its pending edits). */

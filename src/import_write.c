@@ -234,22 +234,23 @@ write_profiles(ApTenant *t, ApContact **batch, int n, ApHistory *h)
 		CHECK_FOR_INTERRUPTS();
 		if (p == NULL)
 			continue;
-		if (h)
-			ap_history_contact(h, t, batch[i], p);
 		batch[kept] = batch[i];
 		d[kept++] = JsonbPGetDatum(p);
 	}
 	if (kept > 0)
 	{
-		if (h)
-			ap_history_contacts_flush(h);
 		values[0] = Int64GetDatum(t->user_id);
 		values[1] = id_array(batch, kept);
 		values[2] = PointerGetDatum(make_array(d, NULL, kept, JSONBOID, -1, false, TYPALIGN_INT));
 		ap_spi_run(t->binding, AP_Q_IMPORT_PROFILES_UPSERT, 3, types, values, NULL, false);
-		if (mark_missing(t, batch, kept) > 0 && h)
-			ap_history_forget_deleted(h, batch, kept);
+		mark_missing(t, batch, kept);
 	}
+	/* what an undo needs, of the contacts written */
+	for (i = 0; h && i < kept; i++)
+		if (!batch[i]->deleted)
+			ap_history_contact(h, t, batch[i], DatumGetJsonbP(d[i]));
+	if (h)
+		ap_history_contacts_flush(h);
 	ap_tenant_drop_payloads(t);
 }
 

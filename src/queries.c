@@ -279,7 +279,8 @@ static void
 import_profiles(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
-					 "SELECT ci.ctid, ci.contact_id, ci.payload_json"
+					 "SELECT ci.ctid, ci.contact_id, ci.payload_json,"
+					 " ci.last_imported_at, ci.updated_at"
 					 " FROM %s.contact_integrations ci"
 					 " WHERE ci.ctid" EQ "ANY ($2::pg_catalog.tid[])"
 					 " AND ci.user_id" EQ "$1" KEY_FILTER,
@@ -291,7 +292,8 @@ static void
 import_profiles_by_id(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
-					 "SELECT ci.ctid, ci.contact_id, ci.payload_json"
+					 "SELECT ci.ctid, ci.contact_id, ci.payload_json,"
+					 " ci.last_imported_at, ci.updated_at"
 					 " FROM %s.contact_integrations ci"
 					 " WHERE ci.user_id" EQ "$1"
 					 " AND ci.contact_id" EQ "ANY ($2::pg_catalog.int8[])" KEY_FILTER,
@@ -403,8 +405,9 @@ import_insert(StringInfo s, const ApBinding *b)
 /*
  * Batched payload writes, stamping last_imported_at.  Only contacts that
  * still exist get a profile (the join, which also pins every row to the
- * tenant), and the ids written come back: a contact deleted since the
- * import read it is reported, never given a new profile.
+ * tenant, and locks the contact against a delete until the commit ends),
+ * and the ids written come back: a contact deleted since the import read
+ * it is reported, never given a new profile.
  */
 static void
 import_profiles_upsert(StringInfo s, const ApBinding *b)
@@ -415,7 +418,7 @@ import_profiles_upsert(StringInfo s, const ApBinding *b)
 					 " SELECT $1, u.id, '" AP_INTEGRATION_KEY "', u.p, pg_catalog.now(), pg_catalog.now()"
 					 " FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[]),"
 					 " pg_catalog.unnest($3::pg_catalog.jsonb[])) AS u(id, p)"
-					 " JOIN %s c ON c.%s" EQ "$1 AND c.%s" EQ "u.id"
+					 " JOIN %s c ON c.%s" EQ "$1 AND c.%s" EQ "u.id FOR KEY SHARE OF c"
 					 " ON CONFLICT (user_id, contact_id, integration_key) DO UPDATE"
 					 " SET payload_json = EXCLUDED.payload_json,"
 					 " last_imported_at = EXCLUDED.last_imported_at,"
@@ -456,35 +459,21 @@ history_rows(StringInfo s, const ApBinding *b)
 					 b->ext_schema);
 }
 
-/*
- * What an undo needs of a batch of contacts, before the commit writes
- * their profiles: the profile's existence and timestamps are read here,
- * in the same statement.
- */
+/* What an undo needs of a batch of contacts the commit wrote. */
 static void
 history_contacts(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
 					 "INSERT INTO %s.import_contacts (user_id, event_id, contact_id, created,"
 					 " had_profile, imported_at, updated_at, before, after_hash)"
-					 " SELECT $1, $2, u.id, u.created, ci.ctid IS NOT NULL,"
-					 " ci.last_imported_at, ci.updated_at, u.before, u.h"
-					 " FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.int8[]),"
+					 " SELECT $1, $2, u.* FROM ROWS FROM ("
+					 "pg_catalog.unnest($3::pg_catalog.int8[]),"
 					 " pg_catalog.unnest($4::pg_catalog.bool[]),"
-					 " pg_catalog.unnest($5::pg_catalog.jsonb[]),"
-					 " pg_catalog.unnest($6::pg_catalog.int8[])) AS u(id, created, before, h)"
-					 " LEFT JOIN %s.contact_integrations ci"
-					 " ON ci.user_id" EQ "$1 AND ci.contact_id" EQ "u.id" KEY_FILTER,
-					 b->ext_schema, b->ext_schema);
-}
-
-static void
-history_forget(StringInfo s, const ApBinding *b)
-{
-	appendStringInfo(s,
-					 "DELETE FROM %s.import_contacts h"
-					 " WHERE h.user_id" EQ "$1 AND h.event_id" EQ "$2"
-					 " AND h.contact_id" EQ "ANY ($3::pg_catalog.int8[])",
+					 " pg_catalog.unnest($5::pg_catalog.bool[]),"
+					 " pg_catalog.unnest($6::pg_catalog.timestamptz[]),"
+					 " pg_catalog.unnest($7::pg_catalog.timestamptz[]),"
+					 " pg_catalog.unnest($8::pg_catalog.jsonb[]),"
+					 " pg_catalog.unnest($9::pg_catalog.int8[])) AS u",
 					 b->ext_schema);
 }
 
@@ -712,7 +701,6 @@ static const ApStatement statements[AP_NQUERIES] = {
 	{"history_header", history_header},
 	{"history_rows", history_rows},
 	{"history_contacts", history_contacts},
-	{"history_forget", history_forget},
 	{"history_reclassify", history_reclassify},
 	{"history_shown", history_shown},
 	{"export_contacts", export_contacts},

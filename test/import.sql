@@ -41,7 +41,7 @@ CREATE TEMP TABLE import_run (
 	snap3 text, events3 bigint		-- after the second commit
 );
 CREATE TEMP TABLE import_plan (name text, line int, action text, contact_id bigint,
-	matched_by text, reason text);
+	matched_by text, reason text, conflicts jsonb, reason_code text, field text);
 CREATE TEMP TABLE import_plan_after (name text, line int, action text, contact_id bigint,
 	matched_by text, reason text);
 
@@ -61,7 +61,7 @@ BEGIN
 		r.events0 := pg_temp.events(r.uid);
 		BEGIN
 			r.preview := public.activepipe_import_preview(r.uid, pg_temp.csv(f.name));
-			INSERT INTO import_plan SELECT f.name, p.*
+			INSERT INTO import_plan SELECT f.name, p.line, p.action, p.contact_id, p.matched_by, p.reason, p.conflicts, p.reason_code, p.field
 				FROM public.activepipe_import_plan(r.uid, pg_temp.csv(f.name)) p;
 		EXCEPTION WHEN OTHERS THEN
 			r.preview_err := SQLSTATE || ' ' || SQLERRM;
@@ -77,7 +77,7 @@ BEGIN
 		r.snap2 := pg_temp.snap(r.uid);
 		r.events2 := pg_temp.events(r.uid);
 		BEGIN
-			INSERT INTO import_plan_after SELECT f.name, p.*
+			INSERT INTO import_plan_after SELECT f.name, p.line, p.action, p.contact_id, p.matched_by, p.reason
 				FROM public.activepipe_import_plan(r.uid, pg_temp.csv(f.name)) p;
 		EXCEPTION WHEN OTHERS THEN
 			NULL;		-- shows as rows missing from the checks below
@@ -139,7 +139,8 @@ SELECT is(pg_temp.counts(commit1), pg_temp.counts(preview), name || ': commit re
 FROM import_run ORDER BY name;
 SELECT is(r.preview->'rows', (SELECT coalesce(jsonb_agg(jsonb_build_object('line', p.line,
 			'action', p.action, 'contact_id', p.contact_id, 'matched_by', p.matched_by,
-			'reason', p.reason) ORDER BY p.line), '[]')
+			'reason', p.reason, 'conflicts', p.conflicts, 'reason_code', p.reason_code,
+			'field', p.field) ORDER BY p.line), '[]')
 		FROM import_plan p WHERE p.name = r.name AND p.action IN ('conflict', 'skip')),
 	r.name || ': the preview''s rows are the plan''s conflict and skip rows')
 FROM import_run r ORDER BY r.name;
@@ -350,9 +351,12 @@ SELECT results_eq($$SELECT line, action, reason FROM pg_temp.plan_of('skips') WH
 	'skips: a row with a value only in an ignored column is skipped, not dropped as blank');
 SELECT is((SELECT jsonb_agg(x ORDER BY (x->>'line')::int) FROM import_run, jsonb_array_elements(commit1->'rows') x
 		WHERE name = 'skips' AND x->>'line' <> '7'),
-	'[{"line": 2, "action": "skip", "contact_id": null, "matched_by": null, "reason": "no match key"},
-	  {"line": 3, "action": "skip", "contact_id": null, "matched_by": null, "reason": "no match key"},
-	  {"line": 6, "action": "skip", "contact_id": null, "matched_by": null, "reason": "no match key"}]',
+	'[{"line": 2, "action": "skip", "contact_id": null, "matched_by": null, "reason": "no match key",
+	   "reason_code": "no_match_key", "field": null, "conflicts": null},
+	  {"line": 3, "action": "skip", "contact_id": null, "matched_by": null, "reason": "no match key",
+	   "reason_code": "no_match_key", "field": null, "conflicts": null},
+	  {"line": 6, "action": "skip", "contact_id": null, "matched_by": null, "reason": "no match key",
+	   "reason_code": "no_match_key", "field": null, "conflicts": null}]',
 	'skips: the summary lists skipped rows with their line');
 SELECT is((SELECT count(*)::int FROM public.contacts WHERE user_id = pg_temp.uid('skips')), 10,
 	'skips: a skipped row creates nothing');

@@ -2,12 +2,12 @@
 -- tables, columns, keys, indexes, pg_dump registration, privileges and
 -- the SQL API's signatures.
 BEGIN;
-SELECT plan(74);
+SELECT plan(98);
 
 -- the extension itself
 SELECT has_extension('activepipe');
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'activepipe'), '1.1',
-	'a fresh CREATE EXTENSION installs 1.1');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'activepipe'), '1.2',
+	'a fresh CREATE EXTENSION installs 1.2');
 SELECT is((SELECT extrelocatable FROM pg_extension WHERE extname = 'activepipe'), false,
 	'the extension is not relocatable');
 
@@ -93,9 +93,27 @@ SELECT col_is_null('public', 'integration_events', 'filename', 'filename is null
 SELECT col_default_is('public', 'integration_events', 'integration_key', 'activepipe',
 	'event integration_key defaults to activepipe');
 SELECT throws_ok($$INSERT INTO public.integration_events (user_id, event_type) VALUES (1, 'bogus')$$,
-	'23514', NULL, 'event_type is import or export only');
-SELECT lives_ok($$INSERT INTO public.integration_events (user_id, event_type) VALUES (1, 'import'), (1, 'export')$$,
-	'event_type import and export are accepted');
+	'23514', NULL, 'event_type is import, export or undo only');
+SELECT lives_ok($$INSERT INTO public.integration_events (user_id, event_type) VALUES (1, 'import'), (1, 'export'), (1, 'undo')$$,
+	'event_type import, export and undo are accepted');
+
+-- ids: drawn per node, unique across a cluster (activepipe_next_id)
+SELECT is(pg_get_expr(d.adbin, d.adrelid),
+	'activepipe_next_id(''' || c.relname || '_id_seq''::regclass)',
+	c.relname || '.id defaults to activepipe_next_id of its own sequence')
+FROM pg_attrdef d JOIN pg_class c ON c.oid = d.adrelid
+JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum AND a.attname = 'id'
+WHERE c.relname IN ('contact_integrations', 'integration_events') ORDER BY c.relname;
+SELECT is(public.activepipe_next_id('public.integration_events_id_seq') + 1,
+	public.activepipe_next_id('public.integration_events_id_seq'),
+	'on a server without Citus, activepipe_next_id is the sequence itself');
+
+-- the tenant lock table and the kept history (1.2)
+SELECT col_is_pk('public', 'tenant_locks', ARRAY['user_id'], 'tenant_locks is keyed by the tenant');
+SELECT col_is_pk('public', 'import_history', ARRAY['user_id', 'event_id'], 'import_history is keyed by (user_id, event_id)');
+SELECT col_is_pk('public', 'import_rows', ARRAY['user_id', 'event_id', 'line'], 'import_rows is keyed by (user_id, event_id, line)');
+SELECT col_is_pk('public', 'import_contacts', ARRAY['user_id', 'event_id', 'contact_id'], 'import_contacts is keyed by (user_id, event_id, contact_id)');
+SELECT col_is_pk('public', 'export_contacts', ARRAY['user_id', 'event_id'], 'export_contacts is keyed by (user_id, event_id)');
 SELECT throws_ok($$INSERT INTO public.integration_events (user_id, event_type, summary)
 	VALUES (1, 'export', jsonb_build_object('rows', repeat('x', 20000)))$$,
 	'23514', NULL, 'the summary is bounded in size');
@@ -109,7 +127,8 @@ SELECT throws_ok($$INSERT INTO public.contacts_binding (singleton) VALUES (true)
 SELECT set_has(
 	$$SELECT c::regclass::text FROM pg_extension, unnest(extconfig) c WHERE extname = 'activepipe'$$,
 	$$VALUES ('contact_integrations'), ('contact_integrations_id_seq'),
-		('integration_events'), ('integration_events_id_seq'), ('contacts_binding')$$,
+		('integration_events'), ('integration_events_id_seq'), ('contacts_binding'),
+		('import_history'), ('import_rows'), ('import_contacts'), ('export_contacts')$$,
 	'tables and sequences are registered with pg_extension_config_dump');
 SELECT is_empty($$
 	SELECT c.oid::regclass::text
@@ -119,7 +138,8 @@ SELECT is_empty($$
 	WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_extension'::regclass
 	  AND d.deptype = 'e' AND c.relkind IN ('r', 'p', 'S')
 	  AND c.oid <> ALL (e.extconfig)
-	$$, 'every table and sequence of the extension is registered for pg_dump');
+	  AND c.oid <> 'public.tenant_locks'::regclass
+	$$, 'every table and sequence of the extension but tenant_locks (rows made on demand) is registered for pg_dump');
 SELECT is((SELECT count(*)::int FROM pg_extension, unnest(extconfig) WITH ORDINALITY c(oid, n)
 	JOIN unnest(extcondition) WITH ORDINALITY w(cond, m) ON m = n
 	WHERE extname = 'activepipe' AND c.oid IN ('public.contact_integrations'::regclass,
@@ -153,7 +173,10 @@ SELECT is_empty($$
 	WHERE d.classid = 'pg_proc'::regclass AND d.refclassid = 'pg_extension'::regclass
 	  AND d.deptype = 'e'
 	  AND has_function_privilege('public', p.oid, 'EXECUTE')
-	$$, 'PUBLIC cannot execute any function of the extension (granted explicitly)');
+	  AND p.oid <> 'public.activepipe_next_id(regclass)'::regprocedure
+	$$, 'PUBLIC cannot execute any function of the extension (granted explicitly) but the id default');
+SELECT ok(has_function_privilege('public', 'public.activepipe_next_id(regclass)', 'EXECUTE'),
+	'PUBLIC can execute activepipe_next_id, the id columns'' default (it checks USAGE on the sequence)');
 SELECT is((SELECT count(*)::int FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
 	WHERE e.extname = 'activepipe' AND d.classid = 'pg_proc'::regclass
 	  AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
@@ -191,6 +214,27 @@ SELECT is_empty($$SELECT 1 FROM pg_proc p, unnest(p.proallargtypes, p.proargmode
 	WHERE p.oid = 'public.activepipe_export_rows(bigint,bigint[])'::regprocedure
 	  AND a.mode = 't' AND a.t <> 'text'::regtype$$,
 	'every activepipe_export_rows column is text');
+SELECT has_function('public', 'activepipe_import_plan', ARRAY['bigint', 'text', 'boolean']);
+SELECT is((SELECT string_agg(a.name, ',' ORDER BY a.n) FROM pg_proc p,
+	unnest(p.proargnames, p.proargmodes::text[]) WITH ORDINALITY a(name, mode, n)
+	WHERE p.oid = 'public.activepipe_import_plan(bigint,text,boolean)'::regprocedure AND a.mode = 't'),
+	'line,action,contact_id,matched_by,reason,changes,conflicts,reason_code,field',
+	'activepipe_import_plan returns the 1.1 columns, then changes, conflicts, reason_code and field');
+SELECT is((SELECT string_agg(a.name, ',' ORDER BY a.n) FROM pg_proc p,
+	unnest(p.proargnames, p.proargmodes::text[]) WITH ORDINALITY a(name, mode, n)
+	WHERE p.oid = 'public.activepipe_import_report(bigint,bigint)'::regprocedure AND a.mode = 't'),
+	'line,action,contact_id,matched_by,reason,changes,conflicts,reason_code,field',
+	'activepipe_import_report returns the plan''s columns');
+SELECT function_returns('public', 'activepipe_import_report_csv', ARRAY['bigint', 'bigint', 'boolean'], 'text');
+SELECT function_returns('public', 'activepipe_import_undo', ARRAY['bigint', 'bigint'], 'jsonb');
+SELECT function_returns('public', 'activepipe_import_undo_preview', ARRAY['bigint', 'bigint'], 'jsonb');
+SELECT function_returns('public', 'activepipe_export_report', ARRAY['bigint', 'bigint'], 'setof bigint');
+SELECT function_returns('public', 'activepipe_match_indexes', ARRAY['text'], 'setof text');
+SELECT is((SELECT prokind FROM pg_proc WHERE oid = 'public.activepipe_prune_history(bigint,bigint)'::regprocedure),
+	'p', 'activepipe_prune_history is a procedure (it commits between batches)');
+SELECT volatility_is('public', 'activepipe_phone_key', ARRAY['text', 'text'], 'immutable');
+SELECT volatility_is('public', 'activepipe_phone_key', ARRAY['text'], 'stable');
+SELECT volatility_is('public', 'activepipe_email_key', ARRAY['text'], 'immutable');
 SELECT volatility_is('public', 'activepipe_card_save', ARRAY['bigint', 'bigint', 'jsonb'], 'volatile');
 SELECT volatility_is('public', 'activepipe_export', ARRAY['bigint', 'bigint[]', 'text', 'boolean'], 'volatile');
 
@@ -206,6 +250,9 @@ SELECT results_eq(
 -- settings (defined once the module is loaded, as it now is)
 SELECT is(current_setting('activepipe.export_cap'), '5000', 'activepipe.export_cap defaults to 5000');
 SELECT is(current_setting('activepipe.default_region'), 'AU', 'activepipe.default_region defaults to AU');
+SELECT is(current_setting('activepipe.match_strategy'), 'auto', 'activepipe.match_strategy defaults to auto');
+SELECT is(current_setting('activepipe.keep_history'), 'on', 'activepipe.keep_history defaults to on');
+SELECT is(current_setting('activepipe.history_days'), '90', 'activepipe.history_days defaults to 90');
 
 SELECT * FROM finish();
 ROLLBACK;
