@@ -51,18 +51,20 @@ extern ap_num_status ap_parse_range(const char *s, size_t len,
 
 /*
  * Split a semicolon-separated tag string: each tag trimmed, empty tags
- * dropped, later duplicates (compared ASCII-case-insensitively) dropped,
- * first spelling and order kept.  Calls emit once per kept tag, with a
- * pointer into s.  Returns the number of tags emitted.
+ * dropped, later duplicates (equal ignoring ASCII case) dropped, first
+ * spelling and order kept.  Calls emit once per kept tag, in input order,
+ * with a pointer into s.  Returns the number of tags emitted.
+ *
+ * Duplicates are found by sorting, in O(n log n) for n tags, in scratch
+ * memory the caller provides: ap_tags_scratch_size(s, len) bytes, aligned
+ * for a pointer (malloc and palloc memory are), or NULL when that is 0.
+ * The sorting is over before the first emit and nothing is held across
+ * the calls, so emit may longjmp.
  */
 typedef void (*ap_tag_emit) (const char *tag, size_t len, void *arg);
-extern int	ap_tags_split(const char *s, size_t len, ap_tag_emit emit, void *arg);
-
-/*
- * Case-insensitive equality of two tag spellings, as ap_tags_split uses
- * it; exposed so the card API dedupes a JSON array the same way.
- */
-extern bool ap_tag_equal(const char *a, size_t alen, const char *b, size_t blen);
+extern size_t ap_tags_scratch_size(const char *s, size_t len);
+extern int	ap_tags_split(const char *s, size_t len, void *scratch,
+						  ap_tag_emit emit, void *arg);
 
 /*
  * Names (or emails) are "the same" for conflict detection when they are
