@@ -16,8 +16,9 @@
  *	   value with ASCII letters lower-cased, NUL-terminated; idempotent;
  *	 - ap_parse_range: EMPTY exactly for blank values; on OK the output is
  *	   canonical ((0|[1-9][0-9]*)(.[0-9]*[1-9])?), holds the same digits as
- *	   the input less leading and trailing fractional zeros, re-parses to
- *	   itself, and fits a buffer of exactly its length + 1; "" on BAD;
+ *	   the input with the point moved by a k/m suffix, less leading and
+ *	   trailing fractional zeros, re-parses to itself, and fits a buffer of
+ *	   exactly its length + 1; "" on BAD;
  *	 - ap_tags_split, in scratch of exactly ap_tags_scratch_size bytes
  *	   (none when there is no tag), emits non-empty, trimmed spans inside
  *	   the input, in order, with no ';', exactly those of a quadratic
@@ -155,48 +156,53 @@ is_canonical_number(const char *s, size_t n)
 }
 
 /*
- * The number the input spells, from its digits alone: integer digits
- * without leading zeros ("0" when none are left), then '.' and the
- * fraction digits without trailing zeros, when any are left.
+ * The number the input spells, from its digits alone: all its digits in
+ * a row, the point after the integer digits moved right by 3 for a final
+ * 'k'/'K' and by 6 for 'm'/'M' (zeros appended as needed), then leading
+ * zeros of the integer part and trailing zeros of the fraction dropped
+ * ("0" for an empty integer part, no '.' for an empty fraction).
  */
 static size_t
 digits_model(const char *s, size_t len, char *out)
 {
+	char	   *d = malloc(len + 8);
+	size_t		nd = 0;
+	size_t		point = (size_t) -1;
 	size_t		n = 0;
 	size_t		i;
-	int			leading = 1;
-	int			in_frac = 0;
-	size_t		frac_at = 0;
+	size_t		end;
 
 	for (i = 0; i < len; i++)
 	{
-		char		c = s[i];
-
-		if (c == '.')
-		{
-			if (n == 0)
-				out[n++] = '0';
-			in_frac = 1;
-			frac_at = n;
-			out[n++] = '.';
-		}
-		else if (c >= '0' && c <= '9')
-		{
-			if (!in_frac && leading && c == '0')
-				continue;
-			leading = 0;
-			out[n++] = c;
-		}
+		if (s[i] >= '0' && s[i] <= '9')
+			d[nd++] = s[i];
+		else if (s[i] == '.')
+			point = nd;
 	}
+	if (point == (size_t) -1)
+		point = nd;
+	if (len > 0 && (s[len - 1] == 'k' || s[len - 1] == 'K'))
+		point += 3;
+	else if (len > 0 && (s[len - 1] == 'm' || s[len - 1] == 'M'))
+		point += 6;
+	while (nd < point)
+		d[nd++] = '0';
+
+	for (i = 0; i < point && d[i] == '0'; i++)
+		;
+	for (; i < point; i++)
+		out[n++] = d[i];
 	if (n == 0)
 		out[n++] = '0';
-	if (in_frac)
+	for (end = nd; end > point && d[end - 1] == '0'; end--)
+		;
+	if (end > point)
 	{
-		while (n > frac_at + 1 && out[n - 1] == '0')
-			n--;
-		if (n == frac_at + 1)
-			n = frac_at;		/* nothing but zeros after the '.' */
+		out[n++] = '.';
+		for (i = point; i < end; i++)
+			out[n++] = d[i];
 	}
+	free(d);
 	return n;
 }
 
@@ -226,7 +232,7 @@ check_range(const char *s, size_t len, size_t outsz)
 	FUZZ_CHECK(is_canonical_number(out, n), "range: '%.*s' gave non-canonical '%s'",
 			   (int) len, s, out);
 	{
-		char	   *model = malloc(tlen + 2);
+		char	   *model = malloc(tlen + 16);
 		size_t		mlen = digits_model(t, tlen, model);
 
 		FUZZ_CHECK(mlen == n && memcmp(model, out, n) == 0,
@@ -234,14 +240,15 @@ check_range(const char *s, size_t len, size_t outsz)
 				   (int) len, s, out, (int) mlen, model);
 		free(model);
 	}
-	/* nothing but '$', digits, ',', ' ', '.' and trimmed white space */
+	/* nothing but '$', digits, ',', ' ', '.' and a final k/K/m/M */
 	for (size_t i = 0; i < tlen; i++)
 	{
 		char		c = t[i];
 
 		FUZZ_CHECK((c >= '0' && c <= '9') || c == ',' || c == ' ' || c == '.' ||
-				   (c == '$' && i == 0), "range: '%.*s' accepted with byte %d",
-				   (int) len, s, c);
+				   (c == '$' && i == 0) ||
+				   (i == tlen - 1 && i > 0 && strchr("kKmM", c) != NULL),
+				   "range: '%.*s' accepted with byte %d", (int) len, s, c);
 	}
 	{
 		/* re-parse the canonical form into a buffer of exactly n + 1 */

@@ -112,49 +112,53 @@ ap_email_key(const char *s, size_t len, char *out, size_t outsz)
 }
 
 /*
- * Output cursor for ap_parse_range: writes that would not leave room for
- * the NUL set overflow instead.
+ * A range number whose form ap_parse_range has checked: the integer part
+ * (digits, maybe grouping separators), the fraction digits, and where the
+ * decimal point goes once a 'k' or 'm' suffix has moved it.  Digits are
+ * numbered across both parts, integer first; digits past the written ones
+ * are zeros ("1.2m" is 1, 2, then five zeros before the point).
  */
-typedef struct num_out
+typedef struct num_form
 {
-	char	   *buf;
-	size_t		size;
-	size_t		len;
-	bool		overflow;
-} num_out;
+	const char *int_end;		/* end of the integer part */
+	const char *frac_p;			/* fraction digits, after the '.' */
+	const char *frac_end;
+	size_t		ndigits;		/* digits written, both parts */
+	size_t		point;			/* digits before the point, after scaling */
+	size_t		first_nz;		/* first non-zero digit, or (size_t) -1 */
+	size_t		end_nz;			/* one past the last non-zero digit, or 0 */
+} num_form;
 
 static void
-num_put(num_out *o, char c)
+note_digit(num_form *f, char c)
 {
-	/* keep one byte for the NUL */
-	if (o->len + 1 >= o->size)
-		o->overflow = true;
-	else
-		o->buf[o->len++] = c;
+	if (c != '0')
+	{
+		if (f->first_nz == (size_t) -1)
+			f->first_nz = f->ndigits;
+		f->end_nz = f->ndigits + 1;
+	}
+	f->ndigits++;
 }
 
 /*
  * Integer part: digits, either ungrouped or grouped in threes by one kind
  * of separator (',' or a single space), the first group holding 1 to 3
- * digits.  Leading zeros are not written.  Returns false on bad grouping;
- * *ndigits gets the digit count.
+ * digits.  Returns false on bad grouping.
  */
 static bool
-parse_integer(const char **pp, const char *end, num_out *o, size_t *ndigits)
+scan_integer(const char **pp, const char *end, num_form *f)
 {
 	const char *p = *pp;
 	char		sep = 0;
 	int			group = 0;		/* digits since the last separator */
 
-	*ndigits = 0;
 	for (; p < end; p++)
 	{
 		if (is_digit(*p))
 		{
-			if (*p != '0' || o->len > 0)
-				num_put(o, *p);
+			note_digit(f, *p);
 			group++;
-			(*ndigits)++;
 		}
 		else if (*p == ',' || *p == ' ')
 		{
@@ -167,39 +171,64 @@ parse_integer(const char **pp, const char *end, num_out *o, size_t *ndigits)
 			break;
 	}
 	*pp = p;
+	f->int_end = p;
 	return sep == 0 || group == 3;
 }
 
-/*
- * Fraction digits after the '.'.  The '.' and zeros are written only once
- * a non-zero digit follows, so "2.50" gives "2.5" and "2.00" gives "2".
- * Returns false when no digit follows the '.'.
- */
-static bool
-parse_fraction(const char **pp, const char *end, num_out *o)
+/* Powers of ten of the price suffixes: "850k", "1.2M". */
+static size_t
+suffix_shift(char c)
 {
-	const char *p = *pp;
-	size_t		zeros = 0;		/* held back until a non-zero digit */
-	bool		dot_written = false;
+	if (c == 'k' || c == 'K')
+		return 3;
+	if (c == 'm' || c == 'M')
+		return 6;
+	return 0;
+}
 
-	for (; p < end && is_digit(*p); p++)
+/* Digit i of the number, read in order from *p onwards (see num_form). */
+static char
+next_digit(const num_form *f, const char **p)
+{
+	while (*p < f->int_end && !is_digit(**p))
+		(*p)++;					/* a grouping separator */
+	if (*p < f->int_end)
+		return *(*p)++;
+	if (*p < f->frac_p)
+		*p = f->frac_p;			/* the '.' */
+	if (*p < f->frac_end)
+		return *(*p)++;
+	return '0';
+}
+
+/*
+ * Write the canonical form: the integer digits from the first non-zero
+ * one ("0" when there is none), then '.' and the fraction digits up to
+ * the last non-zero one, when there is one.
+ */
+static void
+write_number(const num_form *f, const char *start, char *out)
+{
+	const char *p = start;
+	size_t		n = 0;
+	size_t		i;
+
+	for (i = 0; i < f->point; i++)
 	{
-		if (*p == '0')
-		{
-			zeros++;
-			continue;
-		}
-		if (!dot_written)
-			num_put(o, '.');
-		dot_written = true;
-		for (; zeros > 0; zeros--)
-			num_put(o, '0');
-		num_put(o, *p);
+		char		d = next_digit(f, &p);
+
+		if (i >= f->first_nz)
+			out[n++] = d;
 	}
-	if (p == *pp)
-		return false;
-	*pp = p;
-	return true;
+	if (n == 0)
+		out[n++] = '0';
+	if (f->end_nz > f->point)
+	{
+		out[n++] = '.';
+		for (; i < f->end_nz; i++)
+			out[n++] = next_digit(f, &p);
+	}
+	out[n] = '\0';
 }
 
 ap_num_status
@@ -207,8 +236,10 @@ ap_parse_range(const char *s, size_t len, char *out, size_t outsz)
 {
 	const char *p;
 	const char *end;
-	num_out		o = {out, outsz, 0, false};
+	const char *start;
+	num_form	f;
 	size_t		nint;
+	size_t		outlen;
 	bool		good;
 
 	if (outsz > 0)
@@ -220,25 +251,35 @@ ap_parse_range(const char *s, size_t len, char *out, size_t outsz)
 	end = s + len;
 	if (*p == '$')
 		p++;
+	start = p;
 
-	good = parse_integer(&p, end, &o, &nint);
-	if (good && o.len == 0)
-		num_put(&o, '0');		/* "0", "000" and ".5" */
+	memset(&f, 0, sizeof(f));
+	f.first_nz = (size_t) -1;
+	good = scan_integer(&p, end, &f);
+	nint = f.ndigits;
+	f.frac_p = f.frac_end = p;
 	if (good && p < end && *p == '.')
 	{
-		p++;
-		good = parse_fraction(&p, end, &o);
+		f.frac_p = ++p;
+		while (p < end && is_digit(*p))
+			note_digit(&f, *p++);
+		f.frac_end = p;
+		good = (p > f.frac_p);	/* "5." and "." are not numbers */
 	}
 	else if (nint == 0)
 		good = false;			/* "$" or nothing but separators */
-
-	if (!good || p != end || o.overflow)
-	{
-		if (outsz > 0)
-			out[0] = '\0';
+	f.point = nint;
+	if (good && p < end && suffix_shift(*p) > 0)
+		f.point += suffix_shift(*p++);
+	if (!good || p != end)
 		return AP_NUM_BAD;
-	}
-	out[o.len] = '\0';
+
+	outlen = f.first_nz < f.point ? f.point - f.first_nz : 1;
+	if (f.end_nz > f.point)
+		outlen += 1 + (f.end_nz - f.point);
+	if (outlen >= outsz)
+		return AP_NUM_BAD;		/* keep one byte for the NUL */
+	write_number(&f, start, out);
 	return AP_NUM_OK;
 }
 

@@ -40,11 +40,15 @@ typedef enum ap_num_status
 /*
  * Range-field number.  Accepts, after trimming: an optional leading '$',
  * digits optionally grouped in threes by ',' or by single spaces
- * ("1,250,000", "1 250 000"), and an optional '.' with decimals.  Rejects
- * signs, exponents, NaN/Infinity, bad grouping ("1,2,3"), stray text.
- * On AP_NUM_OK, out holds the canonical JSON number text (no leading
- * zeros, no trailing fractional zeros, no separators: "1250000", "2.5",
- * "0").  AP_NUM_BAD also when the canonical form would not fit outsz.
+ * ("1,250,000", "1 250 000"), an optional '.' with decimals, and an
+ * optional price suffix 'k'/'K' (thousands) or 'm'/'M' (millions) right
+ * after the digits ("850k", "$1.2M").  Rejects signs, exponents,
+ * NaN/Infinity, bad grouping ("1,2,3"), a space before the suffix, stray
+ * text.  On AP_NUM_OK, out holds the canonical JSON number text (no
+ * leading zeros, no trailing fractional zeros, no separators: "1250000",
+ * "2.5", "0"; "$1.2m" gives "1200000").  AP_NUM_BAD also when the
+ * canonical form would not fit outsz.  Callers keep a value that is
+ * AP_NUM_BAD as text.
  */
 extern ap_num_status ap_parse_range(const char *s, size_t len,
 									char *out, size_t outsz);

@@ -216,6 +216,63 @@ test_parse_range(void)
 	check_range("3" NBSP "000", AP_NUM_BAD, "");
 	check_range("abc", AP_NUM_BAD, "");
 
+	/* price suffixes: thousands and millions, either case, after '$' too */
+	check_range("$1.2m", AP_NUM_OK, "1200000");
+	check_range("1.2M", AP_NUM_OK, "1200000");
+	check_range("850k", AP_NUM_OK, "850000");
+	check_range("$850K", AP_NUM_OK, "850000");
+	check_range(" $1.2m ", AP_NUM_OK, "1200000");
+	check_range("0.5k", AP_NUM_OK, "500");
+	check_range(".5m", AP_NUM_OK, "500000");
+	check_range("$.5M", AP_NUM_OK, "500000");
+	check_range("1.25k", AP_NUM_OK, "1250");
+	check_range("1.2345k", AP_NUM_OK, "1234.5");
+	check_range("1.23456789m", AP_NUM_OK, "1234567.89");
+	check_range("0.0000001m", AP_NUM_OK, "0.1");
+	check_range("0.05k", AP_NUM_OK, "50");
+	check_range("0.0001k", AP_NUM_OK, "0.1");
+	check_range("0k", AP_NUM_OK, "0");
+	check_range("000.000m", AP_NUM_OK, "0");
+	check_range("007k", AP_NUM_OK, "7000");
+	check_range("1,250k", AP_NUM_OK, "1250000");
+	check_range("1 250K", AP_NUM_OK, "1250000");
+	check_range("1,250.5k", AP_NUM_OK, "1250500");
+	check_range("1.500m", AP_NUM_OK, "1500000");
+	check_range("123456789012345678901234567890m", AP_NUM_OK,
+				"123456789012345678901234567890000000");
+	/* 57 digits and six zeros fit the 64-byte buffer; one more does not */
+	check_range("123456789012345678901234567890123456789012345678901234567m",
+				AP_NUM_OK,
+				"123456789012345678901234567890123456789012345678901234567000000");
+	check_range("1234567890123456789012345678901234567890123456789012345678m",
+				AP_NUM_BAD, "");
+	check_range("m", AP_NUM_BAD, "");
+	check_range("K", AP_NUM_BAD, "");
+	check_range("$", AP_NUM_BAD, "");
+	check_range("$m", AP_NUM_BAD, "");
+	check_range(".m", AP_NUM_BAD, "");
+	check_range("1.m", AP_NUM_BAD, "");
+	check_range("1.2.3m", AP_NUM_BAD, "");
+	check_range("1,2m", AP_NUM_BAD, "");
+	check_range("1,25k", AP_NUM_BAD, "");
+	check_range("1,k", AP_NUM_BAD, "");
+	check_range("1.2 m", AP_NUM_BAD, "");
+	check_range("850 k", AP_NUM_BAD, "");
+	check_range("1e6", AP_NUM_BAD, "");
+	check_range("1.2e6", AP_NUM_BAD, "");
+	check_range("1mm", AP_NUM_BAD, "");
+	check_range("1km", AP_NUM_BAD, "");
+	check_range("1.2mil", AP_NUM_BAD, "");
+	check_range("1.2b", AP_NUM_BAD, "");
+	check_range("1.2bn", AP_NUM_BAD, "");
+	check_range("m1", AP_NUM_BAD, "");
+	check_range("k850", AP_NUM_BAD, "");
+	check_range("1k.5", AP_NUM_BAD, "");
+	check_range("-1.2m", AP_NUM_BAD, "");
+	check_range("1.2m$", AP_NUM_BAD, "");
+	check_range("POA", AP_NUM_BAD, "");
+	check_range("Contact agent", AP_NUM_BAD, "");
+
 	/* the canonical form must fit, not the input */
 	ok(ap_parse_range("123", 3, small, sizeof(small)) == AP_NUM_OK &&
 	   strcmp(small, "123") == 0, "'123' fits a 4-byte buffer");
@@ -234,6 +291,12 @@ test_parse_range(void)
 	   "blank with outsz 0 is still EMPTY");
 	ok(ap_parse_range("3 beds", 1, small, sizeof(small)) == AP_NUM_OK &&
 	   strcmp(small, "3") == 0, "range honours len");
+	ok(ap_parse_range("1.2k", 4, small, sizeof(small)) == AP_NUM_BAD &&
+	   small[0] == '\0', "'1.2k' (1200) does not fit a 4-byte buffer");
+	ok(ap_parse_range("0.0001k", 7, small, sizeof(small)) == AP_NUM_OK &&
+	   strcmp(small, "0.1") == 0, "'0.0001k' fits as '0.1': the result counts");
+	ok(ap_parse_range(".5kg", 3, small, sizeof(small)) == AP_NUM_OK &&
+	   strcmp(small, "500") == 0, "range honours len after a suffix");
 }
 
 /* Collects the tags ap_tags_split emits, joined by '|'. */
