@@ -1,25 +1,13 @@
 /*
  * csv_reader.c
  *	  Streaming CSV reader over libcsv 3.0.3 that reports physical line
- *	  numbers, whether each field was quoted, detects the delimiter and
- *	  skips a UTF-8 BOM.  See csv_reader.h for the interface.
+ *	  numbers, detects the delimiter and skips a UTF-8 BOM.  See
+ *	  csv_reader.h for the interface.
  *
  * The input is fed to libcsv one physical line at a time (a line ends at
  * CRLF, LF or CR), so the line being parsed is always known: a record's
  * first line is the line fed while libcsv was between records, its last
  * line the line being fed when libcsv reports the end of the record.
- *
- * libcsv does not say whether a field was quoted, and its "quoted" member
- * is stale inside callbacks (csv_parse works on local copies of its state
- * and stores them back only on return).  So we keep a cursor into the
- * input at the start of the next field's raw text.  In strict mode a
- * field's raw text is exactly
- *		blanks '"' body '"' blanks		(quoted; body has every '"' doubled)
- *		blanks content blanks			(unquoted)
- * followed by the delimiter, a line end or the end of the input, so from
- * the field's delivered length (plus the number of quotes in it) the
- * cursor jumps over the field without looking at its bytes.  The cursor
- * costs O(blanks) per field and never re-reads content.
  *
  * Plain C, no PostgreSQL headers: all memory goes through the caller's
  * realloc/free hooks and no static state is kept, so a callback that
@@ -44,7 +32,6 @@ typedef struct ap_reader
 {
 	/* input */
 	const unsigned char *end;	/* end of the input */
-	const unsigned char *cursor;	/* raw start of the next field */
 	const unsigned char *next_cr;	/* next '\r' at or after the line, or end */
 	const unsigned char *next_lf;	/* next '\n' likewise */
 	unsigned char delim;
@@ -90,48 +77,6 @@ static inline int
 is_blank(const ap_reader *r, unsigned char c)
 {
 	return (c == ' ' && r->blank_space) || (c == '\t' && r->blank_tab);
-}
-
-/*
- * Move the cursor over the field just delivered and say whether it was
- * quoted.  Before a record's first field the cursor also passes the line
- * ends of the previous record and of blank lines, as libcsv does.
- */
-static int
-advance_over_field(ap_reader *r, const char *content, size_t len)
-{
-	const unsigned char *q = r->cursor;
-	const unsigned char *end = r->end;
-	size_t		skip = len;
-	int			quoted;
-
-	while (q < end &&
-		   (is_blank(r, *q) ||
-			(r->nfields == 0 && (*q == '\r' || *q == '\n'))))
-		q++;
-
-	quoted = (q < end && *q == '"');
-	if (quoted)
-	{
-		const char *s = content;
-		const char *stop = content + len;
-
-		/* the opening and closing quote, plus one extra per quote inside */
-		skip += 2;
-		while (s < stop && (s = memchr(s, '"', stop - s)) != NULL)
-		{
-			skip++;
-			s++;
-		}
-	}
-	q = (skip < (size_t) (end - q)) ? q + skip : end;
-
-	while (q < end && is_blank(r, *q))
-		q++;
-	if (q < end && *q == r->delim)
-		q++;
-	r->cursor = q;
-	return quoted;
 }
 
 /* Grow a block through the hooks to at least need bytes (doubling). */
@@ -201,7 +146,6 @@ on_field(void *s, size_t len, void *arg)
 	}
 	f = &r->fields[r->nfields];
 	f->len = len;
-	f->quoted = advance_over_field(r, s, len);
 	if (len > 0)
 		memcpy(r->buf + r->buf_len, s, len);
 	r->buf_len += len;
@@ -425,7 +369,6 @@ ap_csv_read(const char *data, size_t len, const ap_csv_options *opts,
 	if (len > bom)
 	{
 		r.end = (const unsigned char *) data + len;
-		r.cursor = (const unsigned char *) data + bom;
 		r.buf_cap = AP_INIT_BUF;
 		r.fields_cap = AP_INIT_FIELDS;
 		r.buf = r.realloc_fn(NULL, r.buf_cap);
@@ -439,7 +382,7 @@ ap_csv_read(const char *data, size_t len, const ap_csv_options *opts,
 		else
 		{
 			init_libcsv(&p, &r);
-			parse_lines(&r, &p, r.cursor);
+			parse_lines(&r, &p, (const unsigned char *) data + bom);
 			csv_free(&p);
 		}
 		release(&r);
