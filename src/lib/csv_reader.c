@@ -6,8 +6,19 @@
  *
  * The input is fed to libcsv one physical line at a time (a line ends at
  * CRLF, LF or CR), so the line being parsed is always known: a record's
- * first line is the line fed while libcsv was between records, its last
- * line the line being fed when libcsv reports the end of the record.
+ * last line is the line being fed when libcsv reports the end of the
+ * record.  Its first line we track ourselves, from libcsv's documented
+ * behaviour rather than its parser state (the members of struct
+ * csv_parser are not its API): blank lines make no record (we do not set
+ * CSV_REPALL_NL), blanks around fields are ignored, any other byte is
+ * part of a record, and a record ends exactly when the record callback
+ * runs.  So a record begins on the first line, fed while none is open,
+ * that holds a byte other than a blank or a line end.  The fuzz target
+ * (fuzz/fuzz_csv_reader.c) checks every line number against a model of
+ * libcsv's state machine, so a libcsv that behaved otherwise would show.
+ *
+ * Only libcsv's public functions are used (csv.h): csv_get_buffer_size
+ * and csv_set_blk_size make its buffer growth geometric.
  *
  * Plain C, no PostgreSQL headers: all memory goes through the caller's
  * realloc/free hooks and no static state is kept, so a callback that
@@ -18,9 +29,6 @@
 #include <csv.h>
 
 #include "csv_reader.h"
-
-/* libcsv 3.0.3 parser state between records (csv.c: ROW_NOT_BEGUN) */
-#define AP_LIBCSV_ROW_NOT_BEGUN 0
 
 #define AP_CSV_OPTIONS	(CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL)
 #define AP_INIT_BUF		4096
@@ -52,6 +60,7 @@ typedef struct ap_reader
 
 	/* lines and outcome */
 	long		line;			/* physical line being fed */
+	int			in_record;		/* a record has begun and not yet ended */
 	long		first_line;		/* line the current record began on */
 	long		records;
 	ap_csv_status status;		/* set by callbacks: NOMEM or STOPPED */
@@ -161,6 +170,7 @@ on_record(int c, void *arg)
 	int			i;
 
 	(void) c;
+	r->in_record = 0;
 	if (r->status != AP_CSV_OK)
 		return;
 
@@ -215,25 +225,38 @@ line_end(ap_reader *r, const unsigned char *pos)
 
 /*
  * libcsv grows its field buffer by a fixed block (128 bytes), which makes
- * a long field cost quadratic copying.  Before feeding a chunk, make the
- * block big enough that the chunk needs at most one more growth, and at
- * least as big as the buffer already is, so growth is geometric.
+ * a long field cost quadratic copying.  Before feeding a chunk, set the
+ * block to at least the buffer's size, so growth is geometric, and to at
+ * least the chunk plus two bytes (libcsv grows while one byte is still
+ * free, and keeps one for the NUL of CSV_APPEND_NULL), so the chunk needs
+ * at most one growth whatever the buffer holds already.
  */
 static void
 size_libcsv_block(struct csv_parser *p, size_t chunk)
 {
-	size_t		need = p->entry_pos + chunk + 2;
-	size_t		size = csv_get_buffer_size(p);
-	size_t		add;
+	size_t		add = csv_get_buffer_size(p);
 
-	if (need <= size)
-		return;
-	add = need - size;
-	if (add < size)
-		add = size;
+	if (add < chunk + 2)
+		add = chunk + 2;
 	if (add < AP_MIN_BLK)
 		add = AP_MIN_BLK;
 	csv_set_blk_size(p, add);
+}
+
+/*
+ * Does this line begin a record, when none is open?  libcsv skips blanks
+ * and line ends between records; any other byte begins one.
+ */
+static int
+begins_record(const ap_reader *r, const unsigned char *pos,
+			  const unsigned char *e)
+{
+	for (; pos < e; pos++)
+	{
+		if (!is_blank(r, *pos) && *pos != '\r' && *pos != '\n')
+			return 1;
+	}
+	return 0;
 }
 
 /* Map a libcsv error status to ours. */
@@ -256,8 +279,11 @@ parse_lines(ap_reader *r, struct csv_parser *p, const unsigned char *pos)
 		size_t		n = e - pos;
 
 		r->line++;
-		if (p->pstate == AP_LIBCSV_ROW_NOT_BEGUN)
+		if (!r->in_record && begins_record(r, pos, e))
+		{
+			r->in_record = 1;
 			r->first_line = r->line;
+		}
 		size_libcsv_block(p, n);
 		if (csv_parse(p, pos, n, on_field, on_record, r) != n &&
 			r->status == AP_CSV_OK)

@@ -1,9 +1,10 @@
 /*
  * test_csv_reader.c
  *	  TAP unit tests for src/lib/csv_reader.c: records and physical line
- *	  numbers over every kind of line end, BOM, delimiter detection, quote
- *	  errors, callback stop, allocator hooks, large inputs, a randomised
- *	  write/read round trip and random garbage.
+ *	  numbers over every kind of line end (multi-line quoted fields and
+ *	  blank lines between records included), BOM, delimiter detection,
+ *	  quote errors, callback stop, allocator hooks, large inputs, a
+ *	  randomised write/read round trip and random garbage.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,49 @@ test_quoted(void)
 		  "1-5:a\\n\\n\\nb|c\\n;7-7:d;", "blank lines inside quotes");
 	CHECK("1,\"\",\"x\"\"\",\" \"\n\"q\",2\n", AP_CSV_OK,
 		  "1-1:1||x\"| ;2-2:q|2;", "empty, quote-only and blank quoted fields");
+}
+
+/*
+ * A record's first line is the first line, after the previous record,
+ * that holds anything but blanks: blank lines between records, and a
+ * quoted first field that spans lines, must not move it.
+ */
+static void
+test_line_numbers(void)
+{
+	collector	c;
+	ap_csv_result r;
+
+	CHECK("\"a\nb\",c\n\"d\ne\nf\"\n", AP_CSV_OK,
+		  "1-2:a\\nb|c;3-5:d\\ne\\nf;", "multi-line quoted first fields");
+	CHECK("\"a\nb\"\n\n\n\"c\nd\"\n\n", AP_CSV_OK,
+		  "1-2:a\\nb;5-6:c\\nd;", "blank lines between multi-line records");
+	CHECK("x\n \t \n\t\n\"y\n\nz\",w\n", AP_CSV_OK,
+		  "1-1:x;4-6:y\\n\\nz|w;", "blank-ish lines, then a quoted field with a blank line");
+	CHECK("\r\n\r\n\"p\r\nq\"\r\n\r\n\rr\r", AP_CSV_OK,
+		  "3-4:p\\r\\nq;7-7:r;", "CRLF and CR blank lines around a multi-line field");
+	CHECK("  \"a\n\nb\"  ,x\n", AP_CSV_OK,
+		  "1-3:a\\n\\nb|x;", "blanks before a multi-line first field");
+	CHECK("\n\n,\"a\nb\"\n", AP_CSV_OK,
+		  "3-4:|a\\nb;", "an empty first field begins the record");
+	CHECK("\"\"\n\n\"\n\"\n", AP_CSV_OK,
+		  "1-1:;3-4:\\n;", "empty and newline-only quoted fields");
+	CHECK("a\n\n  \n\"b\nc\nd", AP_CSV_UNTERMINATED_QUOTE,
+		  "1-1:a;", "unterminated after blank lines");
+	read_str("a\n\n  \n\"b\nc\nd", &c, &r);
+	ok(r.line == 4, "unterminated after blank lines: line 4, where it begins (%ld)",
+	   r.line);
+	read_str("a\n\n\"b\nc\"d\n", &c, &r);
+	ok(r.status == AP_CSV_BAD_QUOTE && r.line == 4,
+	   "a bad quote on a record's second line is reported there (%ld)", r.line);
+
+	/* what is blank depends on the delimiter */
+	read_buf(" \n\t\nx\n", 6, '\t', &c, &r);
+	is_str(c.out, c.len, "2-2:|;3-3:x;", "tab-delimited: a tab line is a record, a space line not");
+	read_buf("a\n \nb\n", 6, ' ', &c, &r);
+	is_str(c.out, c.len, "1-1:a;2-2:|;3-3:b;", "space-delimited: a space line is a record");
+	read_buf("\t\n \"q\nr\"\n", 9, ',', &c, &r);
+	is_str(c.out, c.len, "2-3:q\\nr;", "comma-delimited: tab and space lines are blank");
 }
 
 static void
@@ -716,6 +760,7 @@ main(void)
 {
 	test_basic();
 	test_quoted();
+	test_line_numbers();
 	test_bom_and_delimiters();
 	test_errors();
 	test_nul_and_stop();
