@@ -42,7 +42,13 @@ test/unit/bin/%: test/unit/%.c $(LIB_SRCS) $(wildcard src/lib/*.h) test/unit/tap
 deps:
 	@bash scripts/deps.sh
 
-unit: $(UNIT_BINS)
+# csv_reader.c once more, with libcsv's parser members poisoned: it must
+# use csv.h's functions only (test/unit/csv_api_only.h)
+test/unit/bin/csv_reader_api_only.o: src/lib/csv_reader.c src/lib/csv_reader.h test/unit/csv_api_only.h
+	@mkdir -p test/unit/bin
+	$(UNIT_CC) $(UNIT_CFLAGS) -include test/unit/csv_api_only.h -c -o $@ $<
+
+unit: test/unit/bin/csv_reader_api_only.o $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do echo "# $$t"; $$t || exit 1; done
 
 test: deps

@@ -7,8 +7,8 @@
  * checks every record against a reference: a byte-at-a-time model of
  * libcsv 3.0.3's strict state machine (the options csv_reader.c uses)
  * that also counts physical lines the way csv_reader.h documents them.
- * Any difference in fields, quoted flags, first/last line, record count,
- * status or error line abort()s.  Generic invariants are checked too:
+ * Any difference in fields, first/last line, record count, status or
+ * error line abort()s.  Generic invariants are checked too:
  * line numbers strictly increase from record to record, first_line <=
  * last_line <= the number of physical lines, every field byte is readable
  * and a field is never longer than the input.
@@ -43,7 +43,6 @@ typedef struct ref_field
 {
 	size_t		off;			/* into ref.content */
 	size_t		len;
-	int			quoted;
 } ref_field;
 
 typedef struct ref_record
@@ -97,7 +96,6 @@ ref_submit_field(ref_result *m)
 		m->entry_pos -= m->spaces;
 	f->off = m->content_len;
 	f->len = m->entry_pos;
-	f->quoted = m->quoted;
 	memcpy(m->content + m->content_len, m->entry, m->entry_pos);
 	m->content_len += m->entry_pos;
 	m->pstate = M_FIELD_NOT_BEGUN;
@@ -469,7 +467,6 @@ on_record(const ap_csv_field *fields, int nfields, long first_line,
 		FUZZ_CHECK(f->len <= st->input_len, "%s: field of %zu bytes in %zu of input",
 				   st->what, f->len, st->input_len);
 		FUZZ_CHECK(f->len == 0 || f->data != NULL, "%s: NULL data", st->what);
-		FUZZ_CHECK(f->quoted == 0 || f->quoted == 1, "%s: quoted = %d", st->what, f->quoted);
 		for (size_t j = 0; j < f->len; j++)
 			sink ^= (unsigned char) f->data[j];	/* ASan: all bytes readable */
 		total += f->len;
@@ -492,8 +489,6 @@ on_record(const ap_csv_field *fields, int nfields, long first_line,
 		FUZZ_CHECK(f->len == w->len && memcmp(f->data, m->content + w->off, w->len) == 0,
 				   "%s: record %ld field %d is '%.*s', model '%.*s'", st->what, st->seen,
 				   i, (int) f->len, f->data, (int) w->len, m->content + w->off);
-		FUZZ_CHECK(f->quoted == w->quoted, "%s: record %ld field %d quoted=%d, model %d",
-				   st->what, st->seen, i, f->quoted, w->quoted);
 	}
 	return (st->stop_at > 0 && st->seen == st->stop_at) ? 1 : 0;
 }

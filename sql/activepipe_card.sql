@@ -47,9 +47,15 @@ SELECT activepipe_card_save(1, 101, '{"minbeds": 5, "maxbeds": 2}') -> 'warnings
 -- errors: nothing is written
 SELECT activepipe_card_save(1, 101, '{"bogus": "x"}');
 SELECT activepipe_card_save(1, 101, '{"email": "x@example.com"}');
-SELECT activepipe_card_save(1, 101, '{"minprice": "about a million"}');
 SELECT activepipe_card_save(1, 101, '{"status": {"nested": true}}');
 SELECT payload_json FROM contact_integrations WHERE contact_id = 101;
+
+-- a range value that is not a number is kept as text, with a warning;
+-- the usual ways of writing a price are numbers
+SELECT activepipe_card_save(1, 101, '{"minprice": "POA", "maxprice": "$1.2m", "maxlandsize": "850k"}') -> 'warnings' AS warnings;
+SELECT payload_json -> 'minprice' AS minprice, payload_json -> 'maxprice' AS maxprice,
+	payload_json -> 'maxlandsize' AS maxlandsize
+	FROM contact_integrations WHERE contact_id = 101;
 
 -- another tenant's contact reads like a missing one
 SELECT activepipe_card(2, 101);

@@ -108,7 +108,28 @@ push_fields(JsonbParseState **st, const ApBinding *b, HeapTuple tup,
 	pushJsonbValue(st, WJB_END_OBJECT, NULL);
 }
 
-/* min > max is allowed but worth telling the user about. */
+/*
+ * A range field's number, or NULL.  A value that is not a number is
+ * worth a warning: an import or a save keeps such text ("POA", say)
+ * instead of refusing it, and an application may have written anything.
+ */
+static JsonbValue *
+range_number(JsonbParseState **st, Jsonb *payload, int field)
+{
+	JsonbValue *v = payload_value(payload, field);
+	char	   *msg;
+
+	if (v == NULL || v->type == jbvNumeric)
+		return v;
+	msg = psprintf("%s is not a number", ap_contract[field].name);
+	ap_push_string(st, WJB_ELEM, msg, strlen(msg));
+	return NULL;
+}
+
+/*
+ * What the user should look at, range pair by pair: values that are not
+ * numbers, and a minimum above its maximum.  Both are allowed.
+ */
 static void
 push_warnings(JsonbParseState **st, Jsonb *payload)
 {
@@ -118,11 +139,11 @@ push_warnings(JsonbParseState **st, Jsonb *payload)
 	pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
 	for (f = AP_F_MINBEDS; f <= AP_F_MAXBUILDINGSIZE; f += 2)
 	{
-		JsonbValue *lo = payload_value(payload, f);
-		JsonbValue *hi = payload_value(payload, ap_range_partner(f));
+		JsonbValue *lo = range_number(st, payload, f);
+		JsonbValue *hi = range_number(st, payload, ap_range_partner(f));
 		char	   *msg;
 
-		if (!lo || !hi || lo->type != jbvNumeric || hi->type != jbvNumeric)
+		if (!lo || !hi)
 			continue;
 		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp,
 											  NumericGetDatum(lo->val.numeric),
@@ -284,20 +305,6 @@ save_edits(const ApBinding *b, Jsonb *fields, ApFieldEdit *edits)
 	}
 }
 
-static void
-report_bad_number(const ApFieldEdit *edits, uint64 bad_mask)
-{
-	int			f;
-
-	for (f = 0; f < AP_NFIELDS; f++)
-		if (bad_mask & (UINT64CONST(1) << f))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid number for ActivePipe field \"%s\": \"%.*s\"",
-							ap_contract[f].name, (int) edits[f].len, edits[f].text),
-					 errhint("Write a plain number such as 3, 2.5, $1,250,000 or 1 250 000.")));
-}
-
 PG_FUNCTION_INFO_V1(activepipe_card_save);
 Datum
 activepipe_card_save(PG_FUNCTION_ARGS)
@@ -313,7 +320,7 @@ activepipe_card_save(PG_FUNCTION_ARGS)
 	Datum		d;
 	Jsonb	   *old = NULL,
 			   *payload;
-	uint64		bad = 0;
+	uint64		not_numbers = 0;	/* kept as text; the card warns */
 
 	memset(edits, 0, sizeof(edits));
 	SPI_connect();
@@ -327,8 +334,8 @@ activepipe_card_save(PG_FUNCTION_ARGS)
 	if (!isnull)
 		old = DatumGetJsonbP(d);
 	save_edits(b, fields, edits);
-	payload = ap_payload_apply(old, edits, false, &bad);
-	report_bad_number(edits, bad);
+	/* a range value that is not a number is kept as text, as import does */
+	payload = ap_payload_apply(old, edits, true, &not_numbers);
 	if (payload != NULL || !has_profile)
 	{
 		Oid			types[3] = {INT8OID, INT8OID, JSONBOID};

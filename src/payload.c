@@ -287,7 +287,14 @@ edit_value(int field, const char *s, size_t len, JsonbValue *out,
 			}
 			break;
 		case AP_KIND_TAGS:
-			ap_tags_split(s, len, collect_tag, &tags);
+			{
+				size_t		need = ap_tags_scratch_size(s, len);
+				void	   *scratch = need > 0 ? palloc(need) : NULL;
+
+				ap_tags_split(s, len, scratch, collect_tag, &tags);
+				if (scratch != NULL)
+					pfree(scratch);
+			}
 			if (tags.n == 0)
 				return false;
 			out->type = jbvArray;

@@ -3,9 +3,11 @@
  *	  The ActivePipe CSV contract: the 36 headers, in export order, and
  *	  what kind of value each carries.
  *
- * Plain C with no PostgreSQL headers (see src/lib/README): the import
- * parser, the exporter, the card API and the unit tests all read this
- * one list, so the contract lives in exactly one place.
+ * Plain C with no PostgreSQL headers, like all of src/lib, so that it
+ * builds into the unit tests (test/unit/) and the fuzz targets (fuzz/) as
+ * well as the extension.  The import parser, the exporter, the card API
+ * and the unit tests all read this one list, so the contract lives in
+ * exactly one place.
  */
 #ifndef AP_CONTRACT_H
 #define AP_CONTRACT_H

@@ -1,25 +1,24 @@
 /*
  * csv_reader.c
  *	  Streaming CSV reader over libcsv 3.0.3 that reports physical line
- *	  numbers, whether each field was quoted, detects the delimiter and
- *	  skips a UTF-8 BOM.  See csv_reader.h for the interface.
+ *	  numbers, detects the delimiter and skips a UTF-8 BOM.  See
+ *	  csv_reader.h for the interface.
  *
  * The input is fed to libcsv one physical line at a time (a line ends at
  * CRLF, LF or CR), so the line being parsed is always known: a record's
- * first line is the line fed while libcsv was between records, its last
- * line the line being fed when libcsv reports the end of the record.
+ * last line is the line being fed when libcsv reports the end of the
+ * record.  Its first line we track ourselves, from libcsv's documented
+ * behaviour rather than its parser state (the members of struct
+ * csv_parser are not its API): blank lines make no record (we do not set
+ * CSV_REPALL_NL), blanks around fields are ignored, any other byte is
+ * part of a record, and a record ends exactly when the record callback
+ * runs.  So a record begins on the first line, fed while none is open,
+ * that holds a byte other than a blank or a line end.  The fuzz target
+ * (fuzz/fuzz_csv_reader.c) checks every line number against a model of
+ * libcsv's state machine, so a libcsv that behaved otherwise would show.
  *
- * libcsv does not say whether a field was quoted, and its "quoted" member
- * is stale inside callbacks (csv_parse works on local copies of its state
- * and stores them back only on return).  So we keep a cursor into the
- * input at the start of the next field's raw text.  In strict mode a
- * field's raw text is exactly
- *		blanks '"' body '"' blanks		(quoted; body has every '"' doubled)
- *		blanks content blanks			(unquoted)
- * followed by the delimiter, a line end or the end of the input, so from
- * the field's delivered length (plus the number of quotes in it) the
- * cursor jumps over the field without looking at its bytes.  The cursor
- * costs O(blanks) per field and never re-reads content.
+ * Only libcsv's public functions are used (csv.h): csv_get_buffer_size
+ * and csv_set_blk_size make its buffer growth geometric.
  *
  * Plain C, no PostgreSQL headers: all memory goes through the caller's
  * realloc/free hooks and no static state is kept, so a callback that
@@ -31,9 +30,6 @@
 
 #include "csv_reader.h"
 
-/* libcsv 3.0.3 parser state between records (csv.c: ROW_NOT_BEGUN) */
-#define AP_LIBCSV_ROW_NOT_BEGUN 0
-
 #define AP_CSV_OPTIONS	(CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL)
 #define AP_INIT_BUF		4096
 #define AP_INIT_FIELDS	64
@@ -44,7 +40,6 @@ typedef struct ap_reader
 {
 	/* input */
 	const unsigned char *end;	/* end of the input */
-	const unsigned char *cursor;	/* raw start of the next field */
 	const unsigned char *next_cr;	/* next '\r' at or after the line, or end */
 	const unsigned char *next_lf;	/* next '\n' likewise */
 	unsigned char delim;
@@ -65,6 +60,7 @@ typedef struct ap_reader
 
 	/* lines and outcome */
 	long		line;			/* physical line being fed */
+	int			in_record;		/* a record has begun and not yet ended */
 	long		first_line;		/* line the current record began on */
 	long		records;
 	ap_csv_status status;		/* set by callbacks: NOMEM or STOPPED */
@@ -90,48 +86,6 @@ static inline int
 is_blank(const ap_reader *r, unsigned char c)
 {
 	return (c == ' ' && r->blank_space) || (c == '\t' && r->blank_tab);
-}
-
-/*
- * Move the cursor over the field just delivered and say whether it was
- * quoted.  Before a record's first field the cursor also passes the line
- * ends of the previous record and of blank lines, as libcsv does.
- */
-static int
-advance_over_field(ap_reader *r, const char *content, size_t len)
-{
-	const unsigned char *q = r->cursor;
-	const unsigned char *end = r->end;
-	size_t		skip = len;
-	int			quoted;
-
-	while (q < end &&
-		   (is_blank(r, *q) ||
-			(r->nfields == 0 && (*q == '\r' || *q == '\n'))))
-		q++;
-
-	quoted = (q < end && *q == '"');
-	if (quoted)
-	{
-		const char *s = content;
-		const char *stop = content + len;
-
-		/* the opening and closing quote, plus one extra per quote inside */
-		skip += 2;
-		while (s < stop && (s = memchr(s, '"', stop - s)) != NULL)
-		{
-			skip++;
-			s++;
-		}
-	}
-	q = (skip < (size_t) (end - q)) ? q + skip : end;
-
-	while (q < end && is_blank(r, *q))
-		q++;
-	if (q < end && *q == r->delim)
-		q++;
-	r->cursor = q;
-	return quoted;
 }
 
 /* Grow a block through the hooks to at least need bytes (doubling). */
@@ -201,7 +155,6 @@ on_field(void *s, size_t len, void *arg)
 	}
 	f = &r->fields[r->nfields];
 	f->len = len;
-	f->quoted = advance_over_field(r, s, len);
 	if (len > 0)
 		memcpy(r->buf + r->buf_len, s, len);
 	r->buf_len += len;
@@ -217,6 +170,7 @@ on_record(int c, void *arg)
 	int			i;
 
 	(void) c;
+	r->in_record = 0;
 	if (r->status != AP_CSV_OK)
 		return;
 
@@ -271,25 +225,38 @@ line_end(ap_reader *r, const unsigned char *pos)
 
 /*
  * libcsv grows its field buffer by a fixed block (128 bytes), which makes
- * a long field cost quadratic copying.  Before feeding a chunk, make the
- * block big enough that the chunk needs at most one more growth, and at
- * least as big as the buffer already is, so growth is geometric.
+ * a long field cost quadratic copying.  Before feeding a chunk, set the
+ * block to at least the buffer's size, so growth is geometric, and to at
+ * least the chunk plus two bytes (libcsv grows while one byte is still
+ * free, and keeps one for the NUL of CSV_APPEND_NULL), so the chunk needs
+ * at most one growth whatever the buffer holds already.
  */
 static void
 size_libcsv_block(struct csv_parser *p, size_t chunk)
 {
-	size_t		need = p->entry_pos + chunk + 2;
-	size_t		size = csv_get_buffer_size(p);
-	size_t		add;
+	size_t		add = csv_get_buffer_size(p);
 
-	if (need <= size)
-		return;
-	add = need - size;
-	if (add < size)
-		add = size;
+	if (add < chunk + 2)
+		add = chunk + 2;
 	if (add < AP_MIN_BLK)
 		add = AP_MIN_BLK;
 	csv_set_blk_size(p, add);
+}
+
+/*
+ * Does this line begin a record, when none is open?  libcsv skips blanks
+ * and line ends between records; any other byte begins one.
+ */
+static int
+begins_record(const ap_reader *r, const unsigned char *pos,
+			  const unsigned char *e)
+{
+	for (; pos < e; pos++)
+	{
+		if (!is_blank(r, *pos) && *pos != '\r' && *pos != '\n')
+			return 1;
+	}
+	return 0;
 }
 
 /* Map a libcsv error status to ours. */
@@ -312,8 +279,11 @@ parse_lines(ap_reader *r, struct csv_parser *p, const unsigned char *pos)
 		size_t		n = e - pos;
 
 		r->line++;
-		if (p->pstate == AP_LIBCSV_ROW_NOT_BEGUN)
+		if (!r->in_record && begins_record(r, pos, e))
+		{
+			r->in_record = 1;
 			r->first_line = r->line;
+		}
 		size_libcsv_block(p, n);
 		if (csv_parse(p, pos, n, on_field, on_record, r) != n &&
 			r->status == AP_CSV_OK)
@@ -425,7 +395,6 @@ ap_csv_read(const char *data, size_t len, const ap_csv_options *opts,
 	if (len > bom)
 	{
 		r.end = (const unsigned char *) data + len;
-		r.cursor = (const unsigned char *) data + bom;
 		r.buf_cap = AP_INIT_BUF;
 		r.fields_cap = AP_INIT_FIELDS;
 		r.buf = r.realloc_fn(NULL, r.buf_cap);
@@ -439,7 +408,7 @@ ap_csv_read(const char *data, size_t len, const ap_csv_options *opts,
 		else
 		{
 			init_libcsv(&p, &r);
-			parse_lines(&r, &p, r.cursor);
+			parse_lines(&r, &p, (const unsigned char *) data + bom);
 			csv_free(&p);
 		}
 		release(&r);

@@ -16,7 +16,6 @@ typedef struct ap_csv_field
 {
 	const char *data;			/* not NUL-terminated; valid during callback */
 	size_t		len;
-	int			quoted;			/* the field was written in quotes */
 } ap_csv_field;
 
 /*

@@ -5,12 +5,13 @@
  *	  loose name comparison used for import conflicts.
  *
  * Plain C, no backend headers and no allocation: these run on every field
- * of every imported row, so each is a single pass over bytes and none
- * depends on the locale (ASCII case-folding only; other bytes compare
- * as they are).
+ * of every imported row, so each is a single pass over bytes (the tag
+ * splitter also sorts, in memory its caller provides) and none depends on
+ * the locale (ASCII case-folding only; other bytes compare as they are).
  */
 #include "normalize.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* UTF-8 NO-BREAK SPACE, U+00A0 */
@@ -111,49 +112,53 @@ ap_email_key(const char *s, size_t len, char *out, size_t outsz)
 }
 
 /*
- * Output cursor for ap_parse_range: writes that would not leave room for
- * the NUL set overflow instead.
+ * A range number whose form ap_parse_range has checked: the integer part
+ * (digits, maybe grouping separators), the fraction digits, and where the
+ * decimal point goes once a 'k' or 'm' suffix has moved it.  Digits are
+ * numbered across both parts, integer first; digits past the written ones
+ * are zeros ("1.2m" is 1, 2, then five zeros before the point).
  */
-typedef struct num_out
+typedef struct num_form
 {
-	char	   *buf;
-	size_t		size;
-	size_t		len;
-	bool		overflow;
-} num_out;
+	const char *int_end;		/* end of the integer part */
+	const char *frac_p;			/* fraction digits, after the '.' */
+	const char *frac_end;
+	size_t		ndigits;		/* digits written, both parts */
+	size_t		point;			/* digits before the point, after scaling */
+	size_t		first_nz;		/* first non-zero digit, or (size_t) -1 */
+	size_t		end_nz;			/* one past the last non-zero digit, or 0 */
+} num_form;
 
 static void
-num_put(num_out *o, char c)
+note_digit(num_form *f, char c)
 {
-	/* keep one byte for the NUL */
-	if (o->len + 1 >= o->size)
-		o->overflow = true;
-	else
-		o->buf[o->len++] = c;
+	if (c != '0')
+	{
+		if (f->first_nz == (size_t) -1)
+			f->first_nz = f->ndigits;
+		f->end_nz = f->ndigits + 1;
+	}
+	f->ndigits++;
 }
 
 /*
  * Integer part: digits, either ungrouped or grouped in threes by one kind
  * of separator (',' or a single space), the first group holding 1 to 3
- * digits.  Leading zeros are not written.  Returns false on bad grouping;
- * *ndigits gets the digit count.
+ * digits.  Returns false on bad grouping.
  */
 static bool
-parse_integer(const char **pp, const char *end, num_out *o, size_t *ndigits)
+scan_integer(const char **pp, const char *end, num_form *f)
 {
 	const char *p = *pp;
 	char		sep = 0;
 	int			group = 0;		/* digits since the last separator */
 
-	*ndigits = 0;
 	for (; p < end; p++)
 	{
 		if (is_digit(*p))
 		{
-			if (*p != '0' || o->len > 0)
-				num_put(o, *p);
+			note_digit(f, *p);
 			group++;
-			(*ndigits)++;
 		}
 		else if (*p == ',' || *p == ' ')
 		{
@@ -166,39 +171,64 @@ parse_integer(const char **pp, const char *end, num_out *o, size_t *ndigits)
 			break;
 	}
 	*pp = p;
+	f->int_end = p;
 	return sep == 0 || group == 3;
 }
 
-/*
- * Fraction digits after the '.'.  The '.' and zeros are written only once
- * a non-zero digit follows, so "2.50" gives "2.5" and "2.00" gives "2".
- * Returns false when no digit follows the '.'.
- */
-static bool
-parse_fraction(const char **pp, const char *end, num_out *o)
+/* Powers of ten of the price suffixes: "850k", "1.2M". */
+static size_t
+suffix_shift(char c)
 {
-	const char *p = *pp;
-	size_t		zeros = 0;		/* held back until a non-zero digit */
-	bool		dot_written = false;
+	if (c == 'k' || c == 'K')
+		return 3;
+	if (c == 'm' || c == 'M')
+		return 6;
+	return 0;
+}
 
-	for (; p < end && is_digit(*p); p++)
+/* Digit i of the number, read in order from *p onwards (see num_form). */
+static char
+next_digit(const num_form *f, const char **p)
+{
+	while (*p < f->int_end && !is_digit(**p))
+		(*p)++;					/* a grouping separator */
+	if (*p < f->int_end)
+		return *(*p)++;
+	if (*p < f->frac_p)
+		*p = f->frac_p;			/* the '.' */
+	if (*p < f->frac_end)
+		return *(*p)++;
+	return '0';
+}
+
+/*
+ * Write the canonical form: the integer digits from the first non-zero
+ * one ("0" when there is none), then '.' and the fraction digits up to
+ * the last non-zero one, when there is one.
+ */
+static void
+write_number(const num_form *f, const char *start, char *out)
+{
+	const char *p = start;
+	size_t		n = 0;
+	size_t		i;
+
+	for (i = 0; i < f->point; i++)
 	{
-		if (*p == '0')
-		{
-			zeros++;
-			continue;
-		}
-		if (!dot_written)
-			num_put(o, '.');
-		dot_written = true;
-		for (; zeros > 0; zeros--)
-			num_put(o, '0');
-		num_put(o, *p);
+		char		d = next_digit(f, &p);
+
+		if (i >= f->first_nz)
+			out[n++] = d;
 	}
-	if (p == *pp)
-		return false;
-	*pp = p;
-	return true;
+	if (n == 0)
+		out[n++] = '0';
+	if (f->end_nz > f->point)
+	{
+		out[n++] = '.';
+		for (; i < f->end_nz; i++)
+			out[n++] = next_digit(f, &p);
+	}
+	out[n] = '\0';
 }
 
 ap_num_status
@@ -206,8 +236,10 @@ ap_parse_range(const char *s, size_t len, char *out, size_t outsz)
 {
 	const char *p;
 	const char *end;
-	num_out		o = {out, outsz, 0, false};
+	const char *start;
+	num_form	f;
 	size_t		nint;
+	size_t		outlen;
 	bool		good;
 
 	if (outsz > 0)
@@ -219,41 +251,36 @@ ap_parse_range(const char *s, size_t len, char *out, size_t outsz)
 	end = s + len;
 	if (*p == '$')
 		p++;
+	start = p;
 
-	good = parse_integer(&p, end, &o, &nint);
-	if (good && o.len == 0)
-		num_put(&o, '0');		/* "0", "000" and ".5" */
+	memset(&f, 0, sizeof(f));
+	f.first_nz = (size_t) -1;
+	good = scan_integer(&p, end, &f);
+	nint = f.ndigits;
+	f.frac_p = f.frac_end = p;
 	if (good && p < end && *p == '.')
 	{
-		p++;
-		good = parse_fraction(&p, end, &o);
+		f.frac_p = ++p;
+		while (p < end && is_digit(*p))
+			note_digit(&f, *p++);
+		f.frac_end = p;
+		good = (p > f.frac_p);	/* "5." and "." are not numbers */
 	}
 	else if (nint == 0)
 		good = false;			/* "$" or nothing but separators */
-
-	if (!good || p != end || o.overflow)
-	{
-		if (outsz > 0)
-			out[0] = '\0';
+	f.point = nint;
+	if (good && p < end && suffix_shift(*p) > 0)
+		f.point += suffix_shift(*p++);
+	if (!good || p != end)
 		return AP_NUM_BAD;
-	}
-	out[o.len] = '\0';
+
+	outlen = f.first_nz < f.point ? f.point - f.first_nz : 1;
+	if (f.end_nz > f.point)
+		outlen += 1 + (f.end_nz - f.point);
+	if (outlen >= outsz)
+		return AP_NUM_BAD;		/* keep one byte for the NUL */
+	write_number(&f, start, out);
 	return AP_NUM_OK;
-}
-
-bool
-ap_tag_equal(const char *a, size_t alen, const char *b, size_t blen)
-{
-	size_t		i;
-
-	if (alen != blen)
-		return false;
-	for (i = 0; i < alen; i++)
-	{
-		if (ascii_lower((unsigned char) a[i]) != ascii_lower((unsigned char) b[i]))
-			return false;
-	}
-	return true;
 }
 
 /* Walk over the ';'-separated segments of a tag string. */
@@ -263,6 +290,14 @@ typedef struct seg_cursor
 	const char *end;
 	bool		done;
 } seg_cursor;
+
+static void
+seg_init(seg_cursor *c, const char *s, size_t len)
+{
+	c->p = s;
+	c->end = len > 0 ? s + len : s;	/* s may be NULL when len is 0 */
+	c->done = (len == 0);
+}
 
 /* Next segment, trimmed; false when the input is used up. */
 static bool
@@ -286,51 +321,112 @@ next_segment(seg_cursor *c, const char **seg, size_t *seglen)
 	return true;
 }
 
-/*
- * Whether a tag equal to tag occurs among the segments in [s, upto).
- * Comparing with every earlier segment, kept or not, gives the same answer
- * as comparing with the kept ones (equality is transitive) and needs no
- * memory for them.  Quadratic in the number of tags, which stays small in
- * a contact's tag list.
- */
-static bool
-seen_before(const char *s, const char *upto, const char *tag, size_t len)
+/* One non-blank segment: where it is in the input and how long. */
+typedef struct tag_slot
 {
-	seg_cursor	c = {s, upto, false};
-	const char *seg;
-	size_t		seglen;
+	const char *p;
+	size_t		len;
+} tag_slot;
 
-	while (next_segment(&c, &seg, &seglen))
-	{
-		if (ap_tag_equal(seg, seglen, tag, len))
-			return true;
-	}
-	return false;
-}
-
-int
-ap_tags_split(const char *s, size_t len, ap_tag_emit emit, void *arg)
+size_t
+ap_tags_scratch_size(const char *s, size_t len)
 {
 	seg_cursor	c;
-	const char *start;
 	const char *seg;
 	size_t		seglen;
-	int			n = 0;
+	size_t		n = 0;
 
-	if (len == 0)
-		return 0;				/* s may be NULL */
-	c.p = s;
-	c.end = s + len;
-	c.done = false;
-	for (start = c.p; next_segment(&c, &seg, &seglen); start = c.p)
-	{
-		if (seglen > 0 && !seen_before(s, start, seg, seglen))
-		{
-			emit(seg, seglen, arg);
+	seg_init(&c, s, len);
+	while (next_segment(&c, &seg, &seglen))
+		if (seglen > 0)
 			n++;
-		}
+	return n * sizeof(tag_slot);
+}
+
+/*
+ * Tags in an order where those equal ignoring ASCII case are neighbours:
+ * length first, then case-folded bytes.  0 exactly when they are equal.
+ */
+static int
+cmp_spelling(const tag_slot *a, const tag_slot *b)
+{
+	size_t		i;
+
+	if (a->len != b->len)
+		return a->len < b->len ? -1 : 1;
+	for (i = 0; i < a->len; i++)
+	{
+		unsigned char ca = ascii_lower((unsigned char) a->p[i]);
+		unsigned char cb = ascii_lower((unsigned char) b->p[i]);
+
+		if (ca != cb)
+			return ca < cb ? -1 : 1;
 	}
-	return n;
+	return 0;
+}
+
+/* Input order: every slot points into the same string. */
+static int
+cmp_position(const void *x, const void *y)
+{
+	const tag_slot *a = x;
+	const tag_slot *b = y;
+
+	return (a->p > b->p) - (a->p < b->p);
+}
+
+/* By spelling, then by position: each run of equals starts with the first. */
+static int
+cmp_spelling_position(const void *x, const void *y)
+{
+	int			r = cmp_spelling(x, y);
+
+	return r != 0 ? r : cmp_position(x, y);
+}
+
+/*
+ * Sort the tags by folded spelling, keep the first of each run of equal
+ * ones, then put the kept ones back in input order: O(n log n) for n
+ * tags, where comparing each tag with the earlier ones was quadratic (a
+ * cell of 40,000 tags took seconds, and an import splits each cell more
+ * than once).
+ */
+int
+ap_tags_split(const char *s, size_t len, void *scratch, ap_tag_emit emit,
+			  void *arg)
+{
+	tag_slot   *slots = scratch;
+	seg_cursor	c;
+	const char *seg;
+	size_t		seglen;
+	size_t		n = 0;
+	size_t		kept = 0;
+	size_t		i;
+
+	seg_init(&c, s, len);
+	while (next_segment(&c, &seg, &seglen))
+	{
+		if (seglen == 0)
+			continue;
+		slots[n].p = seg;
+		slots[n].len = seglen;
+		n++;
+	}
+	if (n == 0)
+		return 0;
+
+	qsort(slots, n, sizeof(tag_slot), cmp_spelling_position);
+	for (i = 0; i < n; i++)
+	{
+		/* slots[kept - 1] is the first spelling of the current run */
+		if (kept == 0 || cmp_spelling(&slots[kept - 1], &slots[i]) != 0)
+			slots[kept++] = slots[i];
+	}
+	qsort(slots, kept, sizeof(tag_slot), cmp_position);
+
+	for (i = 0; i < kept; i++)
+		emit(slots[i].p, slots[i].len, arg);
+	return (int) kept;
 }
 
 /*

@@ -40,29 +40,35 @@ typedef enum ap_num_status
 /*
  * Range-field number.  Accepts, after trimming: an optional leading '$',
  * digits optionally grouped in threes by ',' or by single spaces
- * ("1,250,000", "1 250 000"), and an optional '.' with decimals.  Rejects
- * signs, exponents, NaN/Infinity, bad grouping ("1,2,3"), stray text.
- * On AP_NUM_OK, out holds the canonical JSON number text (no leading
- * zeros, no trailing fractional zeros, no separators: "1250000", "2.5",
- * "0").  AP_NUM_BAD also when the canonical form would not fit outsz.
+ * ("1,250,000", "1 250 000"), an optional '.' with decimals, and an
+ * optional price suffix 'k'/'K' (thousands) or 'm'/'M' (millions) right
+ * after the digits ("850k", "$1.2M").  Rejects signs, exponents,
+ * NaN/Infinity, bad grouping ("1,2,3"), a space before the suffix, stray
+ * text.  On AP_NUM_OK, out holds the canonical JSON number text (no
+ * leading zeros, no trailing fractional zeros, no separators: "1250000",
+ * "2.5", "0"; "$1.2m" gives "1200000").  AP_NUM_BAD also when the
+ * canonical form would not fit outsz.  Callers keep a value that is
+ * AP_NUM_BAD as text.
  */
 extern ap_num_status ap_parse_range(const char *s, size_t len,
 									char *out, size_t outsz);
 
 /*
  * Split a semicolon-separated tag string: each tag trimmed, empty tags
- * dropped, later duplicates (compared ASCII-case-insensitively) dropped,
- * first spelling and order kept.  Calls emit once per kept tag, with a
- * pointer into s.  Returns the number of tags emitted.
+ * dropped, later duplicates (equal ignoring ASCII case) dropped, first
+ * spelling and order kept.  Calls emit once per kept tag, in input order,
+ * with a pointer into s.  Returns the number of tags emitted.
+ *
+ * Duplicates are found by sorting, in O(n log n) for n tags, in scratch
+ * memory the caller provides: ap_tags_scratch_size(s, len) bytes, aligned
+ * for a pointer (malloc and palloc memory are), or NULL when that is 0.
+ * The sorting is over before the first emit and nothing is held across
+ * the calls, so emit may longjmp.
  */
 typedef void (*ap_tag_emit) (const char *tag, size_t len, void *arg);
-extern int	ap_tags_split(const char *s, size_t len, ap_tag_emit emit, void *arg);
-
-/*
- * Case-insensitive equality of two tag spellings, as ap_tags_split uses
- * it; exposed so the card API dedupes a JSON array the same way.
- */
-extern bool ap_tag_equal(const char *a, size_t alen, const char *b, size_t blen);
+extern size_t ap_tags_scratch_size(const char *s, size_t len);
+extern int	ap_tags_split(const char *s, size_t len, void *scratch,
+						  ap_tag_emit emit, void *arg);
 
 /*
  * Names (or emails) are "the same" for conflict detection when they are

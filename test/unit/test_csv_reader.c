@@ -1,9 +1,10 @@
 /*
  * test_csv_reader.c
- *	  TAP unit tests for src/lib/csv_reader.c: records, quoted flags and
- *	  physical line numbers over every kind of line end, BOM, delimiter
- *	  detection, quote errors, callback stop, allocator hooks, large
- *	  inputs, a randomised write/read round trip and random garbage.
+ *	  TAP unit tests for src/lib/csv_reader.c: records and physical line
+ *	  numbers over every kind of line end (multi-line quoted fields and
+ *	  blank lines between records included), BOM, delimiter detection,
+ *	  quote errors, callback stop, allocator hooks, large inputs, a
+ *	  randomised write/read round trip and random garbage.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +13,9 @@
 #include "tap.h"
 
 /*
- * Collector: renders every record as "first-last:f1|f2|...;" with quoted
- * fields in [brackets] and CR, LF and NUL escaped, so that one is_str
- * checks fields, quoting and line numbers at once.
+ * Collector: renders every record as "first-last:f1|f2|...;" with CR, LF
+ * and NUL escaped, so that one is_str checks fields and line numbers at
+ * once.
  */
 typedef struct collector
 {
@@ -40,8 +41,6 @@ put_field(collector *c, const ap_csv_field *f)
 {
 	size_t		i;
 
-	if (f->quoted)
-		put(c, "[", 1);
 	for (i = 0; i < f->len; i++)
 	{
 		char		ch = f->data[i];
@@ -55,8 +54,6 @@ put_field(collector *c, const ap_csv_field *f)
 		else
 			put(c, &ch, 1);
 	}
-	if (f->quoted)
-		put(c, "]", 1);
 }
 
 static int
@@ -159,34 +156,77 @@ test_basic(void)
 	CHECK("a\r\nb\nc\rd\r\n\re\n", AP_CSV_OK,
 		  "1-1:a;2-2:b;3-3:c;4-4:d;6-6:e;", "mixed line ends");
 	CHECK("a,b\n1,2", AP_CSV_OK, "1-1:a|b;2-2:1|2;", "last line without end");
-	CHECK("a,\"b\"", AP_CSV_OK, "1-1:a|[b];", "quoted last field at EOF");
+	CHECK("a,\"b\"", AP_CSV_OK, "1-1:a|b;", "quoted last field at EOF");
 	CHECK("a,b\n\n\n1,2\n\r\n3,4\n\n", AP_CSV_OK,
 		  "1-1:a|b;4-4:1|2;6-6:3|4;", "blank lines keep counting");
 	CHECK("  a , b b ,c  \n   \n\t\n x\n", AP_CSV_OK,
 		  "1-1:a|b b|c;4-4:x;", "blanks trimmed, blank-ish lines skipped");
 	CHECK(",,\n,\n", AP_CSV_OK, "1-1:||;2-2:|;", "empty fields");
-	CHECK("\"\"\n", AP_CSV_OK, "1-1:[];", "one empty quoted field is a record");
-	CHECK("a,\"\",\n", AP_CSV_OK, "1-1:a|[]|;", "empty quoted among unquoted");
+	CHECK("\"\"\n", AP_CSV_OK, "1-1:;", "one empty quoted field is a record");
+	CHECK("a,\"\",\n", AP_CSV_OK, "1-1:a||;", "empty quoted among unquoted");
 }
 
 static void
 test_quoted(void)
 {
 	CHECK("\"a,b\",\"say \"\"hi\"\"\",c\n", AP_CSV_OK,
-		  "1-1:[a,b]|[say \"hi\"]|c;", "quoted delimiter and quotes");
+		  "1-1:a,b|say \"hi\"|c;", "quoted delimiter and quotes");
 	CHECK("x,y\n\"line1\nline2\",z\nw,v\n", AP_CSV_OK,
-		  "1-1:x|y;2-3:[line1\\nline2]|z;4-4:w|v;", "quoted LF spans lines");
+		  "1-1:x|y;2-3:line1\\nline2|z;4-4:w|v;", "quoted LF spans lines");
 	CHECK("x\r\n\"a\r\nb\r\nc\",\"d\re\"\r\nnext\r\n", AP_CSV_OK,
-		  "1-1:x;2-5:[a\\r\\nb\\r\\nc]|[d\\re];6-6:next;",
+		  "1-1:x;2-5:a\\r\\nb\\r\\nc|d\\re;6-6:next;",
 		  "quoted CRLF and CR count lines");
-	CHECK("\"\"\"\"\"\",\"\n\"\n", AP_CSV_OK, "1-2:[\"\"]|[\\n];",
+	CHECK("\"\"\"\"\"\",\"\n\"\n", AP_CSV_OK, "1-2:\"\"|\\n;",
 		  "only quotes, only newline");
-	CHECK("  \"a\"  ,\t\"b\" \n", AP_CSV_OK, "1-1:[a]|[b];",
+	CHECK("  \"a\"  ,\t\"b\" \n", AP_CSV_OK, "1-1:a|b;",
 		  "blanks around quotes trimmed");
 	CHECK("\"a\n\n\nb\",\"c\n\"\n\nd\n", AP_CSV_OK,
-		  "1-5:[a\\n\\n\\nb]|[c\\n];7-7:d;", "blank lines inside quotes");
+		  "1-5:a\\n\\n\\nb|c\\n;7-7:d;", "blank lines inside quotes");
 	CHECK("1,\"\",\"x\"\"\",\" \"\n\"q\",2\n", AP_CSV_OK,
-		  "1-1:1|[]|[x\"]|[ ];2-2:[q]|2;", "cursor stays in step");
+		  "1-1:1||x\"| ;2-2:q|2;", "empty, quote-only and blank quoted fields");
+}
+
+/*
+ * A record's first line is the first line, after the previous record,
+ * that holds anything but blanks: blank lines between records, and a
+ * quoted first field that spans lines, must not move it.
+ */
+static void
+test_line_numbers(void)
+{
+	collector	c;
+	ap_csv_result r;
+
+	CHECK("\"a\nb\",c\n\"d\ne\nf\"\n", AP_CSV_OK,
+		  "1-2:a\\nb|c;3-5:d\\ne\\nf;", "multi-line quoted first fields");
+	CHECK("\"a\nb\"\n\n\n\"c\nd\"\n\n", AP_CSV_OK,
+		  "1-2:a\\nb;5-6:c\\nd;", "blank lines between multi-line records");
+	CHECK("x\n \t \n\t\n\"y\n\nz\",w\n", AP_CSV_OK,
+		  "1-1:x;4-6:y\\n\\nz|w;", "blank-ish lines, then a quoted field with a blank line");
+	CHECK("\r\n\r\n\"p\r\nq\"\r\n\r\n\rr\r", AP_CSV_OK,
+		  "3-4:p\\r\\nq;7-7:r;", "CRLF and CR blank lines around a multi-line field");
+	CHECK("  \"a\n\nb\"  ,x\n", AP_CSV_OK,
+		  "1-3:a\\n\\nb|x;", "blanks before a multi-line first field");
+	CHECK("\n\n,\"a\nb\"\n", AP_CSV_OK,
+		  "3-4:|a\\nb;", "an empty first field begins the record");
+	CHECK("\"\"\n\n\"\n\"\n", AP_CSV_OK,
+		  "1-1:;3-4:\\n;", "empty and newline-only quoted fields");
+	CHECK("a\n\n  \n\"b\nc\nd", AP_CSV_UNTERMINATED_QUOTE,
+		  "1-1:a;", "unterminated after blank lines");
+	read_str("a\n\n  \n\"b\nc\nd", &c, &r);
+	ok(r.line == 4, "unterminated after blank lines: line 4, where it begins (%ld)",
+	   r.line);
+	read_str("a\n\n\"b\nc\"d\n", &c, &r);
+	ok(r.status == AP_CSV_BAD_QUOTE && r.line == 4,
+	   "a bad quote on a record's second line is reported there (%ld)", r.line);
+
+	/* what is blank depends on the delimiter */
+	read_buf(" \n\t\nx\n", 6, '\t', &c, &r);
+	is_str(c.out, c.len, "2-2:|;3-3:x;", "tab-delimited: a tab line is a record, a space line not");
+	read_buf("a\n \nb\n", 6, ' ', &c, &r);
+	is_str(c.out, c.len, "1-1:a;2-2:|;3-3:b;", "space-delimited: a space line is a record");
+	read_buf("\t\n \"q\nr\"\n", 9, ',', &c, &r);
+	is_str(c.out, c.len, "2-3:q\\nr;", "comma-delimited: tab and space lines are blank");
 }
 
 static void
@@ -199,19 +239,19 @@ test_bom_and_delimiters(void)
 	ok(r.status == AP_CSV_OK && r.had_bom == 1, "BOM: ok, had_bom");
 	is_str(c.out, c.len, "1-1:a|b;2-2:1|2;", "BOM: skipped, line 1");
 	read_str("\xEF\xBB\xBF\"a\",b\n", &c, &r);
-	is_str(c.out, c.len, "1-1:[a]|b;", "BOM before a quote");
+	is_str(c.out, c.len, "1-1:a|b;", "BOM before a quote");
 	read_str("a,b\n", &c, &r);
 	ok(r.had_bom == 0 && r.delimiter == ',', "no BOM, comma");
 
 	read_str("a;b;c\n1;\"2;3\";4\n", &c, &r);
 	ok(r.delimiter == ';', "semicolon detected");
-	is_str(c.out, c.len, "1-1:a|b|c;2-2:1|[2;3]|4;", "semicolon records");
+	is_str(c.out, c.len, "1-1:a|b|c;2-2:1|2;3|4;", "semicolon records");
 
 	read_str("name\tcity name\tnote\n J Smith \t New York\t \"a\tb\" \n",
 			 &c, &r);
 	ok(r.delimiter == '\t', "tab detected");
 	is_str(c.out, c.len,
-		   "1-1:name|city name|note;2-2:J Smith|New York|[a\tb];",
+		   "1-1:name|city name|note;2-2:J Smith|New York|a\tb;",
 		   "tab file keeps inner spaces, trims outer");
 	read_str("a\t\tb\n", &c, &r);
 	is_str(c.out, c.len, "1-1:a||b;", "tab: empty middle field");
@@ -278,7 +318,7 @@ test_errors(void)
 	   "quote closed by a later line then text: bad quote at 3 (%ld)", r.line);
 	read_str("a\n\"b,c\nd,\"\n", &c, &r);
 	ok(r.status == AP_CSV_OK, "quote closed by a later line: one long field");
-	is_str(c.out, c.len, "1-1:a;2-3:[b,c\\nd,];", "long field spans 2-3");
+	is_str(c.out, c.len, "1-1:a;2-3:b,c\\nd,;", "long field spans 2-3");
 }
 
 static void
@@ -290,7 +330,7 @@ test_nul_and_stop(void)
 
 	read_buf(nul, sizeof(nul) - 1, ',', &c, &r);
 	ok(r.status == AP_CSV_OK, "NUL bytes: ok");
-	is_str(c.out, c.len, "1-1:a|b\\0c|[d\\0];2-2:\\0;", "NUL bytes kept");
+	is_str(c.out, c.len, "1-1:a|b\\0c|d\\0;2-2:\\0;", "NUL bytes kept");
 
 	memset(&c, 0, sizeof(c));
 	c.stop_after = 2;
@@ -498,8 +538,7 @@ test_allocation(void)
 /*
  * Round trip: write random records (random quoting, blanks around quoted
  * fields, all three line ends, quotes, delimiters and line ends inside
- * quoted fields), read them back and compare fields, quoted flags and
- * line numbers.
+ * quoted fields), read them back and compare fields and line numbers.
  */
 typedef struct rt_field
 {
@@ -545,7 +584,7 @@ rt_check(const ap_csv_field *f, int n, long first, long last, void *arg)
 		return 0;
 	}
 	for (i = 0; i < n; i++)
-		if (f[i].len != want->f[i].len || f[i].quoted != want->f[i].quoted ||
+		if (f[i].len != want->f[i].len ||
 			memcmp(f[i].data, want->f[i].data, f[i].len) != 0)
 		{
 			st->bad++;
@@ -721,6 +760,7 @@ main(void)
 {
 	test_basic();
 	test_quoted();
+	test_line_numbers();
 	test_bom_and_delimiters();
 	test_errors();
 	test_nul_and_stop();

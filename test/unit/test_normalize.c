@@ -7,7 +7,10 @@
 #include "normalize.h"
 #include "tap.h"
 
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NBSP "\xC2\xA0"
 
@@ -65,7 +68,7 @@ test_null_empty(void)
 	ok(ap_email_key(NULL, 0, out, sizeof(out)) == 0, "NULL has no email key");
 	ok(ap_parse_range(NULL, 0, out, sizeof(out)) == AP_NUM_EMPTY,
 	   "NULL range is EMPTY");
-	ok(ap_tags_split(NULL, 0, NULL, NULL) == 0, "NULL has no tags");
+	ok(ap_tags_split(NULL, 0, NULL, NULL, NULL) == 0, "NULL has no tags");
 	ok(ap_names_equal(NULL, 0, "", 0), "NULL name equals empty");
 	ok(!ap_names_equal(NULL, 0, "a", 1), "NULL name differs from 'a'");
 }
@@ -122,6 +125,69 @@ test_email_key(void)
 	   "email key with outsz 0 writes nothing");
 }
 
+/* Range numbers with a price suffix, and the edge cases around them. */
+static const struct
+{
+	const char *in;
+	ap_num_status status;
+	const char *want;
+}			prices[] =
+{
+	{"$1.2m", AP_NUM_OK, "1200000"},
+	{"1.2M", AP_NUM_OK, "1200000"},
+	{"850k", AP_NUM_OK, "850000"},
+	{"$850K", AP_NUM_OK, "850000"},
+	{" $1.2m ", AP_NUM_OK, "1200000"},
+	{"0.5k", AP_NUM_OK, "500"},
+	{".5m", AP_NUM_OK, "500000"},
+	{"$.5M", AP_NUM_OK, "500000"},
+	{"1.25k", AP_NUM_OK, "1250"},
+	{"1.2345k", AP_NUM_OK, "1234.5"},
+	{"1.23456789m", AP_NUM_OK, "1234567.89"},
+	{"0.0000001m", AP_NUM_OK, "0.1"},
+	{"0.05k", AP_NUM_OK, "50"},
+	{"0.0001k", AP_NUM_OK, "0.1"},
+	{"0k", AP_NUM_OK, "0"},
+	{"000.000m", AP_NUM_OK, "0"},
+	{"007k", AP_NUM_OK, "7000"},
+	{"1,250k", AP_NUM_OK, "1250000"},
+	{"1 250K", AP_NUM_OK, "1250000"},
+	{"1,250.5k", AP_NUM_OK, "1250500"},
+	{"1.500m", AP_NUM_OK, "1500000"},
+	{"123456789012345678901234567890m",
+		AP_NUM_OK, "123456789012345678901234567890000000"},
+	{"123456789012345678901234567890123456789012345678901234567m",
+		AP_NUM_OK, "123456789012345678901234567890123456789012345678901234567000000"},
+	{"1234567890123456789012345678901234567890123456789012345678m",
+		AP_NUM_BAD, ""},
+	{"m", AP_NUM_BAD, ""},
+	{"K", AP_NUM_BAD, ""},
+	{"$", AP_NUM_BAD, ""},
+	{"$m", AP_NUM_BAD, ""},
+	{".m", AP_NUM_BAD, ""},
+	{"1.m", AP_NUM_BAD, ""},
+	{"1.2.3m", AP_NUM_BAD, ""},
+	{"1,2m", AP_NUM_BAD, ""},
+	{"1,25k", AP_NUM_BAD, ""},
+	{"1,k", AP_NUM_BAD, ""},
+	{"1.2 m", AP_NUM_BAD, ""},
+	{"850 k", AP_NUM_BAD, ""},
+	{"1e6", AP_NUM_BAD, ""},
+	{"1.2e6", AP_NUM_BAD, ""},
+	{"1mm", AP_NUM_BAD, ""},
+	{"1km", AP_NUM_BAD, ""},
+	{"1.2mil", AP_NUM_BAD, ""},
+	{"1.2b", AP_NUM_BAD, ""},
+	{"1.2bn", AP_NUM_BAD, ""},
+	{"m1", AP_NUM_BAD, ""},
+	{"k850", AP_NUM_BAD, ""},
+	{"1k.5", AP_NUM_BAD, ""},
+	{"-1.2m", AP_NUM_BAD, ""},
+	{"1.2m$", AP_NUM_BAD, ""},
+	{"POA", AP_NUM_BAD, ""},
+	{"Contact agent", AP_NUM_BAD, ""},
+};
+
 /* ap_parse_range of in; want is the number text for AP_NUM_OK, else "". */
 static void
 check_range(const char *in, ap_num_status want_status, const char *want)
@@ -141,6 +207,7 @@ static void
 test_parse_range(void)
 {
 	char		small[4];
+	size_t		i;
 
 	/* accepted */
 	check_range("3", AP_NUM_OK, "3");
@@ -213,6 +280,14 @@ test_parse_range(void)
 	check_range("3" NBSP "000", AP_NUM_BAD, "");
 	check_range("abc", AP_NUM_BAD, "");
 
+	/*
+	 * Price suffixes: thousands and millions, either case, after '$' too;
+	 * "huge" ends where the canonical form leaves the 64-byte buffer (57
+	 * digits and six zeros fit, one more digit does not).
+	 */
+	for (i = 0; i < sizeof(prices) / sizeof(prices[0]); i++)
+		check_range(prices[i].in, prices[i].status, prices[i].want);
+
 	/* the canonical form must fit, not the input */
 	ok(ap_parse_range("123", 3, small, sizeof(small)) == AP_NUM_OK &&
 	   strcmp(small, "123") == 0, "'123' fits a 4-byte buffer");
@@ -231,14 +306,22 @@ test_parse_range(void)
 	   "blank with outsz 0 is still EMPTY");
 	ok(ap_parse_range("3 beds", 1, small, sizeof(small)) == AP_NUM_OK &&
 	   strcmp(small, "3") == 0, "range honours len");
+	ok(ap_parse_range("1.2k", 4, small, sizeof(small)) == AP_NUM_BAD &&
+	   small[0] == '\0', "'1.2k' (1200) does not fit a 4-byte buffer");
+	ok(ap_parse_range("0.0001k", 7, small, sizeof(small)) == AP_NUM_OK &&
+	   strcmp(small, "0.1") == 0, "'0.0001k' fits as '0.1': the result counts");
+	ok(ap_parse_range(".5kg", 3, small, sizeof(small)) == AP_NUM_OK &&
+	   strcmp(small, "500") == 0, "range honours len after a suffix");
 }
 
-/* Collects the tags ap_tags_split emits, joined by '|'. */
+/* Collects the tags ap_tags_split emits, joined by '|', into buf. */
 typedef struct tag_sink
 {
-	char		buf[256];
+	char	   *buf;
+	size_t		cap;
 	size_t		len;
 	int			calls;
+	bool		overflow;		/* buf was too small */
 } tag_sink;
 
 static void
@@ -246,24 +329,53 @@ collect_tag(const char *tag, size_t len, void *arg)
 {
 	tag_sink   *sink = arg;
 
+	if (sink->len + len + 1 > sink->cap)
+	{
+		sink->overflow = true;
+		return;
+	}
 	if (sink->calls++ > 0)
 		sink->buf[sink->len++] = '|';
 	memcpy(sink->buf + sink->len, tag, len);
 	sink->len += len;
 }
 
+/*
+ * ap_tags_split with scratch of exactly ap_tags_scratch_size bytes, plus
+ * guard bytes that must stay untouched; returns what it returns.
+ */
+static int
+split_tags(const char *in, size_t len, ap_tag_emit emit, void *arg,
+		   bool *guard_ok)
+{
+	size_t		need = ap_tags_scratch_size(in, len);
+	unsigned char *scratch = malloc(need + 16);
+	int			n;
+	size_t		i;
+
+	memset(scratch + need, 0x5A, 16);
+	n = ap_tags_split(in, len, need > 0 ? scratch : NULL, emit, arg);
+	*guard_ok = true;
+	for (i = need; i < need + 16; i++)
+		if (scratch[i] != 0x5A)
+			*guard_ok = false;
+	free(scratch);
+	return n;
+}
+
 /* Split in; want lists the kept tags joined by '|'. */
 static void
 check_tags(const char *in, int want_n, const char *want)
 {
-	tag_sink	sink;
+	char		buf[256];
+	tag_sink	sink = {buf, sizeof(buf), 0, 0, false};
 	int			n;
+	bool		guard_ok;
 
-	sink.len = 0;
-	sink.calls = 0;
-	n = ap_tags_split(in, strlen(in), collect_tag, &sink);
-	ok(n == want_n && sink.calls == want_n,
-	   "tags of '%s': %d emitted (got %d, %d calls)", in, want_n, n, sink.calls);
+	n = split_tags(in, strlen(in), collect_tag, &sink, &guard_ok);
+	ok(n == want_n && sink.calls == want_n && guard_ok,
+	   "tags of '%s': %d emitted (got %d, %d calls), within scratch",
+	   in, want_n, n, sink.calls);
 	is_str(sink.buf, sink.len, want, "tags of '%s' are [%s]", in, want);
 }
 
@@ -289,14 +401,68 @@ test_tags(void)
 			   "caf\xC3\xA9|CAF\xC3\x89");
 	check_tags("\xE6\x9D\xB1\xE4\xBA\xAC; \xE6\x9D\xB1\xE4\xBA\xAC ", 1,
 			   "\xE6\x9D\xB1\xE4\xBA\xAC");
+	/* the same tag: ASCII letters folded, nothing else ('@' is not '`') */
+	check_tags("Buyer;bUYER;Buyers;buyer;a-b;a_b;@;`;[;{", 8,
+			   "Buyer|Buyers|a-b|a_b|@|`|[|{");
+	check_tags("z;b;B;a;b;Z;c;A", 4, "z|b|a|c");
 
-	ok(ap_tag_equal("Buyer", 5, "bUYER", 5), "tag_equal folds ASCII case");
-	ok(!ap_tag_equal("Buyer", 5, "Buyers", 6), "tag_equal: lengths differ");
-	ok(!ap_tag_equal("a-b", 3, "a_b", 3), "tag_equal: punctuation differs");
-	ok(!ap_tag_equal("\xC3\xA9", 2, "\xC3\x89", 2),
-	   "tag_equal: non-ASCII not folded");
-	ok(ap_tag_equal("", 0, "", 0), "tag_equal: empty equals empty");
-	ok(!ap_tag_equal("@", 1, "`", 1), "tag_equal: '@' is not '`'");
+	ok(ap_tags_scratch_size(NULL, 0) == 0, "no scratch for an empty value");
+	ok(ap_tags_scratch_size(" ;;" NBSP "; ", 7) == 0, "no scratch for blank tags");
+	ok(ap_tags_scratch_size("a;b;A", 5) == 3 * ap_tags_scratch_size("a", 1) &&
+	   ap_tags_scratch_size("a", 1) > 0, "scratch grows with the tags, duplicates included");
+}
+
+static void
+on_alarm(int sig)
+{
+	static const char msg[] =
+		"not ok - tags: 400,000 tags not split within 120 s (quadratic?)\n";
+
+	(void) sig;
+	if (write(1, msg, sizeof(msg) - 1) < 0)
+		_exit(2);
+	_exit(1);
+}
+
+/*
+ * Big enough that comparing each tag with the earlier ones (the old
+ * quadratic splitter: 8e10 comparisons here, many minutes) cannot pass,
+ * while sorting takes a fraction of a second; the alarm turns a hang into
+ * a failure.  200,000 distinct tags, then each again in reverse order and
+ * in other cases, so every run of equals has later spellings to drop.
+ */
+static void
+test_tags_big(void)
+{
+	const long	ndistinct = 200000;
+	size_t		size = (size_t) ndistinct * 2 * 12 + 1;
+	char	   *s = malloc(size);
+	char	   *want = malloc(size);
+	size_t		len = 0;
+	size_t		wantlen = 0;
+	tag_sink	sink = {malloc(size), size, 0, 0, false};
+	bool		guard_ok;
+	int			n;
+	long		i;
+
+	for (i = 0; i < ndistinct; i++)
+	{
+		len += sprintf(s + len, "Tag%ld;", i);
+		wantlen += sprintf(want + wantlen, i > 0 ? "|Tag%ld" : "Tag%ld", i);
+	}
+	for (i = ndistinct - 1; i >= 0; i--)
+		len += sprintf(s + len, i % 2 ? " tag%ld ;" : "TAG%ld;", i);
+	fflush(stdout);				/* the handler writes past stdio */
+	signal(SIGALRM, on_alarm);
+	alarm(120);
+	n = split_tags(s, len, collect_tag, &sink, &guard_ok);
+	alarm(0);
+	ok(n == ndistinct && sink.calls == ndistinct && guard_ok && !sink.overflow &&
+	   sink.len == wantlen && memcmp(sink.buf, want, wantlen) == 0,
+	   "tags: 400,000 tags, 200,000 kept with first spelling in order (%d)", n);
+	free(sink.buf);
+	free(want);
+	free(s);
 }
 
 static void
@@ -339,6 +505,7 @@ main(void)
 	test_email_key();
 	test_parse_range();
 	test_tags();
+	test_tags_big();
 	test_names_equal();
 	return done_testing();
 }
