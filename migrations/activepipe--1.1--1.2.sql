@@ -265,7 +265,8 @@ CREATE PROCEDURE @extschema@.activepipe_prune_history(user_id bigint DEFAULT NUL
 	INOUT pruned bigint DEFAULT NULL)
 LANGUAGE plpgsql AS $fn$
 DECLARE
-	days int := pg_catalog.current_setting('activepipe.history_days')::int;
+	/* the setting may not be defined yet: the library loads on first use */
+	days int := COALESCE(pg_catalog.current_setting('activepipe.history_days', true), '90')::int;
 	cutoff timestamptz;
 	ev record;
 	n bigint;

@@ -51,7 +51,8 @@ ap_history_event(const ApBinding *b, int64 user_id, int64 event_id,
 	bool		import = strcmp(kind, "import") == 0;
 	Datum		d;
 
-	if (ap_spi_run(b, AP_Q_EVENT_FIND, 2, types, values, NULL, true) != 1)
+	/* not read-only: a fresh snapshot, after the tenant lock an undo took */
+	if (ap_spi_run(b, AP_Q_EVENT_FIND, 2, types, values, NULL, false) != 1)
 		event_not_found(kind, event_id);
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;

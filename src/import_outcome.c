@@ -343,7 +343,8 @@ ap_summary_reload(ApSummary *s, const ApBinding *b, int64 user_id,
 	MemoryContext old;
 	uint64		i;
 
-	ap_spi_run(b, AP_Q_HISTORY_SHOWN, 2, types, values, NULL, true);
+	/* not read-only: the import's own snapshot predates the rows it wrote */
+	ap_spi_run(b, AP_Q_HISTORY_SHOWN, 2, types, values, NULL, false);
 	old = MemoryContextSwitchTo(s->cxt);
 	s->nshown = 0;
 	for (i = 0; i < SPI_processed; i++)

@@ -364,7 +364,7 @@ activepipe_match_indexes(PG_FUNCTION_ARGS)
 					 errmsg("unknown phone region \"%s\"", code),
 					 errhint("Use an ISO 3166 code such as AU, NZ, GB or US.")));
 	}
-	InitMaterializedSRF(fcinfo, 0);
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	SPI_connect();
 	b = ap_binding_load(fcinfo);
 	rel = relation_open(b->relid, AccessShareLock);

@@ -66,7 +66,7 @@ SELECT activepipe_import_preview(91, (SELECT csv FROM chunk_file)) - 'rows' - 'e
 
 SELECT is((SELECT s FROM chunk_preview),
 	'{"new": 1000, "matched": 7012, "skipped": 0, "updated": 5501, "conflicts": 0, "overwrite": false,
-	  "unchanged": 1511, "total_rows": 8012, "ignored_columns": [], "ignored_columns_total": 0}'::jsonb,
+	  "unchanged": 1511, "total_rows": 8012, "rows_omitted": 0, "ignored_columns": [], "ignored_columns_total": 0}'::jsonb,
 	'preview counts');
 
 SELECT is(

@@ -121,7 +121,7 @@ SELECT is(jsonb_build_array((pg_temp.fc('tab', 'tab@example.com')).first_name, p
 -- quoted_newlines.csv: line numbers count the lines a quoted field spans
 SELECT is(plan, '[[2, "new", null, null, null], [4, "new", null, null, null], [7, "skip", null, null, "no match key"], [9, "new", null, null, null]]',
 	'quoted_newlines.csv: rows begin on lines 2, 4, 7 and 9') FROM fmt WHERE name = 'quoted_newlines';
-SELECT is(s->'rows', '[{"line": 7, "action": "skip", "contact_id": null, "matched_by": null, "reason": "no match key"}]',
+SELECT is(s->'rows', '[{"line": 7, "action": "skip", "contact_id": null, "matched_by": null, "reason": "no match key", "reason_code": "no_match_key", "field": null, "conflicts": null}]',
 	'quoted_newlines.csv: the summary reports the skipped row at its physical line') FROM fmt WHERE name = 'quoted_newlines';
 SELECT is((pg_temp.fc('quoted_newlines', 'q1@example.com')).street_address, E'Unit 4\n1 Long Rd',
 	'quoted_newlines.csv: a two-line address is stored as written');
@@ -211,7 +211,7 @@ FROM enc_commit e WHERE label = 'UTF-16LE';
 
 SELECT is(pg_temp.try(format('SELECT public.activepipe_import_preview(972001, %L::bytea)->''rows''',
 		pg_temp.utf16(E'email,firstname\r\nzoe@example.com,Zoë \U0001F600\r\n,nokey\r\n', false))),
-	'[{"line": 3, "action": "skip", "contact_id": null, "matched_by": null, "reason": "no match key"}]',
+	'[{"line": 3, "action": "skip", "contact_id": null, "matched_by": null, "reason": "no match key", "reason_code": "no_match_key", "field": null, "conflicts": null}]',
 	'UTF-16LE: CRLF lines and a surrogate pair decode, lines count as in the text');
 
 -- bytes that are no text

@@ -1,7 +1,7 @@
 -- Match keys through SQL (issue 3): activepipe_phone_key and
 -- activepipe_email_key, the default region and its setting.
 BEGIN;
-SELECT plan(41);
+SELECT plan(42);
 
 -- one AU mobile, every spelling of the contract, one key
 SELECT is(public.activepipe_phone_key('0412 345 678'), '+61412345678', 'AU mobile, national form');
@@ -14,7 +14,8 @@ SELECT is(public.activepipe_phone_key('+61 (0)412 345 678'), '+61412345678', 'AU
 SELECT is(public.activepipe_phone_key('0412-345-678'), '+61412345678', 'AU mobile, dashes');
 SELECT is(public.activepipe_phone_key('  0412.345.678  '), '+61412345678', 'AU mobile, dots and blanks');
 SELECT is(public.activepipe_phone_key('0412 345 678', 'AU'), '+61412345678', 'AU mobile, region given');
-SELECT is(public.activepipe_phone_key('0412 345 678', NULL), '+61412345678', 'NULL region: the default region');
+SELECT is(public.activepipe_phone_key('0412 345 678', NULL), NULL, 'NULL region: no key (the region form is STRICT; the one-argument form reads the default region)');
+SELECT is(public.activepipe_phone_key('0412 345 678'), '+61412345678', 'one argument: the default region');
 -- AU landlines
 SELECT is(public.activepipe_phone_key('(02) 9876 5432'), '+61298765432', 'AU landline, (02)');
 SELECT is(public.activepipe_phone_key('+61 2 9876 5432'), '+61298765432', 'AU landline, +61 2');

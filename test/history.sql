@@ -1,0 +1,157 @@
+-- Import history (issue 15): the kept report of each commit (rows,
+-- value-level changes and conflicts, the result file), the contacts each
+-- export sent, and undo: back to byte-identical rows, refusing contacts
+-- changed since, once only, in either order.  Pruning, cancellation and
+-- pg_dump are in test/scripts/history.sh.
+BEGIN;
+SELECT plan(35);
+
+INSERT INTO users (id) VALUES (1501), (1502), (1503), (1504);
+INSERT INTO contacts (id, user_id, first_name, last_name, email, mobile, city) VALUES
+	(150101, 1501, 'Noah', 'Martin', 'noah@x.com', NULL, NULL),
+	(150102, 1501, 'Ava', 'Lee', 'ava@x.com', '0412 150 102', 'Perth'),
+	(150103, 1501, 'Eli', 'Ng', E'eli@x.com', NULL, E'\t'),
+	(150201, 1502, 'Noah', 'Other', 'noah@x.com', NULL, NULL);
+INSERT INTO contact_integrations (user_id, contact_id, payload_json, last_imported_at, updated_at) VALUES
+	(1501, 150101, '{"status": "old", "minbeds": 3, "tags": ["a"], "custom": 1}', '2025-01-01', '2025-01-02');
+
+-- every table's rows of a tenant, exactly (xmin aside)
+CREATE FUNCTION pg_temp.rows(uid bigint) RETURNS text LANGUAGE sql AS $$
+	SELECT (SELECT coalesce(string_agg(c::text, '|' ORDER BY c.id), '') FROM contacts c WHERE c.user_id = uid)
+		|| ' || ' ||
+		(SELECT coalesce(string_agg(ci::text, '|' ORDER BY ci.id), '') FROM contact_integrations ci WHERE ci.user_id = uid) $$;
+CREATE TEMP TABLE before AS SELECT pg_temp.rows(1501) AS r;
+
+CREATE TEMP TABLE run1 AS SELECT activepipe_import_commit(1501,
+	E'email,firstname,mobile,city,status,minbeds,tags,Notes\n'
+	'noah@x.com,Noel,,Sydney,new,4,a;b,keep\n'
+	'ava@x.com,Ava,,Bondi,lead,,,\n'
+	'eli@x.com,Eli,0412 150 103,Manly,,,,\n'
+	'zoe@x.com,Zoe,0412 150 104,Perth,new,,,\n'
+	',Walk-in,,,,,,x\n', false, 'june.csv') AS s;
+CREATE TEMP TABLE ev1 AS SELECT (s ->> 'event_id')::bigint AS id FROM run1;
+
+-- 1. the report: every row, with its changes
+SELECT results_eq(
+	$$SELECT line, action, matched_by, reason_code, field FROM activepipe_import_report(1501, (SELECT id FROM ev1))$$,
+	$$VALUES (2, 'conflict', 'email', 'conflict', 'firstname'), (3, 'update', 'email', NULL, NULL),
+	         (4, 'update', 'email', NULL, NULL), (5, 'new', NULL, NULL, NULL),
+	         (6, 'skip', NULL, 'no_match_key', NULL)$$,
+	'the report has every row of the file: line, action, key, reason code and field');
+SELECT is((SELECT conflicts FROM activepipe_import_report(1501, (SELECT id FROM ev1)) WHERE line = 2),
+	'{"firstname": {"file": "Noel", "stored": "Noah"}}'::jsonb,
+	'a conflict names the differing field with the file''s and the stored value');
+SELECT is((SELECT changes FROM activepipe_import_report(1501, (SELECT id FROM ev1)) WHERE line = 2),
+	'{"tags": {"old": ["a"], "new": ["a", "b"]}, "status": {"old": "old", "new": "new"}, "minbeds": {"old": 3, "new": 4}}'::jsonb,
+	'a conflict row still stores its integration fields, each change with old and new');
+SELECT is((SELECT changes FROM activepipe_import_report(1501, (SELECT id FROM ev1)) WHERE line = 4),
+	'{"city": {"old": null, "new": "Manly"}, "mobile": {"old": null, "new": "0412 150 103"}}'::jsonb,
+	'identity changes: old and new (a blank old value is null)');
+SELECT is((SELECT contact_id FROM activepipe_import_report(1501, (SELECT id FROM ev1)) WHERE line = 5),
+	(SELECT id FROM contacts WHERE user_id = 1501 AND email = 'zoe@x.com'),
+	'a new row names the contact it made');
+SELECT is((SELECT conflicts || coalesce(changes, '{}') FROM activepipe_import_plan(1501,
+	E'email,firstname\nnoah@x.com,Nate\n') WHERE line = 2),
+	'{"firstname": {"file": "Nate", "stored": "Noah"}}'::jsonb, 'the plan names conflict values the same way');
+SELECT is((SELECT s -> 'rows' -> 0 -> 'conflicts' FROM run1),
+	'{"firstname": {"file": "Noel", "stored": "Noah"}}'::jsonb, 'so does the summary');
+
+-- the result file: the five columns, then the cells as uploaded for conflicts and skips
+SELECT is(activepipe_import_report_csv(1501, (SELECT id FROM ev1)),
+	E'line,action,contact_id,matched_by,reason,email,firstname,mobile,city,status,minbeds,tags,Notes\r\n'
+	'2,conflict,150101,email,conflict: firstname differs,noah@x.com,Noel,,Sydney,new,4,a;b,keep\r\n'
+	'3,update,150102,email,\r\n'
+	'4,update,150103,email,\r\n'
+	'5,new,' || (SELECT id FROM contacts WHERE user_id = 1501 AND email = 'zoe@x.com') || E',,\r\n'
+	'6,skip,,,no match key,,Walk-in,,,,,,x\r\n',
+	'the result file: outcome columns, then the original header and cells of conflicts and skips');
+
+-- another tenant's event reads like none at all
+SELECT throws_ok(format('SELECT * FROM activepipe_import_report(1502, %s)', (SELECT id FROM ev1)), 'P0002',
+	format('import event %s not found', (SELECT id FROM ev1)), 'another tenant''s event id: not found (P0002)');
+SELECT throws_ok('SELECT * FROM activepipe_import_report(1501, 999999)', 'P0002',
+	'import event 999999 not found', 'a missing event id: the same words');
+SELECT throws_ok(format('SELECT activepipe_import_undo(1502, %s)', (SELECT id FROM ev1)), 'P0002', NULL,
+	'another tenant cannot undo it');
+SELECT throws_ok(format('SELECT activepipe_import_report_csv(1502, %s)', (SELECT id FROM ev1)), 'P0002', NULL,
+	'nor download its report');
+
+-- 3. undo: a preview writes nothing and says what undo would do
+CREATE TEMP TABLE mid AS SELECT pg_temp.rows(1501) AS r;
+SELECT is(activepipe_import_undo_preview(1501, (SELECT id FROM ev1)) - 'undone_event_id',
+	'{"status": "preview", "restored": 3, "deleted": 1, "conflicts": 0, "rows_omitted": 0, "rows": []}'::jsonb,
+	'undo preview: 3 contacts to restore, 1 to delete');
+SELECT is(pg_temp.rows(1501), (SELECT r FROM mid), 'undo preview writes nothing');
+CREATE TEMP TABLE undo1 AS SELECT activepipe_import_undo(1501, (SELECT id FROM ev1)) AS u;
+SELECT is((SELECT u - 'event_id' - 'undone_event_id' FROM undo1),
+	'{"status": "undone", "restored": 3, "deleted": 1, "conflicts": 0, "rows_omitted": 0, "rows": []}'::jsonb,
+	'undo: 3 restored, 1 deleted');
+SELECT is(pg_temp.rows(1501), (SELECT r FROM before),
+	'after undo every contact and profile row of the tenant is byte-identical to before the commit');
+SELECT is((SELECT event_type || ':' || (summary ->> 'undone_event_id') FROM integration_events
+	WHERE id = (SELECT (u ->> 'event_id')::bigint FROM undo1)),
+	'undo:' || (SELECT id FROM ev1), 'an undo event is logged, pointing at the undone import');
+SELECT is(activepipe_import_undo(1501, (SELECT id FROM ev1)) - 'undone_event_id' - 'undone_by',
+	'{"status": "already undone", "restored": 0, "deleted": 0, "conflicts": 0, "rows_omitted": 0, "rows": []}'::jsonb,
+	'a second undo changes nothing and says so');
+SELECT is(pg_temp.rows(1501), (SELECT r FROM before), '... and indeed changed nothing');
+
+-- an app edit since the import: that contact is left as it is, a conflict
+CREATE TEMP TABLE run2 AS SELECT (activepipe_import_commit(1501,
+	E'email,city,status\nnoah@x.com,Sydney,s2\nava@x.com,,s2\n') ->> 'event_id')::bigint AS id;
+UPDATE contacts SET last_name = 'Edited' WHERE id = 150102;
+CREATE TEMP TABLE after_edit AS SELECT pg_temp.rows(1501) AS r;
+SELECT is(activepipe_import_undo(1501, (SELECT id FROM run2)) - 'event_id' - 'undone_event_id',
+	'{"status": "undone", "restored": 1, "deleted": 0, "conflicts": 1, "rows_omitted": 0,
+	  "rows": [{"contact_id": 150102, "action": "conflict", "reason": "changed since import"}]}'::jsonb,
+	'undo after an app edit: the edited contact is a conflict, the other restored');
+SELECT is((SELECT last_name || ' ' || (SELECT payload_json ->> 'status' FROM contact_integrations WHERE contact_id = 150102)
+	FROM contacts WHERE id = 150102), 'Edited s2', 'the edited contact keeps the edit and the import''s values');
+SELECT is((SELECT city || ' ' || (SELECT payload_json ->> 'status' FROM contact_integrations WHERE contact_id = 150101)
+	FROM contacts WHERE id = 150101), NULL, 'the other contact is back as it was (no city, status old)');
+SELECT is((SELECT payload_json ->> 'status' FROM contact_integrations WHERE contact_id = 150101), 'old',
+	'... its payload too');
+
+-- a card save since the import is a change too; an export's stamp is not
+CREATE TEMP TABLE run3 AS SELECT (activepipe_import_commit(1501,
+	E'email,status\nnoah@x.com,s3\n') ->> 'event_id')::bigint AS id;
+SELECT activepipe_export(1501, ARRAY[150101]);
+SELECT is((activepipe_import_undo_preview(1501, (SELECT id FROM run3)) ->> 'restored')::int, 1,
+	'an export since the import (last_exported_at) is not a change');
+SELECT activepipe_card_save(1501, 150101, '{"source": "card"}');
+SELECT is((activepipe_import_undo_preview(1501, (SELECT id FROM run3)) ->> 'conflicts')::int, 1,
+	'a card save since the import is');
+
+-- 5. exports keep the contacts they sent
+CREATE TEMP TABLE exp AS SELECT activepipe_export(1501, ARRAY[150103, 150101, 150101]) AS csv;
+SELECT results_eq(
+	$$SELECT * FROM activepipe_export_report(1501, (SELECT max(id) FROM integration_events WHERE user_id = 1501 AND event_type = 'export'))$$,
+	$$VALUES (150101::bigint), (150103::bigint)$$, 'activepipe_export_report lists the contacts the export sent');
+SELECT throws_ok(format('SELECT * FROM activepipe_export_report(1501, %s)', (SELECT id FROM ev1)), 'P0002', NULL,
+	'an import is not an export');
+
+-- two imports touching the same contacts: newest first restores the state before both
+INSERT INTO contacts (id, user_id, first_name, email) VALUES (150301, 1503, 'Ida', 'ida@x.com');
+CREATE TEMP TABLE before3 AS SELECT pg_temp.rows(1503) AS r;
+CREATE TEMP TABLE a3 AS SELECT (activepipe_import_commit(1503, E'email,city,status\nida@x.com,Perth,one\nnew3@x.com,,one\n') ->> 'event_id')::bigint AS id;
+CREATE TEMP TABLE mid3 AS SELECT pg_temp.rows(1503) AS r;
+CREATE TEMP TABLE b3 AS SELECT (activepipe_import_commit(1503, E'email,mobile,status\nida@x.com,0412 150 301,two\nnew3@x.com,0412 150 302,two\n', true) ->> 'event_id')::bigint AS id;
+SELECT is((activepipe_import_undo_preview(1503, (SELECT id FROM a3)) ->> 'conflicts')::int, 2,
+	'the older import first: the contacts the newer one changed are conflicts');
+SELECT lives_ok(format('SELECT activepipe_import_undo(1503, %s)', (SELECT id FROM b3)), 'undo the newer import');
+SELECT is(pg_temp.rows(1503), (SELECT r FROM mid3), '... back to the state between the two');
+SELECT is((activepipe_import_undo(1503, (SELECT id FROM a3)) ->> 'conflicts')::int, 0, 'then the older one, without conflicts');
+SELECT is(pg_temp.rows(1503), (SELECT r FROM before3), '... back to the state before both');
+
+-- the other order: older first refuses what the newer changed, and the newer still undoes
+INSERT INTO contacts (id, user_id, first_name, email) VALUES (150401, 1504, 'Jo', 'jo@x.com');
+CREATE TEMP TABLE a4 AS SELECT (activepipe_import_commit(1504, E'email,status\njo@x.com,one\n') ->> 'event_id')::bigint AS id;
+CREATE TEMP TABLE b4 AS SELECT (activepipe_import_commit(1504, E'email,status\njo@x.com,two\n') ->> 'event_id')::bigint AS id;
+SELECT is(activepipe_import_undo(1504, (SELECT id FROM a4)) ->> 'conflicts', '1',
+	'undoing the older import first: a conflict, nothing restored');
+SELECT is((SELECT payload_json ->> 'status' FROM contact_integrations WHERE user_id = 1504), 'two',
+	'... the newer import''s value stays');
+SELECT is(activepipe_import_undo(1504, (SELECT id FROM b4)) ->> 'restored', '1', 'the newer one still undoes');
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,126 @@
+-- Index-backed matching (issue 14): the DDL of the match indexes, and the
+-- choice between reading the whole tenant (scan) and reading the contacts
+-- that share a key with the file through those indexes (probe).  The
+-- answers of the two are compared on random files in
+-- test/scripts/match_property.sh.
+BEGIN;
+SELECT plan(22);
+
+INSERT INTO users (id) SELECT g FROM generate_series(1401, 1405) g;
+
+-- the DDL, for the DBA to run (\gexec in psql)
+SELECT results_eq($$SELECT * FROM activepipe_match_indexes()$$,
+	ARRAY['CREATE INDEX CONCURRENTLY IF NOT EXISTS contacts_activepipe_email_idx ON public.contacts (user_id, (public.activepipe_email_key(email::pg_catalog.text)))',
+	      'CREATE INDEX CONCURRENTLY IF NOT EXISTS contacts_activepipe_mobile_idx ON public.contacts (user_id, (public.activepipe_phone_key(mobile::pg_catalog.text, ''AU''::pg_catalog.text)))',
+	      'CREATE INDEX CONCURRENTLY IF NOT EXISTS contacts_activepipe_phone_idx ON public.contacts (user_id, (public.activepipe_phone_key(phone::pg_catalog.text, ''AU''::pg_catalog.text)))'],
+	'activepipe_match_indexes() gives the three statements for the bound table and the default region');
+SELECT is((SELECT count(*)::int FROM activepipe_match_indexes('nz') s WHERE s LIKE '%''NZ''%'), 2,
+	'a region argument names the phone keys'' region');
+SELECT throws_ok($$SELECT * FROM activepipe_match_indexes('XX')$$, '22023', 'unknown phone region "XX"',
+	'an unknown region: 22023');
+
+-- without the indexes, probe is refused and auto scans
+SET LOCAL activepipe.match_strategy = probe;
+SELECT throws_ok($$SELECT activepipe_import_preview(1401, E'email\na@x.com\n')$$, '55000',
+	'activepipe.match_strategy is "probe" but the match indexes are missing',
+	'probe without the indexes: 55000');
+SELECT throws_matching($$SELECT activepipe_import_preview(1401, E'email\na@x.com\n')$$,
+	'match indexes are missing', '... (message)');
+SET LOCAL activepipe.match_strategy = auto;
+SELECT lives_ok($$SELECT activepipe_import_preview(1401, E'email\na@x.com\n')$$, 'auto without the indexes: scans');
+
+-- the indexes, as the DBA makes them (CONCURRENTLY cannot run in this test's transaction)
+DO $$
+DECLARE s text;
+BEGIN
+	FOR s IN SELECT * FROM activepipe_match_indexes() LOOP
+		EXECUTE replace(s, 'CONCURRENTLY ', '');
+	END LOOP;
+END $$;
+SELECT is_empty($$SELECT * FROM activepipe_match_indexes()$$, 'with the indexes made, nothing is left to create');
+SELECT is((SELECT count(*)::int FROM activepipe_match_indexes('NZ')), 2,
+	'indexes of another region do not count: the NZ phone keys are still to create');
+
+-- the probe statements use them (the same expressions)
+DO $$
+DECLARE s text;
+BEGIN
+	SELECT statement INTO s FROM activepipe_statements() WHERE name = 'probe_email';
+	EXECUTE 'PREPARE probe_email(bigint, text[]) AS ' || s;
+	SELECT statement INTO s FROM activepipe_statements() WHERE name = 'probe_mobile';
+	EXECUTE 'PREPARE probe_mobile(bigint, text[]) AS ' || s;
+END $$;
+CREATE FUNCTION pg_temp.explain(sql text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN QUERY EXECUTE 'EXPLAIN (COSTS OFF) ' || sql;
+END $$;
+SELECT ok((SELECT bool_or(l ~ 'contacts_activepipe_email_idx') FROM pg_temp.explain($$EXECUTE probe_email(1401, ARRAY['a@x.com'])$$) l),
+	'the email probe reads contacts_activepipe_email_idx');
+SELECT ok((SELECT bool_or(l ~ 'contacts_activepipe_mobile_idx') FROM pg_temp.explain($$EXECUTE probe_mobile(1401, ARRAY['+61412000000'])$$) l),
+	'the mobile probe reads contacts_activepipe_mobile_idx');
+
+-- a tenant, and a file: the same plan either way
+INSERT INTO contacts (id, user_id, first_name, email, phone, mobile)
+SELECT 140100 + g, 1401, 'N' || g, CASE WHEN g % 3 <> 0 THEN 'n' || (g % 500) || '@x.com' END,
+	CASE WHEN g % 4 = 0 THEN '02 9' || lpad(g::text, 3, '0') || ' 0000' END,
+	CASE WHEN g % 5 = 0 THEN '0412 ' || lpad((g % 700)::text, 3, '0') || ' 000' END
+FROM generate_series(1, 2000) g;
+INSERT INTO contact_integrations (user_id, contact_id, payload_json)
+SELECT 1401, id, '{"status": "s"}' FROM contacts WHERE user_id = 1401 AND id % 2 = 0;
+ANALYZE contacts;
+CREATE TEMP TABLE f AS SELECT E'email,mobile,phone,firstname,status\n'
+	'n7@x.com,,,N7,a\n'
+	',0412 005 000,,N5,b\n'
+	',,02 9008 0000,N8,c\n'
+	'n7@x.com,0412 999 000,,Z,d\n'
+	',0412 999 000,,N,e\n'
+	'fresh@x.com,0412 005 000,,F,f\n'
+	'fresh@x.com,,02 9012 0000,F,g\n' AS csv;
+CREATE TEMP TABLE plans AS
+SELECT 'scan'::text AS strategy, p.* FROM f, LATERAL (SELECT set_config('activepipe.match_strategy', 'scan', true)) s,
+	LATERAL activepipe_import_plan(1401, f.csv) p;
+SET LOCAL activepipe.match_strategy = probe;
+INSERT INTO plans SELECT 'probe', p.* FROM f, activepipe_import_plan(1401, f.csv) p;
+SELECT is((SELECT count(*)::int FROM plans WHERE strategy = 'probe'), 7, 'probe: a row per row of the file');
+SELECT is_empty($$(SELECT line, action, contact_id, matched_by, reason, changes, conflicts, reason_code, field FROM plans WHERE strategy = 'scan'
+	EXCEPT SELECT line, action, contact_id, matched_by, reason, changes, conflicts, reason_code, field FROM plans WHERE strategy = 'probe')
+	UNION ALL (SELECT line, action, contact_id, matched_by, reason, changes, conflicts, reason_code, field FROM plans WHERE strategy = 'probe'
+	EXCEPT SELECT line, action, contact_id, matched_by, reason, changes, conflicts, reason_code, field FROM plans WHERE strategy = 'scan')$$,
+	'scan and probe give the same plan');
+SELECT is((SELECT activepipe_import_preview(1401, csv, true) FROM f),
+	(SELECT activepipe_import_preview(1401, csv, true) FROM f, LATERAL (SELECT set_config('activepipe.match_strategy', 'scan', true)) s),
+	'scan and probe give the same summary (overwrite)');
+SET LOCAL activepipe.match_strategy = probe;
+
+-- auto: a small file against a tenant the statistics know probes
+SET LOCAL activepipe.match_strategy = auto;
+CREATE TEMP TABLE scans AS SELECT pg_stat_get_xact_numscans('contacts_activepipe_email_idx'::regclass) AS n;
+SELECT lives_ok($$SELECT activepipe_import_preview(1401, E'email\nn7@x.com\n')$$, 'auto, one row against 2,000 contacts');
+SELECT cmp_ok(pg_stat_get_xact_numscans('contacts_activepipe_email_idx'::regclass), '>', (SELECT n FROM scans),
+	'... probes: the email index is scanned');
+UPDATE scans SET n = pg_stat_get_xact_numscans('contacts_activepipe_email_idx'::regclass);
+SELECT lives_ok(format('SELECT activepipe_import_preview(1401, %L)',
+	(SELECT E'email\n' || string_agg('k' || g || '@x.com', E'\n') FROM generate_series(1, 3000) g)),
+	'auto, 3,000 rows against 2,000 contacts');
+SELECT is(pg_stat_get_xact_numscans('contacts_activepipe_email_idx'::regclass), (SELECT n FROM scans),
+	'... scans the tenant: the index is not used');
+
+-- a key field kept in the payload has no index: probe is refused, auto scans
+INSERT INTO contacts_binding (mobile) VALUES (NULL);
+SELECT is((SELECT coalesce(string_agg(s, ' '), '') ~ 'mobile' FROM activepipe_match_indexes() s), false,
+	'an unbound field gets no index statement');
+SET LOCAL activepipe.match_strategy = probe;
+SELECT throws_ok($$SELECT activepipe_import_preview(1401, E'email,mobile\na@x.com,0412 000 001\n')$$, '55000', NULL,
+	'probe with a payload-held key in the file: 55000');
+SELECT lives_ok($$SELECT activepipe_import_preview(1401, E'email,firstname\na@x.com,A\n')$$,
+	'... a file without that key probes fine');
+DELETE FROM contacts_binding;
+
+-- the key functions an index holds are immutable; the setting-reading one is not
+SELECT is((SELECT provolatile FROM pg_proc WHERE oid = 'activepipe_phone_key(text,text)'::regprocedure), 'i',
+	'activepipe_phone_key(text, text) is IMMUTABLE');
+SELECT throws_ok($$CREATE INDEX ON contacts (activepipe_phone_key(mobile))$$, '42P17', NULL,
+	'an index on the one-argument phone key is refused (it reads a setting)');
+
+SELECT * FROM finish();
+ROLLBACK;

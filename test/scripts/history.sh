@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Import history across sessions and tools (issue 15): a cancelled undo
+# changes nothing; activepipe_prune_history removes old reports in short
+# transactions, and a pruned import says so (55000, naming the setting);
+# pg_dump and restore keep the reports, and an undo after the restore puts
+# the contacts back byte for byte.
+#
+#   bash test/scripts/history.sh            (PG* set to a running cluster)
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. test/scripts/reliability_lib.bash
+
+DB=ap_history
+DB2=ap_history_restored
+ROWS=${HISTORY_ROWS:-20000}
+work=$(mktemp -d "${TMPDIR:-/tmp}/ap-history.XXXXXX")
+trap 'rm -rf "$work"; dropdb --if-exists $DB >/dev/null 2>&1; dropdb --if-exists $DB2 >/dev/null 2>&1' EXIT
+crash_mark
+
+new_db $DB || { ok 1 "set up $DB"; done_testing; exit 1; }
+run $DB <<SQL
+INSERT INTO users (id) VALUES (1), (2), (3);
+INSERT INTO contacts (user_id, first_name, email, city)
+	SELECT 1, 'P' || g, 'p' || g || '@x.com', 'Town' || (g % 7) FROM generate_series(1, $ROWS) g;
+INSERT INTO contact_integrations (user_id, contact_id, payload_json)
+	SELECT 1, id, jsonb_build_object('status', 'old', 'minbeds', id % 5) FROM contacts WHERE id % 2 = 0;
+CREATE TABLE files (name text PRIMARY KEY, body text);
+INSERT INTO files SELECT 'big', E'email,city,status,minbeds\n'
+	|| string_agg('p' || g || '@x.com,New' || g || ',new,' || (g % 3), E'\n') || E'\n' FROM generate_series(1, $ROWS) g;
+CREATE FUNCTION rows_md5(uid bigint) RETURNS text LANGUAGE sql AS \$\$
+	SELECT md5((SELECT string_agg(c::text, '|' ORDER BY c.id) FROM contacts c WHERE c.user_id = uid)
+		|| (SELECT coalesce(string_agg(ci::text, '|' ORDER BY ci.id), '') FROM contact_integrations ci WHERE ci.user_id = uid)) \$\$;
+SQL
+before=$(q $DB "SELECT rows_md5(1)")
+ev=$(q $DB "SELECT activepipe_import_commit(1, body) ->> 'event_id' FROM files WHERE name = 'big'")
+[ -n "$ev" ]; ok $? "a $ROWS-row import committed (event $ev)"
+after=$(q $DB "SELECT rows_md5(1)")
+isnt "$after" "$before" "the import changed the tenant"
+
+# 1. a cancel mid-undo: another session holds a row the undo reaches in a
+#    late batch, so the undo has written earlier batches when it is
+#    cancelled; nothing of it remains
+late=$(q $DB "SELECT contact_id FROM contact_integrations WHERE user_id = 1 ORDER BY contact_id OFFSET $((ROWS * 4 / 10)) LIMIT 1")
+(psql -X -q -d $DB -c "BEGIN" -c "SELECT 1 FROM contact_integrations WHERE contact_id = $late FOR UPDATE" -c "SELECT pg_sleep(3)" -c "COMMIT" >/dev/null 2>&1) &
+sleep 0.5
+out=$(psql -X -q -At -d $DB -c "SET statement_timeout = '1s'" -c "SELECT activepipe_import_undo(1, $ev)" 2>&1)
+wait
+like "$out" "canceling statement due to statement timeout" "an undo cancelled halfway (blocked on a late batch) raises the cancel"
+is "$(q $DB "SELECT rows_md5(1)")" "$after" "a cancelled undo changes nothing"
+is "$(q $DB "SELECT count(*) FROM integration_events WHERE event_type = 'undo'")" 0 "... and logs nothing"
+is "$(q $DB "SELECT activepipe_import_undo(1, $ev) ->> 'status'")" undone "the undo then runs whole"
+is "$(q $DB "SELECT rows_md5(1)")" "$before" "... back to the rows before the import, byte for byte"
+
+# 2. pg_dump and restore keep reports and undo state
+q $DB "SELECT activepipe_export(1, ARRAY[1, 2, 3]::bigint[])" >/dev/null
+before2=$(q $DB "SELECT rows_md5(1)")
+ev2=$(q $DB "SELECT activepipe_import_commit(1, body) ->> 'event_id' FROM files WHERE name = 'big'")
+after2=$(q $DB "SELECT rows_md5(1)")
+report=$(q $DB "SELECT md5(string_agg(r::text, '|' ORDER BY r.line)) FROM activepipe_import_report(1, $ev2) r")
+"$PGBIN/pg_dump" -Fc -d $DB -f "$work/dump" 2>"$work/dump.err"
+ok $? "pg_dump -Fc"
+createdb $DB2 && "$PGBIN/pg_restore" -d $DB2 "$work/dump" 2>"$work/restore.err"
+ok $? "pg_restore into a new database"
+diag "$(head -c 400 "$work/restore.err")"
+is "$(q $DB2 "SELECT md5(string_agg(r::text, '|' ORDER BY r.line)) FROM activepipe_import_report(1, $ev2) r")" "$report" \
+	"the restored report equals the original"
+is "$(q $DB2 "SELECT string_agg(x::text, ',') FROM activepipe_export_report(1, (SELECT max(id) FROM integration_events WHERE event_type = 'export')) x")" "1,2,3" \
+	"the restored export report lists the contacts sent"
+is "$(q $DB2 "SELECT activepipe_import_undo(1, $ev) ->> 'status'")" "already undone" "the restored first import is still undone"
+is "$(q $DB2 "SELECT rows_md5(1)")" "$after2" "the restored contacts and profiles equal the dumped ones"
+is "$(q $DB2 "SELECT (activepipe_import_undo(1, $ev2) - 'event_id' - 'undone_event_id')::text")" \
+	"{\"rows\": [], \"status\": \"undone\", \"deleted\": 0, \"restored\": $ROWS, \"conflicts\": 0, \"rows_omitted\": 0}" \
+	"an undo after the restore restores every contact"
+is "$(q $DB2 "SELECT rows_md5(1)")" "$before2" "... back to the rows before the import, byte for byte"
+nid=$(q $DB2 "SELECT max(id) FROM integration_events")
+is "$(q $DB2 "SELECT activepipe_import_commit(2, E'email\\nnew@x.com\\n') ->> 'event_id'")" "$((nid + 1))" \
+	"a new event after the restore continues the restored sequence"
+
+# 3. prune: reports older than activepipe.history_days go, in short transactions
+q $DB "UPDATE import_history SET created_at = now() - interval '100 days' WHERE event_id = $ev;
+	UPDATE export_contacts SET created_at = now() - interval '100 days'" >/dev/null
+n=$(psql -X -q -At -d $DB -c "CALL activepipe_prune_history()" 2>&1)
+is "$n" 2 "CALL activepipe_prune_history(): one import report and one export list older than 90 days"
+is "$(q $DB "SELECT count(*) FROM import_rows WHERE event_id = $ev") $(q $DB "SELECT count(*) FROM import_contacts WHERE event_id = $ev")" "0 0" \
+	"the pruned import's rows are gone"
+is "$(q $DB "SELECT count(*) > 0 FROM import_rows WHERE event_id = $ev2")" t "the recent import's report is kept"
+err=$(psql -X -q -At -d $DB -c "SELECT * FROM activepipe_import_report(1, $ev)" 2>&1)
+like "$err" "ERROR: +the report of import event $ev is no longer kept" "reporting a pruned import: a clear error"
+like "$(sqlerr $DB "SELECT activepipe_import_undo(1, $ev)")" "^55000" "undoing a pruned import: 55000"
+like "$err" "HINT: +Raise activepipe.history_days" "... with a hint naming activepipe.history_days"
+is "$(psql -X -q -At -d $DB -c "SET activepipe.history_days = 0" -c "CALL activepipe_prune_history()" 2>&1 | tail -1)" 0 \
+	"history_days = 0 keeps everything"
+q $DB "UPDATE import_history SET created_at = now() - interval '100 days' WHERE event_id = $ev2" >/dev/null
+log=$(psql -X -q -At -d $DB -c "SET log_statement = 'none'" -c "CALL activepipe_prune_history(2)" 2>&1)
+is "$log" 0 "activepipe_prune_history(user_id) prunes that tenant only"
+like "$(sqlerr $DB "BEGIN; CALL activepipe_prune_history(); COMMIT;")" "^2D000" \
+	"inside a transaction block it refuses (it commits between batches)"
+
+crash_check
+done_testing

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Peak backend memory of an import against the size of its file (issue 12,
+# item 1): under 4x for any file, keyless rows included.  The backend's
+# private memory (RssAnon in /proc/<pid>/status) is sampled every 20 ms
+# while the call runs; its peak, less what the same backend held just
+# before the call, is compared with the file's size.
+#
+#   bash test/scripts/memory.sh             (PG* set to a running cluster)
+#   MEMORY_KEYLESS_ROWS=2000000 MEMORY_TYPICAL_ROWS=100000 bash test/scripts/memory.sh
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. test/scripts/reliability_lib.bash
+
+DB=ap_memory
+KEYLESS=${MEMORY_KEYLESS_ROWS:-2000000}
+TYPICAL=${MEMORY_TYPICAL_ROWS:-50000}
+work=$(mktemp -d "${TMPDIR:-/tmp}/ap-memory.XXXXXX")
+chmod 755 "$work"
+trap 'rm -rf "$work"; dropdb --if-exists $DB >/dev/null 2>&1' EXIT
+crash_mark
+
+new_db $DB || { ok 1 "set up $DB"; done_testing; exit 1; }
+q $DB "INSERT INTO users (id) VALUES (1), (2)" >/dev/null
+
+# The files: keyless rows like ",x" (the review's 5.9 MB of 2M rows), and
+# typical ActivePipe rows of new people with every column.
+python3 - "$work" "$KEYLESS" "$TYPICAL" <<'PY'
+import random, sys
+work, keyless, typical = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+with open(f"{work}/keyless.csv", "w") as f:
+    f.write("email,firstname\n")
+    f.write(",x\n" * keyless)
+random.seed(7)
+head = ("firstname,lastname,email,phone,mobile,streetaddress,city,state,postcode,country,status,"
+        "sms_status,subscribed_at,unsubscribed_at,unsubscribed_reason,source,modified_at,"
+        "latest_interaction,buyertype,locations,propertytype,category,minbeds,maxbeds,minbaths,"
+        "maxbaths,minprice,maxprice,minparking,maxparking,minlandsize,maxlandsize,"
+        "minbuildingsize,maxbuildingsize,listingtype,tags")
+names = ["Ann", "Bob", "Cara", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jen"]
+with open(f"{work}/typical.csv", "w") as f:
+    f.write(head + "\n")
+    for i in range(typical):
+        n = random.choice(names)
+        f.write(",".join([n, f"Surname{i}", f"{n.lower()}.{i}@example.com", "",
+            f"04{i:08d}", f"{i} Long Street", "Sydney", "NSW",
+            "2000", "Australia", "subscribed", "subscribed", "2024-01-02", "", "", "Website",
+            "2025-06-01 10:00", "Opened: newsletter", "Buyer", "Bondi; Manly", "House", "Buy",
+            "2", "4", "1", "2", "\"$750,000\"", "$1.2m", "1", "2", "", "", "", "", "Sale",
+            "Buyer; Hot lead"]) + "\n")
+PY
+chmod 644 "$work"/*.csv
+q $DB "CREATE TABLE files (name text PRIMARY KEY, body text);
+	ALTER TABLE files ALTER COLUMN body SET STORAGE EXTERNAL;
+	INSERT INTO files SELECT n, pg_read_file('$work/' || n || '.csv') FROM unnest(ARRAY['keyless', 'typical']) n" >/dev/null
+ok $? "files loaded: $(du -k "$work/keyless.csv" | cut -f1) kB keyless, $(du -k "$work/typical.csv" | cut -f1) kB typical"
+
+rss() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
+
+# measure SQL: "peak_kb base_kb" of a fresh backend running SQL after a
+# warm-up call (library loaded, plans prepared)
+measure() {
+	local out="$work/measure.out" pid base peak v pp
+	: >"$out"
+	psql -X -q -At -d $DB -c "SELECT pg_backend_pid()" \
+		-c "SELECT activepipe_import_preview(1, E'email\\nwarm@x.com\\n') IS NOT NULL" \
+		-c "SELECT pg_sleep(0.6)" -c "$1" >"$out" 2>&1 &
+	pp=$!
+	while [ ! -s "$out" ] && kill -0 $pp 2>/dev/null; do sleep 0.02; done
+	pid=$(head -1 "$out")
+	sleep 0.4
+	base=$(rss "$pid")
+	peak=${base:-0}
+	while kill -0 $pp 2>/dev/null; do
+		v=$(rss "$pid")
+		[ -n "$v" ] && [ "$v" -gt "$peak" ] && peak=$v
+		sleep 0.02
+	done
+	wait $pp
+	grep -q ERROR "$out" && diag "$(grep ERROR "$out" | head -3)" >&2
+	echo "$peak ${base:-0}"
+}
+
+# check LABEL SQL FILE: peak growth under 4x the file
+check() {
+	local size kb peak base grew
+	size=$(q $DB "SELECT octet_length(body) FROM files WHERE name = '$3'")
+	read -r peak base <<<"$(measure "$2")"
+	grew=$(( (peak - base) * 1024 ))
+	diag "$1: file $((size / 1024)) kB, backend private memory $((base / 1024)) MB before, peak $((peak / 1024)) MB: grew $((grew / 1024)) kB = $(( grew * 100 / size ))% of the file"
+	[ "$base" -gt 0 ] && [ "$grew" -lt $((4 * size)) ]
+	ok $? "$1: peak memory grew by less than 4x the file"
+}
+
+check "preview, keyless file" "SELECT activepipe_import_preview(1, body) ->> 'skipped' FROM files WHERE name = 'keyless'" keyless
+check "commit, keyless file" "SELECT activepipe_import_commit(1, body) ->> 'skipped' FROM files WHERE name = 'keyless'" keyless
+check "plan, keyless file" "SELECT count(*) FROM files, activepipe_import_plan(1, body) WHERE name = 'keyless'" keyless
+check "preview, typical file" "SELECT activepipe_import_preview(2, body) ->> 'new' FROM files WHERE name = 'typical'" typical
+check "commit, typical file" "SELECT activepipe_import_commit(2, body) ->> 'new' FROM files WHERE name = 'typical'" typical
+is "$(q $DB "SELECT count(*) FROM contacts WHERE user_id = 2")" "$TYPICAL" "the typical commit made every contact"
+is "$(q $DB "SELECT skipped_count FROM integration_events WHERE user_id = 1")" "$KEYLESS" "the keyless commit skipped every row"
+
+crash_check
+done_testing
