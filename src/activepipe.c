@@ -53,11 +53,7 @@ _PG_init(void)
 							   "AU",
 							   PGC_USERSET, 0,
 							   check_region, NULL, NULL);
-#if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("activepipe");
-#else
-	EmitWarningsOnPlaceholders("activepipe");
-#endif
 }
 
 const ap_phone_region *
