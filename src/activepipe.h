@@ -23,6 +23,11 @@
 #error "activepipe needs PostgreSQL 15 or later"
 #endif
 
+/* PostgreSQL 16 moved the varlena macros (VARDATA_ANY, ...) to varatt.h */
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
