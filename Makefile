@@ -20,6 +20,21 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 EXTRA_CLEAN = test/regress_out test/unit/bin test/logs
 
 PG_CONFIG ?= pg_config
+
+# The oldest PostgreSQL the code builds against (it needs 15's
+# InitMaterializedSRF and MarkGUCPrefixReserved).  An older pg_config is
+# refused here, before PGXS compiles anything; src/activepipe.h repeats the
+# check for builds that bypass this Makefile, and test/scripts/versions.sh
+# checks that META.json, debian/pgversions and the docs claim the same.
+# No pg_config yet (a fresh machine before make deps): nothing to check.
+PG_MIN_MAJOR = 15
+PG_MAJOR_FOUND := $(shell $(PG_CONFIG) --version 2>/dev/null | sed -n 's/^PostgreSQL \([0-9][0-9]*\).*/\1/p')
+ifneq ($(PG_MAJOR_FOUND),)
+ifeq ($(shell [ $(PG_MAJOR_FOUND) -lt $(PG_MIN_MAJOR) ] && echo old),old)
+$(error activepipe needs PostgreSQL $(PG_MIN_MAJOR) or later, but $(PG_CONFIG) is PostgreSQL $(PG_MAJOR_FOUND); point PG_CONFIG at a newer one: make PG_CONFIG=/usr/lib/postgresql/NN/bin/pg_config)
+endif
+endif
+
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 

@@ -14,6 +14,16 @@ pgmajor() {
 PGV=${PG_MAJOR:-$(pgmajor)}
 [ -n "$PGV" ] || PGV=15
 
+# The oldest server activepipe builds against is the Makefile's
+# PG_MIN_MAJOR: the headers of an older one would only end in the build
+# refusing them, after a long install.
+min=$(sed -n 's/^PG_MIN_MAJOR[[:space:]]*=[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$(dirname "$0")/../Makefile")
+if [ -n "$min" ] && [ "$PGV" -lt "$min" ] 2>/dev/null; then
+	echo "deps.sh: PostgreSQL $PGV is too old: activepipe needs $min or later" \
+		"(install postgresql-$min or newer, or set PG_MAJOR)" >&2
+	exit 1
+fi
+
 want=(
 	"postgresql-$PGV"
 	"postgresql-server-dev-$PGV"

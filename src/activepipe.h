@@ -11,6 +11,23 @@
 
 #include "postgres.h"
 
+/*
+ * PostgreSQL 15 or later: InitMaterializedSRF and MarkGUCPrefixReserved
+ * are 15's, SPI_execute_plan_extended 14's.  The Makefile refuses an older
+ * pg_config before compiling anything; this stops builds that bypass it
+ * with one clear line instead of a page of implicit declarations.  The
+ * minimum is PG_MIN_MAJOR in the Makefile; test/scripts/versions.sh checks
+ * that this, META.json, debian/pgversions and the docs agree with it.
+ */
+#if PG_VERSION_NUM < 150000
+#error "activepipe needs PostgreSQL 15 or later"
+#endif
+
+/* PostgreSQL 16 moved the varlena macros (VARDATA_ANY, ...) to varatt.h */
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"

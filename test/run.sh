@@ -19,6 +19,18 @@ count_tap() {	# file -> adds its ok / not ok lines to the totals
 	failed=$((failed + nok))
 }
 
+# 0. Every command the suite runs, before anything runs: a missing one
+#    would otherwise surface as scores of failures of unrelated checks.
+. test/scripts/lib/tools.sh
+missing=$(missing_tools)
+if [ -n "$missing" ]; then
+	echo "not ok - commands the tests run are missing (install the packages, then rerun):"
+	printf '%s\n' "$missing" | sed 's/^/#   /'
+	echo
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 $SUDO make -s install >"$logdir/install.log" 2>&1 || { cat "$logdir/install.log"; echo "0 passed, 1 failed"; exit 1; }

@@ -108,7 +108,9 @@ for row in "${rows[@]}"; do
 	if [ ! -f "$file" ]; then
 		ok 1 "$desc"; diag "no such fixture $name"; continue
 	fi
-	xxd -p "$file" | tr -d '\n' >"$work/hex"
+	# od (coreutils) rather than xxd, which a minimal Debian lacks: an
+	# empty hex string would pass as an empty file and fail every check
+	od -An -v -tx1 "$file" | tr -d ' \n' >"$work/hex"
 	read -r mode exp_a exp_b <<<"$expected"
 	row_sql "$work/q.sql"
 	psql -X -q -At -d "$DB" -f "$work/q.sql" >"$work/out" 2>"$work/err"

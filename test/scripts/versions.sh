@@ -8,6 +8,12 @@
 # (PGXN requires three parts: 1.1 is 1.1.0); debian/changelog's top entry
 # carries it as the upstream part of the package version (1.1-1); the
 # newest docs/releases/<v>.md and the newest CHANGELOG.md heading name it.
+#
+# The oldest PostgreSQL is single-sourced too: PG_MIN_MAJOR in the
+# Makefile.  src/activepipe.h refuses older servers with the same number,
+# META.json (prereqs), debian/pgversions and the docs claim it, the C code
+# uses nothing newer, and no PG_VERSION_NUM branch for older servers is
+# left in src/.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -219,6 +225,68 @@ for f in scripts:
        "docs/releases/%s.md names every object migrations/%s creates or drops (%d)"
        % (target, f, len(names)),
        "not mentioned: %s" % ", ".join(unnamed))
+
+# --- the oldest PostgreSQL -------------------------------------------------
+# Server APIs src/ may call that older majors lack, with the first major
+# that has each: the minimum must be at least the newest one called.
+apis = {"InitMaterializedSRF": 15, "MarkGUCPrefixReserved": 15,
+        "SPI_execute_plan_extended": 14, "SPI_execute_extended": 14,
+        "pg_analyze_and_rewrite_fixedparams": 15, "makeStringInfoExt": 17}
+csrc = {"src/" + f: read("src/" + f) or ""
+        for f in sorted(os.listdir("src")) if f.endswith((".c", ".h"))}
+used = {a: v for a, v in apis.items() if any(re.search(r"\b%s\s*\(" % a, t) for t in csrc.values())}
+need = max(used.values()) if used else 0
+
+mk = read("Makefile") or ""
+m = re.search(r"^PG_MIN_MAJOR\s*=\s*(\d+)\s*$", mk, re.M)
+pgmin = int(m.group(1)) if m else None
+ok(pgmin is not None, "Makefile sets PG_MIN_MAJOR (%s)" % pgmin)
+# Without it, the checks below hold the claims to what the code needs.
+pgmin = pgmin or need
+ok(re.search(r"^ifeq \(\$\(shell \[ \$\(PG_MAJOR_FOUND\) -lt \$\(PG_MIN_MAJOR\) \]", mk, re.M)
+   is not None and mk.find("PG_MIN_MAJOR =") < mk.find("include $(PGXS)"),
+   "Makefile refuses a pg_config older than PG_MIN_MAJOR before including PGXS")
+
+# The C code: the guard, and nothing it calls newer than the minimum.
+hdr = csrc.get("src/activepipe.h", "")
+guard = r"#if\s+PG_VERSION_NUM\s*<\s*%d0000\s*\n#error\s+\"[^\"]*PostgreSQL %d or later" % (pgmin, pgmin)
+ok(re.search(guard, hdr) is not None,
+   "src/activepipe.h stops a build against PostgreSQL < %d with #error" % pgmin,
+   "expected: #if PG_VERSION_NUM < %d0000 / #error \"... PostgreSQL %d or later\"" % (pgmin, pgmin))
+ok(pgmin >= need,
+   "PG_MIN_MAJOR %d is at least what src/ calls needs (%s)"
+   % (pgmin, ", ".join("%s: %d" % kv for kv in sorted(used.items())) or "none known"),
+   "PostgreSQL %d is needed" % need)
+dead = []
+for path, text in csrc.items():
+    for no, line in enumerate(text.splitlines(), 1):
+        for op, val in re.findall(r"PG_VERSION_NUM\s*(<=|>=|<|>|==|!=)\s*(\d+)", line):
+            if int(val) <= pgmin * 10000 and not (
+                    path == "src/activepipe.h" and op == "<" and int(val) == pgmin * 10000):
+                dead.append("%s:%d: %s" % (path, no, line.strip()))
+ok(not dead, "src/ has no PG_VERSION_NUM branch for servers older than %d" % pgmin,
+   "\n".join(dead))
+
+# The claims.
+pgreq = str(((((meta.get("prereqs") or {}).get("runtime") or {}).get("requires") or {})
+             .get("PostgreSQL", "")))
+ok(pgreq == "%d.0.0" % pgmin,
+   "META.json prereqs.runtime.requires.PostgreSQL is %d.0.0" % pgmin, "it says %r" % pgreq)
+pgv = [l.strip() for l in (read("debian/pgversions") or "").splitlines()
+       if l.strip() and not l.startswith("#")]
+ok(pgv == ["%d+" % pgmin], "debian/pgversions is %d+" % pgmin, "it says %r" % pgv)
+docs = ["README.md"] + ["docs/" + f for f in sorted(os.listdir("docs")) if f.endswith(".md")]
+for path in ("README.md", "docs/scaling.md"):
+    ok(re.search(r"PostgreSQL\s+%d\s+or\s+later" % pgmin, read(path) or "") is not None,
+       "%s says PostgreSQL %d or later" % (path, pgmin))
+claims = []
+for path in docs + ["META.json", "debian/control.in"]:
+    for no, line in enumerate((read(path) or "").splitlines(), 1):
+        for v in re.findall(r"PostgreSQL\s+(\d+)(?:\s+or\s+(?:later|newer)|\s*\+|\s+and\s+(?:later|newer|above))", line):
+            if int(v) != pgmin:
+                claims.append("%s:%d: %s" % (path, no, line.strip()))
+ok(not claims, "no document claims another minimum PostgreSQL than %d" % pgmin,
+   "\n".join(claims))
 
 # --- CHANGELOG.md -----------------------------------------------------------
 cl = read("CHANGELOG.md") or ""
