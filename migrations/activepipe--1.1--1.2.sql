@@ -204,9 +204,9 @@ REVOKE ALL ON TABLE @extschema@.import_history, @extschema@.import_rows,
 SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.integration_events', 'INSERT',
 	'GRANT SELECT, INSERT, UPDATE ON TABLE @extschema@.import_history TO %s');
 SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.integration_events', 'INSERT',
-	'GRANT SELECT, INSERT, UPDATE ON TABLE @extschema@.import_rows TO %s');
+	'GRANT SELECT, INSERT ON TABLE @extschema@.import_rows TO %s');
 SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.integration_events', 'INSERT',
-	'GRANT SELECT, INSERT ON TABLE @extschema@.import_contacts TO %s');
+	'GRANT SELECT, INSERT, UPDATE ON TABLE @extschema@.import_contacts TO %s');
 SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.integration_events', 'INSERT',
 	'GRANT SELECT, INSERT ON TABLE @extschema@.export_contacts TO %s');
 

@@ -63,7 +63,7 @@ typedef struct ApChunkRow
  * statement each; they are dropped with the chunk, so an import never
  * holds the tenant's payloads, and its report is written as it goes.
  */
-#define CHUNK_ROWS 2048
+#define CHUNK_ROWS 1024
 
 typedef struct ApImport
 {
@@ -317,24 +317,33 @@ match_row(ApImport *im, ApChunkRow *row)
 	}
 }
 
-/* Describe what the merge did to ct, in the chunk's memory. */
+/* A jsonb built in the row's memory, copied to the chunk's (to be reported). */
+static Jsonb *
+keep(ApImport *im, Jsonb *jb)
+{
+	return memcpy(MemoryContextAlloc(im->chunkcxt, VARSIZE(jb)), jb, VARSIZE(jb));
+}
+
+/*
+ * Describe what the merge did to ct.  Building the jsonb leaves a few kB
+ * of parse state per row: it is built in the row's memory, only the
+ * result is kept with the chunk.
+ */
 static void
 describe(ApImport *im, ApOutcome *o, const ApContact *ct, const ApRowValues *rv,
 		 const void *old_ident, const ApPending *old_pending,
 		 const ApMergeResult *res)
 {
-	MemoryContext old = MemoryContextSwitchTo(im->chunkcxt);
-
 	o->action = (uint8) res->action;
 	o->why = res->why;
 	o->ambiguous = res->ambiguous;
 	o->conflict_mask = res->conflict_mask;
 	o->bad_mask = res->bad_mask;
 	if (res->conflict_mask)
-		o->conflicts = ap_conflict_values(ct, rv, res->conflict_mask);
+		o->conflicts = keep(im, ap_conflict_values(ct, rv, res->conflict_mask));
 	if (im->want_changes && (res->ident_changed || res->payload_changed))
-		o->changes = ap_change_values(&im->tenant, ct, old_ident, old_pending, res);
-	MemoryContextSwitchTo(old);
+		o->changes = keep(im, ap_change_values(&im->tenant, ct, old_ident,
+											   old_pending, res));
 }
 
 static void
@@ -371,6 +380,15 @@ import_row(ApImport *im, ApChunkRow *row, ApOutcome *o)
 	else
 	{
 		c = row->contact;
+		if (t->contacts[c].deleted)
+		{
+			/* found gone when an earlier chunk wrote it: nothing to apply */
+			o->contact = c;
+			o->matched_by = row->by;
+			o->action = AP_ACT_SKIP;
+			o->why = AP_WHY_DELETED;
+			return;
+		}
 		ap_tenant_payloads(t, &c, 1);	/* read with its chunk but for edge cases */
 	}
 	ct = &t->contacts[c];
@@ -384,10 +402,34 @@ import_row(ApImport *im, ApChunkRow *row, ApOutcome *o)
 	o->contact = c;
 	o->matched_by = row->by;
 	describe(im, o, ct, &row->rv, old_ident, old_pending, &res);
-	if (old_ident && old_ident != ct->ident && old_ident != ct->orig_ident)
-		pfree(old_ident);
-	if (old_pending && old_pending != ct->pending)
-		pfree(old_pending);
+	if (im->mode == AP_MODE_COMMIT &&
+		(ct->ident_dirty || ct->payload_dirty || (ct->is_new && !ct->inserted)))
+		ap_tenant_note_dirty(t, c);
+}
+
+/*
+ * The chunk is written (commit): rows whose contact the writes found
+ * deleted meanwhile are skipped, "contact deleted", and apply nothing.
+ */
+static void
+skip_deleted(ApImport *im)
+{
+	int			i;
+
+	if (im->tenant.ndeleted == 0)
+		return;
+	for (i = 0; i < im->nchunk; i++)
+	{
+		ApOutcome  *o = &im->outcome[i];
+
+		if (o->contact < 0 || !im->tenant.contacts[o->contact].deleted ||
+			o->action == AP_ACT_SKIP)
+			continue;
+		o->action = AP_ACT_SKIP;
+		o->why = AP_WHY_DELETED;
+		o->changes = NULL;
+		o->conflicts = NULL;
+	}
 }
 
 /* The chunk's keys, gathered for the probes. */
@@ -439,9 +481,20 @@ report_chunk(ApImport *im)
 		if (im->mode == AP_MODE_PLAN)
 			ap_plan_put(im->rsinfo, o, id, has_contact);
 		else if (im->history)
-			ap_history_row(im->history, o, id, has_contact,
-						   (o->action == AP_ACT_CONFLICT || o->action == AP_ACT_SKIP) ?
-						   cells_jsonb(row->raw, row->ends, row->ncells) : NULL);
+		{
+			Jsonb	   *cells = NULL;
+
+			/* kept for conflicts and skips, to fix and upload again */
+			if (o->action == AP_ACT_CONFLICT || o->action == AP_ACT_SKIP)
+			{
+				MemoryContext old = MemoryContextSwitchTo(im->rowcxt);
+
+				cells = keep(im, cells_jsonb(row->raw, row->ends, row->ncells));
+				MemoryContextSwitchTo(old);
+				MemoryContextReset(im->rowcxt);
+			}
+			ap_history_row(im->history, o, id, has_contact, cells);
+		}
 	}
 	if (im->history)
 		ap_history_rows_flush(im->history);
@@ -460,12 +513,13 @@ process_chunk(ApImport *im)
 	ApTenant   *t = &im->tenant;
 	MemoryContext old = MemoryContextSwitchTo(im->chunkcxt);
 	int32	   *want = palloc(sizeof(int32) * Max(im->nchunk, 1));
-	int32		first_new = t->ncontacts;
+	int32		first_new;
 	int			nwant = 0;
 	int			i;
 
 	if (t->strategy == AP_STRATEGY_PROBE)
 		probe_chunk(im);
+	first_new = t->ncontacts;
 	for (i = 0; i < im->nchunk; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -483,7 +537,11 @@ process_chunk(ApImport *im)
 		MemoryContextReset(im->rowcxt);
 	}
 	if (im->mode == AP_MODE_COMMIT)
+	{
 		ap_assign_ids(t, first_new);
+		ap_import_write(t, im->history);
+		skip_deleted(im);
+	}
 	report_chunk(im);
 	ap_tenant_drop_payloads(t);
 	im->nchunk = 0;
@@ -589,7 +647,7 @@ parse_file(ApImport *im)
 	MemoryContextDelete(csvcxt);
 }
 
-/* Write the commit and log its event. */
+/* Log the commit's event (its chunks are written). */
 static void
 finish_commit(ApImport *im, text *filename)
 {
@@ -597,9 +655,6 @@ finish_commit(ApImport *im, text *filename)
 	ApSummary  *s = &im->summary;
 	ApEventCounts counts;
 
-	ap_import_write(t, im->history);
-	if (t->ndeleted > 0 && im->history)
-		ap_history_reclassify(im->history, t, s);
 	counts.total_rows = s->total;
 	counts.new_count = s->counts[AP_ACT_NEW];
 	counts.updated_count = s->counts[AP_ACT_UPDATE];
@@ -653,6 +708,9 @@ init_import(ApImport *im, ApBinding *b, ApMode mode, int64 user_id,
 	im->outcome = MemoryContextAllocHuge(im->cxt, sizeof(ApOutcome) * CHUNK_ROWS);
 	ap_summary_init(&im->summary, im->cxt);
 	ap_tenant_init(&im->tenant, b, user_id, ap_default_region(), overwrite, im->cxt);
+	if (mode == AP_MODE_COMMIT)
+		im->tenant.pendcxt = AllocSetContextCreate(im->cxt, "activepipe import pending",
+												   ALLOCSET_DEFAULT_SIZES);
 }
 
 /*

@@ -139,7 +139,9 @@ typedef struct ApContact
 	ItemPointerData profile;	/* where the profile is; invalid when none */
 	uint16		ident_dirty;	/* identity fields the import changed */
 	bool		payload_dirty;
-	bool		is_new;
+	bool		is_new;			/* made by this import */
+	bool		inserted;		/* ... and written already (a commit) */
+	bool		in_dirty;		/* listed in ApTenant.dirty */
 	bool		resident;		/* payload read for the current chunk */
 	bool		deleted;		/* its row vanished before the commit wrote */
 } ApContact;
@@ -165,7 +167,6 @@ typedef struct ApKeyStr
 typedef struct ApKeyEntry
 {
 	ApKeyStr	key;
-	uint32		hash;
 	int32		contact;		/* -1: nobody holds it now */
 	List	   *holders;		/* all holders (ints) when more than one */
 	bool		probed;			/* its holders in the database were read */
@@ -219,12 +220,17 @@ typedef struct ApTenant
 	struct apids_hash *by_id;	/* probe: contacts read, by id */
 	struct apids_hash *profiles;	/* scan: profile tids, by contact id */
 	MemoryContext cxt;			/* lives for the import */
+	char	   *arena;			/* see ap_tenant_alloc */
+	size_t		arena_left;
+	MemoryContext pendcxt;		/* commit: pending edits, until written */
 	MemoryContext paycxt;		/* the resident payloads */
-	int32	   *resident;		/* contacts whose payloads are read */
-	int32		nresident;
-	int32		resident_cap;
-	ApWanted   *wanted;			/* the profiles being read, by tid */
+	ApWanted   *wanted;			/* the profiles read, by contact */
 	int32		nwanted;
+	int32		wanted_cap;
+	int32		reading;		/* wanted[reading..] are being read */
+	int32	   *dirty;			/* contacts changed since the last write */
+	int32		ndirty;
+	int32		dirty_cap;
 	int64		user_id;
 	const ApBinding *binding;
 	const ap_phone_region *region;
@@ -241,6 +247,7 @@ extern void ap_tenant_scan(ApTenant *t);
 extern int32 ap_tenant_add_row(ApTenant *t, TupleTableSlot *slot);
 extern void ap_tenant_track_ids(ApTenant *t);
 extern int32 ap_tenant_new_contact(ApTenant *t);
+extern void *ap_tenant_alloc(ApTenant *t, size_t len);
 extern void ap_tenant_payloads(ApTenant *t, const int32 *c, int n);
 extern const ApWanted *ap_tenant_profile_read(const ApTenant *t, int32 c);
 extern void ap_tenant_drop_payloads(ApTenant *t);
@@ -376,13 +383,12 @@ extern Jsonb *ap_summary_jsonb(const ApSummary *s, const ApSummaryHead *h,
 							   bool for_event);
 extern void ap_plan_put(ReturnSetInfo *rsinfo, const ApOutcome *o,
 						int64 contact_id, bool has_contact);
-extern void ap_summary_reload(ApSummary *s, const ApBinding *b, int64 user_id,
-							  int64 event_id);
 
 /* import_write.c */
 struct ApHistory;
 extern void ap_import_write(ApTenant *t, struct ApHistory *h);
 extern void ap_assign_ids(ApTenant *t, int32 from);
+extern void ap_tenant_note_dirty(ApTenant *t, int32 c);
 
 /* import_upload.c: raw upload bytes to text in the database encoding */
 extern char *ap_decode_upload(bytea *raw, size_t *outlen, const char **encoding);

@@ -65,6 +65,7 @@ struct ApHistory
 	int64		user_id;
 	int64		event_id;
 	MemoryContext cxt;			/* the accumulated columns */
+	MemoryContext scratch;		/* building one value; reset after each */
 	Columns		rows;
 	Columns		contacts;
 };
@@ -141,6 +142,8 @@ flush(ApHistory *h, Columns *c, ApQuery q, const Oid *coltypes, int ncols)
 	memset(c->v, 0, sizeof(c->v));
 	memset(c->isnull, 0, sizeof(c->isnull));
 	MemoryContextReset(h->cxt);
+	h->scratch = AllocSetContextCreate(h->cxt, "activepipe history value",
+									   ALLOCSET_DEFAULT_SIZES);
 }
 
 /*
@@ -163,6 +166,8 @@ ap_history_begin(const ApTenant *t, int64 event_id, Jsonb *header)
 	h->event_id = event_id;
 	h->cxt = AllocSetContextCreate(CurrentMemoryContext, "activepipe history",
 								   ALLOCSET_DEFAULT_SIZES);
+	h->scratch = AllocSetContextCreate(h->cxt, "activepipe history value",
+									   ALLOCSET_DEFAULT_SIZES);
 	values[0] = Int64GetDatum(h->user_id);
 	values[1] = Int64GetDatum(event_id);
 	values[2] = JsonbPGetDatum(header);
@@ -313,6 +318,24 @@ before_values(const ApTenant *t, const ApContact *ct, Jsonb *after)
 }
 
 /*
+ * build(t, ct, after) made in the scratch context (building a jsonb leaves
+ * parse state behind), copied into the columns' memory.
+ */
+static Jsonb *
+built(ApHistory *h, Jsonb *(*build) (const ApTenant *, const ApContact *, Jsonb *),
+	  const ApTenant *t, const ApContact *ct, Jsonb *after)
+{
+	MemoryContext old = MemoryContextSwitchTo(h->scratch);
+	Jsonb	   *jb = build(t, ct, after);
+	Jsonb	   *copy = MemoryContextAlloc(h->cxt, VARSIZE(jb));
+
+	memcpy(copy, jb, VARSIZE(jb));
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(h->scratch);
+	return copy;
+}
+
+/*
  * Keep what an undo needs of contact ct, which the commit wrote with
  * payload after: its profile as the commit read it just before writing
  * (ap_tenant_profile_read), the fields it changed as they were, and a hash
@@ -339,7 +362,7 @@ ap_history_contact(ApHistory *h, const ApTenant *t, const ApContact *ct,
 		was == NULL || was->imported_null);
 	put(c, HC_UPDATED, TimestampTzGetDatum(was ? was->updated_at : 0),
 		was == NULL || was->updated_null);
-	put(c, HC_BEFORE, JsonbPGetDatum(before_values(t, ct, after)), false);
+	put(c, HC_BEFORE, JsonbPGetDatum(built(h, before_values, t, ct, after)), false);
 	put(c, HC_HASH, Int64GetDatum(ap_contact_state_hash(t->binding, vals, lens, after)),
 		false);
 	c->n++;
@@ -355,38 +378,3 @@ ap_history_contacts_flush(ApHistory *h)
 	flush(h, &h->contacts, AP_Q_HISTORY_CONTACTS, types, HC_NCOLS);
 }
 
-/*
- * Rows whose contact was deleted while the commit ran become skips with
- * reason "contact deleted", in the report and in the summary: its counts,
- * and its first conflicts and skips, read back from the report.
- */
-void
-ap_history_reclassify(ApHistory *h, const ApTenant *t, ApSummary *s)
-{
-	Oid			types[3] = {INT8OID, INT8OID, INT8ARRAYOID};
-	Datum		values[3];
-	int64	   *ids = palloc(sizeof(int64) * Max(t->ndeleted, 1));
-	int			k = 0;
-	int32		c;
-	uint64		i;
-
-	for (c = 0; c < t->ncontacts; c++)
-		if (t->contacts[c].deleted)
-			ids[k++] = t->contacts[c].id;
-	values[0] = Int64GetDatum(h->user_id);
-	values[1] = Int64GetDatum(h->event_id);
-	values[2] = PointerGetDatum(ap_ids_array(ids, k));
-	ap_spi_run(h->b, AP_Q_HISTORY_RECLASSIFY, 3, types, values, NULL, false);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		char	   *was = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-		int			a;
-
-		for (a = 0; a < AP_NACTIONS; a++)
-			if (strcmp(was, ap_action_names[a]) == 0)
-				s->counts[a]--;
-		s->counts[AP_ACT_SKIP]++;
-	}
-	ap_summary_reload(s, h->b, h->user_id, h->event_id);
-	pfree(ids);
-}

@@ -23,8 +23,6 @@ extern void ap_history_rows_flush(ApHistory *h);
 extern void ap_history_contact(ApHistory *h, const ApTenant *t,
 							   const ApContact *ct, Jsonb *after);
 extern void ap_history_contacts_flush(ApHistory *h);
-extern void ap_history_reclassify(ApHistory *h, const ApTenant *t,
-								  ApSummary *s);
 
 /*
  * The state of a contact that an undo compares: its bound identity

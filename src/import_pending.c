@@ -112,7 +112,9 @@ ap_pending_merge(ApTenant *t, const ApPending *old, const ApFieldEdit *edits)
 		if (merged[f].kind == AP_EDIT_TEXT)
 			size += len_size(merged[f].len) + merged[f].len;
 	}
-	p = (ApPending *) MemoryContextAllocHuge(t->cxt, size);
+	/* a commit writes them at the end of the chunk: they go with the chunk */
+	p = t->pendcxt ? (ApPending *) MemoryContextAllocHuge(t->pendcxt, size) :
+		(ApPending *) ap_tenant_alloc(t, size);
 	p->set = p->text = 0;
 	d = p->data;
 	for (f = 0; f < AP_NFIELDS; f++)

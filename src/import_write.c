@@ -1,15 +1,19 @@
 /*
  * import_write.c
- *	  The writes of an import commit, set-based and batched: new contacts
- *	  by one INSERT ... SELECT FROM unnest(...) per batch, with ids drawn
- *	  beforehand (ap_assign_ids); changed identity fields by one UPDATE
- *	  ... FROM unnest(...) per batch; profiles (payload, last_imported_at)
- *	  by one upsert per batch.  Contacts a file left unchanged are not
- *	  written at all.
+ *	  The writes of an import commit, at the end of each chunk, set-based:
+ *	  the contacts the chunk's rows changed (ApTenant.dirty) are written in
+ *	  batches -- new contacts by one INSERT ... SELECT FROM unnest(...)
+ *	  with ids drawn beforehand (ap_assign_ids), changed identity fields by
+ *	  one UPDATE ... FROM unnest(...), profiles (payload, last_imported_at)
+ *	  by one upsert -- and then forget their pending edits.  Contacts a
+ *	  file leaves unchanged are not written at all.
  *
- * Every write checks what it touched: a contact deleted since the import
- * read it is marked deleted (its rows are reported as skipped), never
- * written again and never given a new profile.
+ * Writing each chunk while its payloads are in memory means no payload is
+ * read twice and no edits are held past their chunk.  Every write checks
+ * what it touched: a contact deleted since the import read it is marked
+ * deleted (its rows are reported as skipped), never written again and
+ * never given a new profile; a written contact is locked against a delete
+ * until the commit ends.
  */
 #include "activepipe.h"
 
@@ -19,6 +23,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "import.h"
 #include "import_history.h"
@@ -29,7 +34,7 @@
  * What the import calls blank, for the fill-blanks re-check in SQL: the
  * characters ap_trim (src/lib/normalize.c) trims, no-break space included
  * where the database encoding is UTF-8 (ap_trim knows it by its UTF-8
- * bytes).  test/import_blank.sql holds the two to the same answers.
+ * bytes).  test/hardening.sql holds the two to the same answers.
  */
 #define AP_BLANK_ASCII " \t\r\n\v\f"
 #define AP_BLANK_NBSP "\xC2\xA0"
@@ -41,26 +46,29 @@ blank_chars(void)
 							   AP_BLANK_ASCII AP_BLANK_NBSP : AP_BLANK_ASCII);
 }
 
-/* Which contacts a pass writes. */
-typedef bool (*ApWants) (const ApTenant *t, const ApContact *ct);
-
-static bool
-wants_insert(const ApTenant *t, const ApContact *ct)
+/* A contact the import made and has not written yet. */
+static inline bool
+unwritten_new(const ApContact *ct)
 {
-	return ct->is_new;
+	return ct->is_new && !ct->inserted;
 }
 
-static bool
-wants_update(const ApTenant *t, const ApContact *ct)
+/* Contact c changed: it is written at the end of the chunk (commit). */
+void
+ap_tenant_note_dirty(ApTenant *t, int32 c)
 {
-	return !ct->is_new && (ct->ident_dirty & t->binding->bound) != 0;
-}
+	ApContact  *ct = &t->contacts[c];
 
-/* Contacts whose profile may change; the payload decides. */
-static bool
-wants_profile(const ApTenant *t, const ApContact *ct)
-{
-	return !ct->deleted && (ct->is_new || ct->ident_dirty != 0 || ct->payload_dirty);
+	if (ct->in_dirty)
+		return;
+	if (t->ndirty == t->dirty_cap)
+	{
+		t->dirty_cap = Max(t->dirty_cap * 2, 1024);
+		t->dirty = t->dirty ? repalloc(t->dirty, sizeof(int32) * t->dirty_cap) :
+			MemoryContextAlloc(t->cxt, sizeof(int32) * t->dirty_cap);
+	}
+	t->dirty[t->ndirty++] = c;
+	ct->in_dirty = true;
 }
 
 static ArrayType *
@@ -126,36 +134,53 @@ identity_params(ApTenant *t, ApContact **batch, int n, bool only_dirty,
 	identity_arrays(batch, n, only_dirty, values + 2);
 }
 
-/*
- * Mark deleted the contacts of batch whose ids the statement did not
- * return (SPI_tuptable: one int8 column).  Returns how many.
- */
 static int
-mark_missing(ApTenant *t, ApContact **batch, int n)
+cmp_contact_id(const void *a, const void *b)
 {
-	int64	   *got = palloc(sizeof(int64) * Max(SPI_processed, 1));
+	int64		x = (*(ApContact *const *) a)->id;
+	int64		y = (*(ApContact *const *) b)->id;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The statement just run returned (id int8[, ctid]) of the contacts of
+ * batch it wrote: mark the others deleted, and note new profile tids.
+ */
+static void
+written(ApTenant *t, ApContact **batch, int n)
+{
+	SPITupleTable *tt = SPI_tuptable;
+	ApContact **sorted = palloc(sizeof(ApContact *) * n);
+	bool	   *seen = palloc0(sizeof(bool) * n);
 	uint64		i;
 	int			j;
-	int			missing = 0;
 
+	memcpy(sorted, batch, sizeof(ApContact *) * n);
+	qsort(sorted, n, sizeof(ApContact *), cmp_contact_id);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
+		ApContact	key;
+		ApContact  *kp = &key;
+		ApContact **hit;
 
-		got[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-											 SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	qsort(got, SPI_processed, sizeof(int64), ap_cmp_int64);
-	for (j = 0; j < n; j++)
-	{
-		if (bsearch(&batch[j]->id, got, SPI_processed, sizeof(int64), ap_cmp_int64))
+		key.id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+		hit = bsearch(&kp, sorted, n, sizeof(ApContact *), cmp_contact_id);
+		if (hit == NULL)
 			continue;
-		batch[j]->deleted = true;
-		t->ndeleted++;
-		missing++;
+		seen[hit - sorted] = true;
+		if (tt->tupdesc->natts > 1)
+			ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(tt->vals[i],
+																		tt->tupdesc, 2, &isnull)),
+							&(*hit)->profile);
 	}
-	pfree(got);
-	return missing;
+	for (j = 0; j < n; j++)
+		if (!seen[j] && !sorted[j]->deleted)
+		{
+			sorted[j]->deleted = true;
+			t->ndeleted++;
+		}
 }
 
 static void
@@ -185,15 +210,15 @@ write_updates(ApTenant *t, ApContact **batch, int n, ApHistory *h)
 	}
 	ap_spi_run(t->binding, t->overwrite ? AP_Q_IMPORT_UPDATE : AP_Q_IMPORT_FILL,
 			   nargs, types, values, NULL, false);
-	mark_missing(t, batch, n);
+	written(t, batch, n);
 }
 
 /*
- * The payload to store for ct, built from the payload read again now and
- * the pending edits; NULL when there is nothing to write.  Rows that
+ * The payload to store for ct, from its payload (resident for the chunk)
+ * and its pending edits; NULL when there is nothing to write.  Rows that
  * repeat a contact with contradicting values can end where the database
  * already is: such a payload is not written, unless the contact itself is
- * (new, or identity changed: it is stamped).
+ * (just made, or identity changed: it is stamped).
  */
 static Jsonb *
 profile_payload(const ApContact *ct, Jsonb *empty)
@@ -207,7 +232,7 @@ profile_payload(const ApContact *ct, Jsonb *empty)
 		ap_pending_edits(ct->pending, edits);
 		p = ap_payload_apply(ct->payload, edits, true, &bad);
 	}
-	if (p == NULL && !ct->is_new && ct->ident_dirty == 0)
+	if (p == NULL && !unwritten_new(ct) && ct->ident_dirty == 0)
 		return NULL;
 	return p ? p : ct->payload ? ct->payload : empty;
 }
@@ -218,20 +243,25 @@ write_profiles(ApTenant *t, ApContact **batch, int n, ApHistory *h)
 	Oid			types[3] = {INT8OID, INT8ARRAYOID, JSONBARRAYOID};
 	Datum		values[3];
 	Datum	   *d = palloc(sizeof(Datum) * n);
-	int32	   *idx = palloc(sizeof(int32) * n);
 	Jsonb	   *empty = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+	MemoryContext batchcxt = CurrentMemoryContext;
+	MemoryContext scratch = AllocSetContextCreate(batchcxt, "activepipe payload",
+												  ALLOCSET_DEFAULT_SIZES);
 	int			i,
 				kept = 0;
 
-	/* the payloads were dropped with their chunks: read this batch's again */
-	for (i = 0; i < n; i++)
-		idx[i] = batch[i] - t->contacts;
-	ap_tenant_payloads(t, idx, n);
 	for (i = 0; i < n; i++)
 	{
-		Jsonb	   *p = profile_payload(batch[i], empty);
+		Jsonb	   *p;
 
 		CHECK_FOR_INTERRUPTS();
+		/* building leaves parse state behind: only the payload is kept */
+		MemoryContextSwitchTo(scratch);
+		p = profile_payload(batch[i], empty);
+		MemoryContextSwitchTo(batchcxt);
+		if (p != NULL && p != empty && p != batch[i]->payload)
+			p = memcpy(palloc(VARSIZE(p)), p, VARSIZE(p));
+		MemoryContextReset(scratch);
 		if (p == NULL)
 			continue;
 		batch[kept] = batch[i];
@@ -243,7 +273,7 @@ write_profiles(ApTenant *t, ApContact **batch, int n, ApHistory *h)
 		values[1] = id_array(batch, kept);
 		values[2] = PointerGetDatum(make_array(d, NULL, kept, JSONBOID, -1, false, TYPALIGN_INT));
 		ap_spi_run(t->binding, AP_Q_IMPORT_PROFILES_UPSERT, 3, types, values, NULL, false);
-		mark_missing(t, batch, kept);
+		written(t, batch, kept);
 	}
 	/* what an undo needs, of the contacts written */
 	for (i = 0; h && i < kept; i++)
@@ -251,12 +281,31 @@ write_profiles(ApTenant *t, ApContact **batch, int n, ApHistory *h)
 			ap_history_contact(h, t, batch[i], DatumGetJsonbP(d[i]));
 	if (h)
 		ap_history_contacts_flush(h);
-	ap_tenant_drop_payloads(t);
 }
 
-/* Run writer over every contact that wants it, WRITE_BATCH at a time. */
+static bool
+wants_insert(const ApContact *ct, uint16 bound)
+{
+	return unwritten_new(ct);
+}
+
+static bool
+wants_update(const ApContact *ct, uint16 bound)
+{
+	return !unwritten_new(ct) && !ct->deleted && (ct->ident_dirty & bound) != 0;
+}
+
+static bool
+wants_profile(const ApContact *ct, uint16 bound)
+{
+	return !ct->deleted &&
+		(unwritten_new(ct) || ct->ident_dirty != 0 || ct->payload_dirty);
+}
+
+/* Run writer over the dirty contacts wants picks, WRITE_BATCH at a time. */
 static void
-write_pass(ApTenant *t, ApWants wants, ApHistory *h,
+write_pass(ApTenant *t, ApHistory *h,
+		   bool (*wants) (const ApContact *ct, uint16 bound),
 		   void (*writer) (ApTenant *, ApContact **, int, ApHistory *))
 {
 	ApContact **batch = palloc(sizeof(ApContact *) * WRITE_BATCH);
@@ -265,14 +314,14 @@ write_pass(ApTenant *t, ApWants wants, ApHistory *h,
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old;
 	int			n = 0;
-	int32		c;
+	int32		i;
 
-	for (c = 0; c <= t->ncontacts; c++)
+	for (i = 0; i <= t->ndirty; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (c < t->ncontacts && wants(t, &t->contacts[c]))
-			batch[n++] = &t->contacts[c];
-		if (n == 0 || (n < WRITE_BATCH && c < t->ncontacts))
+		if (i < t->ndirty && wants(&t->contacts[t->dirty[i]], t->binding->bound))
+			batch[n++] = &t->contacts[t->dirty[i]];
+		if (n == 0 || (n < WRITE_BATCH && i < t->ndirty))
 			continue;
 		old = MemoryContextSwitchTo(cxt);
 		writer(t, batch, n, h);
@@ -285,6 +334,49 @@ write_pass(ApTenant *t, ApWants wants, ApHistory *h,
 	}
 	MemoryContextDelete(cxt);
 	pfree(batch);
+}
+
+static int
+cmp_int32(const void *a, const void *b)
+{
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Write the contacts changed since the last write, then settle them: their
+ * edits are in the database now.  The import's snapshot then sees its own
+ * writes, so a later chunk reads the payloads it wrote.
+ */
+void
+ap_import_write(ApTenant *t, ApHistory *h)
+{
+	int32		i;
+
+	if (t->ndirty == 0)
+		return;
+	/* in the order the contacts were read and made */
+	qsort(t->dirty, t->ndirty, sizeof(int32), cmp_int32);
+	write_pass(t, h, wants_insert, write_inserts);
+	write_pass(t, h, wants_update, write_updates);
+	write_pass(t, h, wants_profile, write_profiles);
+	for (i = 0; i < t->ndirty; i++)
+	{
+		ApContact  *ct = &t->contacts[t->dirty[i]];
+
+		ct->inserted = ct->is_new;
+		ct->ident_dirty = 0;
+		ct->payload_dirty = false;
+		ct->pending = NULL;
+		ct->orig_ident = NULL;
+		ct->in_dirty = false;
+	}
+	t->ndirty = 0;
+	MemoryContextReset(t->pendcxt);
+	CommandCounterIncrement();
+	UpdateActiveSnapshotCommandId();
 }
 
 /*
@@ -300,10 +392,10 @@ ap_assign_ids(ApTenant *t, int32 from)
 	Oid			seq;
 	int32		n = 0;
 	int32		c;
-	uint64		i = 0;
+	uint64		k = 0;
 
 	for (c = from; c < t->ncontacts; c++)
-		n += t->contacts[c].is_new && t->contacts[c].id == 0;
+		n += unwritten_new(&t->contacts[c]);
 	if (n == 0)
 		return;
 	seq = ap_binding_id_sequence(t->binding, &always);
@@ -316,24 +408,17 @@ ap_assign_ids(ApTenant *t, int32 from)
 				 errhint("Make the column serial, bigserial or an identity column.")));
 	values[0] = ObjectIdGetDatum(seq);
 	values[1] = Int32GetDatum(n);
-	ap_spi_run(t->binding, AP_Q_CONTACT_IDS, 2, types, values, NULL, false);
+	if (ap_spi_run(t->binding, AP_Q_CONTACT_IDS, 2, types, values, NULL, false) != (uint64) n)
+		elog(ERROR, "activepipe: drawing %d contact ids returned a wrong count", n);
 	for (c = from; c < t->ncontacts; c++)
 	{
 		bool		isnull;
 
-		if (!t->contacts[c].is_new || t->contacts[c].id != 0)
+		if (!unwritten_new(&t->contacts[c]))
 			continue;
-		t->contacts[c].id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i++],
+		t->contacts[c].id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k++],
 														SPI_tuptable->tupdesc, 1, &isnull));
 	}
 	SPI_freetuptable(SPI_tuptable);
 	SPI_tuptable = NULL;
-}
-
-void
-ap_import_write(ApTenant *t, ApHistory *h)
-{
-	write_pass(t, wants_insert, h, write_inserts);
-	write_pass(t, wants_update, h, write_updates);
-	write_pass(t, wants_profile, h, write_profiles);
 }

@@ -423,7 +423,7 @@ import_profiles_upsert(StringInfo s, const ApBinding *b)
 					 " SET payload_json = EXCLUDED.payload_json,"
 					 " last_imported_at = EXCLUDED.last_imported_at,"
 					 " updated_at = EXCLUDED.updated_at"
-					 " RETURNING ci.contact_id",
+					 " RETURNING ci.contact_id, ci.ctid",
 					 b->ext_schema, b->table, b->user_col, b->id_col);
 }
 
@@ -459,12 +459,17 @@ history_rows(StringInfo s, const ApBinding *b)
 					 b->ext_schema);
 }
 
-/* What an undo needs of a batch of contacts the commit wrote. */
+/*
+ * What an undo needs of a batch of contacts the commit wrote.  A contact
+ * written again by a later chunk keeps what it was first (its existence,
+ * timestamps, and the values before of the fields both writes changed) and
+ * takes the state the last write left.
+ */
 static void
 history_contacts(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
-					 "INSERT INTO %s.import_contacts (user_id, event_id, contact_id, created,"
+					 "INSERT INTO %s.import_contacts AS h (user_id, event_id, contact_id, created,"
 					 " had_profile, imported_at, updated_at, before, after_hash)"
 					 " SELECT $1, $2, u.* FROM ROWS FROM ("
 					 "pg_catalog.unnest($3::pg_catalog.int8[]),"
@@ -473,38 +478,15 @@ history_contacts(StringInfo s, const ApBinding *b)
 					 " pg_catalog.unnest($6::pg_catalog.timestamptz[]),"
 					 " pg_catalog.unnest($7::pg_catalog.timestamptz[]),"
 					 " pg_catalog.unnest($8::pg_catalog.jsonb[]),"
-					 " pg_catalog.unnest($9::pg_catalog.int8[])) AS u",
+					 " pg_catalog.unnest($9::pg_catalog.int8[])) AS u"
+					 " ON CONFLICT (user_id, event_id, contact_id) DO UPDATE"
+					 " SET after_hash = EXCLUDED.after_hash,"
+					 " before = pg_catalog.jsonb_set(pg_catalog.jsonb_set(EXCLUDED.before, '{columns}',"
+					 " (EXCLUDED.before OPERATOR(pg_catalog.->) 'columns') OPERATOR(pg_catalog.||)"
+					 " (h.before OPERATOR(pg_catalog.->) 'columns')), '{payload}',"
+					 " (EXCLUDED.before OPERATOR(pg_catalog.->) 'payload') OPERATOR(pg_catalog.||)"
+					 " (h.before OPERATOR(pg_catalog.->) 'payload'))",
 					 b->ext_schema);
-}
-
-/* Rows whose contact vanished become skips; returns what each was. */
-static void
-history_reclassify(StringInfo s, const ApBinding *b)
-{
-	appendStringInfo(s,
-					 "UPDATE %s.import_rows r SET action = 'skip',"
-					 " reason_code = 'contact_deleted', field = NULL,"
-					 " reason = 'contact deleted', changes = NULL, conflicts = NULL"
-					 " FROM (SELECT o.line, o.action FROM %s.import_rows o"
-					 " WHERE o.user_id" EQ "$1 AND o.event_id" EQ "$2"
-					 " AND o.contact_id" EQ "ANY ($3::pg_catalog.int8[])"
-					 " AND o.action OPERATOR(pg_catalog.<>) 'skip') o"
-					 " WHERE r.user_id" EQ "$1 AND r.event_id" EQ "$2 AND r.line" EQ "o.line"
-					 " RETURNING o.action",
-					 b->ext_schema, b->ext_schema);
-}
-
-/* The first conflicts and skips of a report, as a summary shows them. */
-static void
-history_shown(StringInfo s, const ApBinding *b)
-{
-	appendStringInfo(s,
-					 "SELECT r.line, r.action, r.contact_id, r.matched_by, r.reason,"
-					 " r.reason_code, r.field, r.conflicts FROM %s.import_rows r"
-					 " WHERE r.user_id" EQ "$1 AND r.event_id" EQ "$2"
-					 " AND r.action" EQ "ANY ('{conflict,skip}'::pg_catalog.text[])"
-					 " ORDER BY r.line LIMIT %d",
-					 b->ext_schema, AP_SUMMARY_ROWS);
 }
 
 /* Which contacts an export sent (activepipe_export_report). */
@@ -701,8 +683,6 @@ static const ApStatement statements[AP_NQUERIES] = {
 	{"history_header", history_header},
 	{"history_rows", history_rows},
 	{"history_contacts", history_contacts},
-	{"history_reclassify", history_reclassify},
-	{"history_shown", history_shown},
 	{"export_contacts", export_contacts},
 	{"event_find", event_find},
 	{"report_rows", report_rows},

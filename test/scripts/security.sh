@@ -320,9 +320,9 @@ INSERT ON import_history
 UPDATE ON import_history
 SELECT ON import_rows
 INSERT ON import_rows
-UPDATE ON import_rows
 SELECT ON import_contacts
 INSERT ON import_contacts
+UPDATE ON import_contacts
 SELECT ON export_contacts
 INSERT ON export_contacts
 DELETE ON contact_integrations
