@@ -6,9 +6,11 @@
 #      (test/fixtures/ulysses_schema.sql, test/fixtures/demo_tenant.sql);
 #   3. the ActivePipe card: read, save, and two refused calls;
 #   4. a real export of all of user 1's contacts to demo-out/*.csv;
-#   5. an import of test/fixtures/activepipe_sample.csv: preview, plan,
-#      commit, re-import preview;
-#   6. the event log, and proof that user 2's contacts were not touched.
+#   5. the match indexes, as a DBA creates them;
+#   6. an import of test/fixtures/activepipe_sample.csv: preview, plan,
+#      commit, its kept report and the result file to download, re-import
+#      preview, and an undo that puts every contact back;
+#   7. the event log, and proof that user 2's contacts were not touched.
 #
 # Works as root (the cluster then runs as the postgres OS user) or as a
 # user with sudo (for make install).  Files land in demo-out/.
@@ -126,6 +128,14 @@ FROM exported;
 SQL
 note "   (mobile: the contact's mobile, else its phone when that is a mobile number: \"prefer mobile then phone\")"
 
+step "Match indexes: activepipe_match_indexes() writes the DDL, the DBA runs it"
+q -At -c "SELECT * FROM activepipe_match_indexes()" >"$out/match_indexes.sql"
+sed -e 's/^/   /' "$out/match_indexes.sql"
+while read -r ddl; do q -c "$ddl"; done <"$out/match_indexes.sql"
+note "   (in psql: SELECT * FROM activepipe_match_indexes() \\gexec; a small import then reads only"
+note "    the contacts that share a key with the file, through these indexes)"
+q -At -c "SELECT md5(string_agg(c::text, '|' ORDER BY c.id)) || md5(coalesce((SELECT string_agg(ci::text, '|' ORDER BY ci.id) FROM contact_integrations ci WHERE ci.user_id = 1), '')) FROM contacts c WHERE c.user_id = 1" >"$out/.user1_before"
+
 step "Import $sample: preview (writes nothing)"
 # the file travels as bytes (hex), as an upload would; the server never
 # reads the repository, which may be unreadable to the postgres OS user
@@ -140,12 +150,16 @@ FROM jsonb_to_record(activepipe_import_preview(1, decode(:'hex', 'hex'))) AS s(
 SQL
 
 step "Import plan (activepipe_import_plan): one row per line of the file"
-q -v hex="$hex" <<SQL
+q -v hex="$hex" <<'SQL'
 SELECT p.line, p.action, p.contact_id, p.matched_by, p.reason
 FROM activepipe_import_plan(1, convert_from(decode(:'hex', 'hex'), 'UTF8')) p;
-\\copy (SELECT * FROM activepipe_import_plan(1, convert_from(decode('$hex', 'hex'), 'UTF8')) WHERE action IN ('conflict', 'skip')) TO '$out/import_report.csv' CSV HEADER
 SQL
-echo "   conflicts and skips for download: $root/$out/import_report.csv"
+echo "   a conflict names both values, the file's and the stored one:"
+q -v hex="$hex" -At <<'SQL' | sed -e 's/^/   /'
+SELECT p.line || ': ' || p.conflicts::text
+FROM activepipe_import_plan(1, convert_from(decode(:'hex', 'hex'), 'UTF8')) p
+WHERE p.conflicts IS NOT NULL;
+SQL
 
 step "Import commit (activepipe_import_commit, fill blanks only)"
 q -v hex="$hex" -At <<'SQL' >"$out/import_summary.json"
@@ -161,6 +175,14 @@ FROM jsonb_to_recordset((:'summary')::jsonb->'rows')
 	AS r(line int, action text, contact_id bigint, matched_by text, reason text);
 SQL
 echo "   full summary: $root/$out/import_summary.json"
+event=$(q -At -c "SELECT max(id) FROM integration_events WHERE user_id = 1 AND event_type = 'import'")
+
+step "The import's kept report (activepipe_import_report) and its result file"
+q -c "SELECT line, action, contact_id, reason_code, field, changes FROM activepipe_import_report(1, $event) WHERE action <> 'unchanged' LIMIT 6"
+psql -X -At -v ON_ERROR_STOP=1 -c "SELECT activepipe_import_report_csv(1, $event)" | head -c -1 >"$out/import_report.csv"
+echo "   the result file to download: $root/$out/import_report.csv"
+echo "   (outcome columns, then the cells as uploaded for conflicts and skips, to fix and upload again)"
+grep -E '^[0-9]+,(conflict|skip),' "$out/import_report.csv" | tr -d '\r' | cut -c 1-110 | sed -e 's/^/   | /' -e 's/$/ .../'
 echo "   user 1's contacts now (new ones at the end; blanks filled, conflicting names kept):"
 q <<'SQL'
 SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.mobile, c.street_address, c.city,
@@ -177,6 +199,19 @@ FROM jsonb_to_record(activepipe_import_preview(1, decode(:'hex', 'hex'))) AS s(
 	total_rows int, matched int, new int, updated int, unchanged int, conflicts int, skipped int);
 SQL
 note "   (the two conflicts stay conflicts until someone resolves them on the contact)"
+
+step "Undo the import (activepipe_import_undo): preview, then undo"
+q -c "SELECT s.status, s.restored, s.deleted, s.conflicts FROM jsonb_to_record(activepipe_import_undo_preview(1, $event)) AS s(status text, restored int, deleted int, conflicts int)"
+q -c "SELECT s.status, s.restored, s.deleted, s.conflicts, s.event_id AS undo_event FROM jsonb_to_record(activepipe_import_undo(1, $event)) AS s(status text, restored int, deleted int, conflicts int, event_id bigint)"
+after1=$(q -At -c "SELECT md5(string_agg(c::text, '|' ORDER BY c.id)) || md5(coalesce((SELECT string_agg(ci::text, '|' ORDER BY ci.id) FROM contact_integrations ci WHERE ci.user_id = 1), '')) FROM contacts c WHERE c.user_id = 1")
+if [ "$after1" = "$(cat "$out/.user1_before")" ]; then
+	echo "   user 1's contacts and profiles are back to before the import, byte for byte"
+else
+	echo "   user 1's contacts DIFFER from before the import"; exit 1
+fi
+rm -f "$out/.user1_before"
+q -c "SELECT s.status, s.undone_by FROM jsonb_to_record(activepipe_import_undo(1, $event)) AS s(status text, undone_by bigint)"
+note "   (a second undo changes nothing and says so)"
 
 step "Event log (integration_events)"
 q <<'SQL'
