@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make test: install the built extension, start a throwaway cluster, run
-# the plain-C unit tests, pg_regress and pgTAP (pg_prove), then print one
-# closing line "N passed, N failed" and exit non-zero on any failure.
+# the plain-C unit tests, pg_regress and pgTAP (pg_prove), the shell
+# scenarios and, where Citus is installed, the Citus suite (test/citus/),
+# then print one closing line "N passed, N failed" and exit non-zero on
+# any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -91,6 +93,21 @@ for t in test/scripts/*.sh; do
 		tail -20 "$logdir/$(basename "$t").log"; failed=$((failed + 1))
 	fi
 done
+
+# 6. The same extension on a Citus cluster (test/citus/run.sh, as make
+#    test-citus): only where Citus is installed.
+if [ -f "$(pg_config --sharedir)/extension/citus.control" ]; then
+	echo "== test/citus/run.sh"
+	bash test/citus/run.sh >"$logdir/citus.log" 2>&1
+	rc=$?
+	count_tap "$logdir/citus.log"
+	grep -E '^not ok' "$logdir/citus.log" || true
+	if [ $rc -ne 0 ] && ! grep -q '^not ok' "$logdir/citus.log"; then
+		tail -20 "$logdir/citus.log"; failed=$((failed + 1))
+	fi
+else
+	echo "== test/citus/run.sh skipped: Citus is not installed"
+fi
 
 echo
 echo "$passed passed, $failed failed"
