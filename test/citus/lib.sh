@@ -118,7 +118,7 @@ expand() {
 # what differs legitimately between two servers: event ids, now(), the
 # shard id Citus appends to the names of a shard's constraints
 normalise() {
-	sed -E -e 's/"event_id": [0-9]+/"event_id": <id>/g' \
+	sed -E -e 's/"(event_id|undone_event_id|undone_by)": [0-9]+/"\1": <id>/g' \
 		-e 's/[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?[+-][0-9]{2}(:[0-9]{2})?/<now>/g' \
 		-e 's/"([a-z_]+)_[0-9]{6,}"/"\1"/g'
 }

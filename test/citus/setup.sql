@@ -26,8 +26,17 @@ CREATE EXTENSION IF NOT EXISTS activepipe;     -- Citus creates it on every work
 -- tables: the referenced table first, then the tenant tables, colocated
 SELECT create_reference_table('public.users');
 SELECT create_distributed_table('public.contacts', 'user_id');
-SELECT create_distributed_table('contact_integrations', 'user_id', colocate_with := 'contacts');
-SELECT create_distributed_table('integration_events', 'user_id', colocate_with := 'contacts');
+-- every table of the extension keyed by the tenant, colocated with
+-- contacts (the catalog query docs/scaling.md gives); contacts_binding,
+-- the one configuration row, is a reference table
+SELECT format('SELECT create_distributed_table(%L, %L, colocate_with := %L)',
+              c.oid::regclass, 'user_id', 'contacts')
+FROM pg_class c
+JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'
+WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'activepipe')
+  AND c.relkind = 'r'
+  AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'user_id')
+ORDER BY c.relname \gexec
 SELECT create_reference_table('contacts_binding');
 
 -- functions: every function of the extension whose first argument is

@@ -148,7 +148,7 @@ BEGIN
 			SELECT e.user_id AS uid, format('event %s %s %s rows=%s new=%s updated=%s conflicts=%s skipped=%s %s',
 				e.integration_key, e.event_type, coalesce(e.filename, '-'), e.total_rows,
 				e.new_count, e.updated_count, e.conflict_count, e.skipped_count,
-				e.summary::text) AS line
+				(e.summary - 'undone_event_id')::text) AS line  -- an event id: node-dependent
 			FROM public.integration_events e WHERE e.user_id = ANY (uids)) l
 		GROUP BY l.uid
 	)
