@@ -181,7 +181,9 @@ rows AS (
 		ON ci.user_id = :user_id AND ci.contact_id = m.contact_id
 		AND ci.integration_key = 'activepipe'
 ),
-actions AS (
+actions AS MATERIALIZED (
+	-- materialized: each count below would otherwise evaluate the whole
+	-- classification again
 	SELECT CASE
 		WHEN person_key IS NULL THEN 'skip'
 		WHEN contact_id IS NULL THEN CASE WHEN nth = 1 THEN 'new' ELSE 'update' END
