@@ -61,8 +61,8 @@ done
 expected+=(
 	"scaling, no indexes: preview us/row, worst of"
 	"scaling, no indexes: commit us/row, worst of"
-	"scaling, with indexes: preview 10-row file vs 1k-row file"
-	"scaling, with indexes: commit 10-row file vs 1k-row file"
+	"scaling, with indexes: preview 10-row file vs 1k-row file, us/row (one session)"
+	"scaling, with indexes: commit 10-row file vs 1k-row file, us/row (one session)"
 	"mixed load (8 clients"
 	"mixed load: mean latency, card read"
 	"mixed load: mean latency, card save"
@@ -97,7 +97,8 @@ d = json.load(open(sys.argv[1]))
 assert d["scale"] == "smoke"
 m = d["measures"]
 for k in ("export.whole", "preview.ours", "commit.ours", "mixed.tps",
-          "scaling.noidx.preview.10.us_per_row", "scaling.idx.commit.10000.us_per_row"):
+          "scaling.noidx.preview.10.us_per_row", "scaling.idx.commit.10000.us_per_row",
+          "scaling.idx.preview.1.ms"):
     assert k in m and m[k]["value"] > 0, k
 PY
 then
