@@ -1,29 +1,53 @@
 #!/usr/bin/env python3
 """bench/bench.py: the measurements of `make bench`, run by bench/run.sh.
 
-Each comparison is a group of variants (ours and the anchor) run in one psql
-session, interleaved repetition by repetition (order reversed every other
-one), so that the load of a shared machine weighs on both alike; \\timing
-covers the body only, setup and teardown are untimed, every write is rolled
-back and the touched tables vacuumed between repetitions; the median is
-reported.  Peak memory is sampled from /proc/<backend pid>/status of a
-fresh backend while it runs the operation.
+What users see, measured in warm backends (issue #14):
+
+* Every comparison is a group of variants (ours and its anchors) run in one
+  psql session, as an application's pooled connection would run them.  The
+  session first touches the tables (every heap page of contacts and
+  contact_integrations, the tenant through its index, the files the group
+  reads), so that the page faults of a fresh backend mapping shared buffers
+  are not part of any timing; then each variant runs once untimed (the
+  warm-up, full scale only), then the repetitions, interleaved variant by
+  variant (order reversed every other one) so that the load of a shared
+  machine weighs on all of them alike.  \\timing covers the statement(s) of
+  the body alone; setup and teardown are untimed, every write is rolled back
+  and the touched tables vacuumed between repetitions; the median is
+  reported.
+* Results go to the client in full, unaligned (`\\pset format unaligned`,
+  output to /dev/null): the export's 18 MB cell and the COPY of the join
+  send the same bytes.
+* Peak memory is sampled from /proc/<backend pid>/status (RssAnon: private
+  memory, shared buffers excluded) of a fresh backend while it runs the
+  operation.
+* The mixed load is pgbench with the scripts of bench/pgbench/.
 
 Configuration comes from the environment (bench/run.sh sets it):
-  BENCH_DB       database built by bench/gen_data.sql
-  BENCH_DATA     directory holding <rows>.csv files, readable by the server
-  BENCH_BASE     rows of the base file (100000; 1000 in smoke mode)
-  BENCH_SIZES    comma-separated file sizes for the scaling rows
-  BENCH_SCALE    full | smoke (smoke: one repetition of everything)
-  BENCH_OUT      markdown file to write
-  BENCH_REPS     optional: repetitions of the fast measurements
+  BENCH_DB        database built by bench/gen_data.sql
+  BENCH_DATA      directory holding <rows>.csv files, readable by the server
+  BENCH_BASE      rows of the base file (100000; 1000 in smoke mode)
+  BENCH_SIZES     comma-separated file sizes of the scaling series
+  BENCH_SCALE     full | smoke (smoke: one repetition of everything)
+  BENCH_OUT       markdown file to write (the JSON goes beside it, .json)
+  BENCH_TENANTS   tenants in the data (mixed load)
+  BENCH_CONTACTS  contacts in the data (mixed load)
+  BENCH_REPS      optional: repetitions of the fast measurements (default 7)
+  BENCH_ONLY      optional: comma-separated sections to run (export, preview,
+                  commit, reimport, history, undo, memory, scaling, mixed)
+  BENCH_BASELINE  optional: a previous run's JSON; every measure is compared
+                  with it (target: no slower than 5%)
+  BENCH_MIXED_SECONDS, BENCH_MIXED_CLIENTS   optional: the mixed load's
+                  duration (default 60; 3 in smoke mode) and clients (8)
 """
 import datetime
+import json
 import os
 import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -31,17 +55,31 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DB = os.environ.get("BENCH_DB", "apbench")
 DATA = os.environ["BENCH_DATA"]
 BASE = int(os.environ.get("BENCH_BASE", "100000"))
-SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "1000,10000,100000,1000000").split(",")]
+SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "100,1000,10000,100000,1000000").split(",")]
 SCALE = os.environ.get("BENCH_SCALE", "full")
 OUT = os.environ.get("BENCH_OUT", os.path.join(ROOT, "bench/results/latest.md"))
+OUT_JSON = (OUT[:-3] if OUT.endswith(".md") else OUT) + ".json"
+TENANTS = int(os.environ.get("BENCH_TENANTS", "10"))
+CONTACTS = int(os.environ.get("BENCH_CONTACTS", "1000000"))
 SMOKE = SCALE == "smoke"
 USER_ID = 1
+SECTIONS = ["export", "preview", "commit", "reimport", "history", "undo", "memory",
+            "scaling", "mixed"]
+ONLY = [s for s in os.environ.get("BENCH_ONLY", "").split(",") if s]
+BASELINE = os.environ.get("BENCH_BASELINE", "")
+MIXED_SECONDS = int(os.environ.get("BENCH_MIXED_SECONDS", "3" if SMOKE else "60"))
+MIXED_CLIENTS = int(os.environ.get("BENCH_MIXED_CLIENTS", "8"))
+PGBENCH = os.environ.get("BENCH_PGBENCH", "pgbench")
 
 # Repetitions: fast measurements, write measurements (vacuum in between),
 # and the scaling sizes (fewer for the big ones).
 REPS_FAST = 1 if SMOKE else int(os.environ.get("BENCH_REPS", "7"))
 REPS_WRITE = 1 if SMOKE else max(3, REPS_FAST - 2)
 WARMUP = 0 if SMOKE else 1
+
+
+def want(section):
+    return not ONLY or section in ONLY
 
 
 def reps_for(rows):
@@ -59,6 +97,14 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+def label(n):
+    if n >= 1000000 and n % 1000000 == 0:
+        return "%dM" % (n // 1000000)
+    if n >= 1000 and n % 1000 == 0:
+        return "%dk" % (n // 1000)
+    return str(n)
+
+
 def psql_args():
     return ["psql", "-X", "-q", "-d", DB, "-v", "ON_ERROR_STOP=1"]
 
@@ -70,19 +116,41 @@ def sql_value(query):
     return r.stdout.strip()
 
 
-SESSION_INIT = """
+def psql_script(script):
+    r = subprocess.run(psql_args(), input=script, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr.strip())
+    return r.stdout
+
+
+# Every session: results fetched in full but printed cheaply; one backend
+# per statement (parallel workers are fresh processes, which fault on the
+# shared buffers they touch, on a 2-core machine) and no JIT (the anchors'
+# big statements would spend seconds compiling: 2.7 s for
+# anchor_preview.sql at 100k rows, which would flatter us); then the tables
+# touched (see the module docstring: warm backends).
+SESSION_INIT = """\\pset format unaligned
+\\pset tuples_only on
+\\pset pager off
 SET activepipe.export_cap = 10000000;
 SET client_min_messages = warning;
-"""
+SET max_parallel_workers_per_gather = 0;
+SET jit = off;
+SELECT count(updated_at) FROM public.contacts;
+SELECT count(updated_at) FROM public.contact_integrations;
+SELECT count(*) FROM public.contacts WHERE user_id = %d;
+SELECT count(*) FROM public.contact_integrations WHERE user_id = %d AND integration_key = 'activepipe';
+""" % (USER_ID, USER_ID)
 
 VACUUM = "VACUUM public.contacts, public.contact_integrations, public.integration_events;\n"
+RB = "ROLLBACK;\n" + VACUUM
 
 
 class Series:
     """Median of a timed body; ms is None when the body failed."""
 
-    def __init__(self, name, times=None, error=None):
-        self.name = name
+    def __init__(self, key, name, kind, times=None, error=None):
+        self.key, self.name, self.kind = key, name, kind
         self.times = times or []
         self.error = error
 
@@ -93,20 +161,30 @@ class Series:
 
 class V:
     """One variant of a group: a timed body between an untimed setup and
-    teardown (setup may SET LOCAL inside its transaction)."""
+    teardown (setup may SET LOCAL inside its transaction).  key names it in
+    the JSON; kind is ours or anchor."""
 
-    def __init__(self, name, body, setup="", teardown=""):
-        self.name, self.body, self.setup, self.teardown = name, body, setup, teardown
+    def __init__(self, key, name, body, setup="", teardown="", kind="ours"):
+        self.key, self.name, self.body = key, name, body
+        self.setup, self.teardown, self.kind = setup, teardown, kind
 
 
-def run_group(variants, reps, warmup=None):
-    """Run the variants interleaved in one session, rep by rep (the order
-    reversed every other rep), so that a change of machine load during the
-    run weighs on all of them alike; returns one Series per variant."""
+def touch_files(names):
+    """Untimed: read the files' bodies once (their TOAST into shared buffers
+    and this backend's mappings)."""
+    if not names:
+        return ""
+    return "SELECT length(body) FROM bench.files WHERE name IN (%s);\n" % ", ".join(
+        "'%s'" % n for n in names)
+
+
+def run_group(variants, reps, warmup=None, touch=""):
+    """Run the variants interleaved in one warm session, rep by rep (the
+    order reversed every other rep); returns one Series per variant."""
     warm = WARMUP if warmup is None else warmup
     # Errors do not stop the script: a failing variant must not take the
     # others with it.  \\warn markers attribute errors (stderr) to a variant.
-    parts = ["\\set ON_ERROR_STOP 0", "\\timing off", "\\o /dev/null", SESSION_INIT]
+    parts = ["\\set ON_ERROR_STOP 0", "\\timing off", "\\o /dev/null", SESSION_INIT, touch]
     for i in range(warm + reps):
         order = list(range(len(variants)))
         if i % 2:
@@ -148,9 +226,9 @@ def run_group(variants, reps, warmup=None):
         t = t[warm:]
         if err is not None:
             log("    %-56s ERROR: %s" % (v.name, err))
-            out.append(Series(v.name, error=err))
+            out.append(Series(v.key, v.name, v.kind, error=err))
             continue
-        sr = Series(v.name, t)
+        sr = Series(v.key, v.name, v.kind, t)
         out.append(sr)
         log("    %-56s median %8.1f ms  [%s]" % (v.name, sr.ms, ", ".join("%.0f" % x for x in t)))
     log("    (%.0f s)" % (time.time() - t0))
@@ -173,30 +251,38 @@ def proc_status(pid):
 
 def peak_memory(name, setup, body):
     """Peak private memory (RssAnon) of a fresh backend running body, in kB
-    above its level before; also its VmHWM growth (shared buffers included)."""
-    app = "apbench_mem_%d_%d" % (os.getpid(), int(time.time() * 1000))
+    above its level before; also its VmHWM growth (shared buffers included).
+    The session writes its pid to a file once its setup is done, then sleeps
+    a moment: the baseline is read then, and sampling runs until it ends."""
+    tmp = tempfile.mkdtemp(prefix="apbench-mem.")
+    pidf = os.path.join(tmp, "pid")
     script = "\n".join(["\\set ON_ERROR_STOP 1", "\\o /dev/null", SESSION_INIT, setup,
-                        "SELECT pg_sleep(1.0);", body, "ROLLBACK;"]) + "\n"
-    env = dict(os.environ, PGAPPNAME=app)
+                        "\\o %s" % pidf, "SELECT pg_backend_pid();", "\\o /dev/null",
+                        "SELECT pg_sleep(%s);" % ("0.3" if SMOKE else "1.0"), body,
+                        "ROLLBACK;"]) + "\n"
     log("  %-58s fresh backend" % name)
     p = subprocess.Popen(psql_args(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env)
-    # find the backend while it sleeps
-    pid = None
-    for _ in range(200):
-        v = sql_value("SELECT pid FROM pg_stat_activity WHERE application_name = '%s'" % app)
-        if v:
-            pid = int(v.split()[0])
-            break
-        time.sleep(0.01)
-    if pid is None:
-        p.communicate(script)
-        return None, None, "backend not found"
-    before = {}
+                         stderr=subprocess.PIPE, text=True)
     peak = {"RssAnon": 0, "VmHWM": 0}
     done = threading.Event()
+    state = {"pid": None, "before": {}}
 
     def sample():
+        # wait for the pid (the setup is done), take the baseline, then sample
+        while not done.is_set():
+            try:
+                with open(pidf) as f:
+                    txt = f.read().strip()
+                if txt:
+                    state["pid"] = int(txt)
+                    break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.005)
+        pid = state["pid"]
+        if pid is None:
+            return
+        state["before"] = proc_status(pid)
         while not done.is_set():
             st = proc_status(pid)
             if not st:
@@ -205,20 +291,19 @@ def peak_memory(name, setup, body):
                 peak[k] = max(peak[k], st.get(k, 0))
             time.sleep(0.002)
 
-    # the first status after connecting and the setup is the baseline
-    p.stdin.write(script)
-    p.stdin.flush()
-    time.sleep(0.5)
-    before = proc_status(pid)
     th = threading.Thread(target=sample)
     th.start()
-    out, err = p.communicate()
+    out, err = p.communicate(script)
     done.set()
     th.join()
+    subprocess.run(["rm", "-rf", tmp])
     if p.returncode != 0:
         e = next((l for l in err.splitlines() if "ERROR" in l), err.strip()[:300])
         log("    ERROR: %s" % e)
         return None, None, e
+    if state["pid"] is None:
+        return None, None, "backend pid not seen"
+    before = state["before"]
     anon = peak["RssAnon"] - before.get("RssAnon", 0)
     hwm = peak["VmHWM"] - before.get("VmHWM", 0)
     log("    peak private memory +%.1f MB (VmHWM +%.1f MB)" % (anon / 1024, hwm / 1024))
@@ -252,6 +337,16 @@ WHERE c.user_id = %d
 ORDER BY c.id
 ) TO STDOUT (FORMAT csv, HEADER true);""" % (EXPORT_COLUMNS, USER_ID)
 
+# The stamps a DBA would write after that COPY: one upsert over the same
+# contacts (the extension also logs one export event; a one-row insert).
+STAMP_UPSERT = """INSERT INTO public.contact_integrations AS ci
+	(user_id, contact_id, integration_key, last_exported_at)
+SELECT c.user_id, c.id, 'activepipe', now()
+FROM public.contacts c
+WHERE c.user_id = %d
+ON CONFLICT (user_id, contact_id, integration_key) DO UPDATE
+SET last_exported_at = EXCLUDED.last_exported_at;""" % USER_ID
+
 IDS = "(SELECT ids FROM bench.idsets WHERE name = 'tenant')"
 EXPORT = "SELECT public.activepipe_export(%d, %s);" % (USER_ID, IDS)
 EXPORT_ROWS = ("COPY (SELECT * FROM public.activepipe_export_rows(%d, %s)) "
@@ -277,6 +372,25 @@ def stamp_sql(statement):
             % (statement, USER_ID, IDS))
 
 
+# The preview floor: one plain read of the tenant's contacts (every column
+# the import reads) joined to their profiles.  Consumed in the server: each
+# value is deformed and its length taken, nothing is sent but one row (the
+# preview sends a small summary too).  FLOOR_SENT sends it all instead.
+FLOOR_FROM = """FROM public.contacts c
+LEFT JOIN public.contact_integrations ci
+	ON ci.user_id = c.user_id AND ci.contact_id = c.id AND ci.integration_key = 'activepipe'
+WHERE c.user_id = %d""" % USER_ID
+FLOOR = """SELECT count(*), sum(octet_length(c.first_name)), sum(octet_length(c.last_name)),
+	sum(octet_length(c.email)), sum(octet_length(c.phone)), sum(octet_length(c.mobile)),
+	sum(octet_length(c.street_address)), sum(octet_length(c.city)),
+	sum(octet_length(c.state)), sum(octet_length(c.postcode)),
+	sum(octet_length(c.country)), sum(pg_column_size(ci.payload_json))
+%s;""" % FLOOR_FROM
+FLOOR_SENT = """COPY (SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.mobile,
+	c.street_address, c.city, c.state, c.postcode, c.country, ci.payload_json
+%s) TO STDOUT;""" % FLOOR_FROM
+
+
 def preview(name):
     return ("SELECT public.activepipe_import_preview(%d, body) FROM bench.files "
             "WHERE name = '%s';" % (USER_ID, name))
@@ -287,8 +401,8 @@ def commit(name):
             "WHERE name = '%s';" % (USER_ID, name))
 
 
-def csv_path(rows):
-    return os.path.join(DATA, "%d.csv" % rows)
+def csv_path(name):
+    return os.path.join(DATA, "%s.csv" % name)
 
 
 STAGING = """CREATE TEMP TABLE staging (
@@ -304,40 +418,80 @@ STAGING = """CREATE TEMP TABLE staging (
 );"""
 
 
-def anchor_import(rows):
+def anchor_script(script, rows):
     return "\\set user_id %d\n\\set csv '%s'\n\\i %s" % (
-        USER_ID, csv_path(rows), os.path.join(ROOT, "bench/anchor_import.sql"))
+        USER_ID, csv_path(rows), os.path.join(ROOT, "bench", script))
 
 
-# ---------------------------------------------------------------- report
-class Row:
-    def __init__(self, op, ours, anchor, unit, target, limit, note=""):
-        self.op, self.ours, self.anchor, self.unit = op, ours, anchor, unit
-        self.target, self.limit, self.note = target, limit, note
+# ---------------------------------------------------------------- results
+class Results:
+    """The table rows, the raw series and the named measures (the JSON)."""
 
-    def ratio(self):
-        if self.ours is None or self.anchor in (None, 0):
-            return None
-        return self.ours / self.anchor
+    def __init__(self):
+        self.rows = []
+        self.series = []
+        self.measures = {}
+        self.notes = []
+        self.sections = {}
 
-    def verdict(self):
-        r = self.ratio()
-        if self.limit is None:
-            return "info"
-        if r is None:
-            return "ERROR"
-        return "PASS" if r <= self.limit else "MISS"
+    def add_series(self, s, measure=True):
+        self.series.append(s)
+        if measure and s.ms is not None:
+            self.measure(s.key, s.ms, "ms", s.kind, s.name)
+        return s
+
+    def measure(self, key, value, unit, kind, label, better="lower"):
+        if value is not None:
+            self.measures[key] = {"value": round(value, 4), "unit": unit, "kind": kind,
+                                  "label": label, "better": better}
+
+    def ratio(self, op, ours, anchor, unit, target, limit, anchor_note=""):
+        """A row ours / anchor against a limit (None: information only)."""
+        r = None if ours is None or anchor in (None, 0) else ours / anchor
+        if limit is None:
+            verdict = "info"
+        elif r is None:
+            verdict = "ERROR"
+        else:
+            verdict = "PASS" if r <= limit else "MISS"
+        self.rows.append({"op": op, "ours": ours, "anchor": anchor, "unit": unit,
+                          "ratio": r, "target": target, "limit": limit, "verdict": verdict,
+                          "anchor_note": anchor_note})
+        if limit is not None and r is not None:
+            # the run's own ratios: steadier than times on a noisy machine
+            self.measure("ratio: " + op, r, "x", "ratio", op)
+
+    def value(self, op, ours, unit):
+        self.ratio(op, ours, None, unit, "", None)
+
+    def custom(self, op, ours, anchor, ratio, target, verdict, unit=""):
+        self.rows.append({"op": op, "ours": ours, "anchor": anchor, "unit": unit,
+                          "ratio": ratio, "target": target, "limit": None,
+                          "verdict": verdict, "anchor_note": ""})
+
+    def skip(self, op, target, why):
+        self.rows.append({"op": op, "ours": None, "anchor": None, "unit": "", "ratio": None,
+                          "target": target, "limit": None, "verdict": "skip",
+                          "anchor_note": why})
 
 
 def fmt(v, unit):
     if v is None:
         return "ERROR"
+    if isinstance(v, str):
+        return v
     if unit == "ms":
         return "%.1f ms" % v
     if unit == "us/row":
         return "%.2f us/row" % v
     if unit == "MB":
         return "%.1f MB" % v
+    if unit == "%":
+        return "%.1f%%" % v
+    if unit == "tps":
+        return "%.1f tps" % v
+    if unit == "x":
+        return "%.2fx" % v
     return "%.2f" % v
 
 
@@ -381,20 +535,581 @@ def machine():
     }
 
 
-def render(rows, m, facts, series, started, extra=""):
-    w = [("operation", 58), ("ours", 16), ("anchor", 16), ("ratio", 7), ("target", 8),
-         ("result", 6)]
-    lines = []
-    head = "| " + " | ".join(n.ljust(k) for n, k in w) + " |"
-    lines.append(head)
-    lines.append("|" + "|".join("-" * (k + 2) for _, k in w) + "|")
+def table(header, rows):
+    """A markdown table, columns padded to their widest cell."""
+    w = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    out = ["| " + " | ".join(str(c).ljust(k) for c, k in zip(header, w)) + " |",
+           "|" + "|".join("-" * (k + 2) for k in w) + "|"]
     for r in rows:
-        ratio = r.ratio()
-        cells = [r.op, fmt(r.ours, r.unit), "" if r.anchor is None and r.limit is None
-                 else fmt(r.anchor, r.unit), "" if ratio is None else "%.2fx" % ratio,
-                 r.target, r.verdict()]
-        lines.append("| " + " | ".join(str(c).ljust(k) for c, (_, k) in zip(cells, w)) + " |")
-    table = "\n".join(lines)
+        out.append("| " + " | ".join(str(c).ljust(k) for c, k in zip(r, w)) + " |")
+    return "\n".join(out)
+
+
+def render_rows(rows):
+    cells = []
+    for r in rows:
+        if r["verdict"] == "skip":
+            cells.append([r["op"], "", r["anchor_note"], "", r["target"], "skip"])
+            continue
+        anchor = "" if r["anchor"] is None and r["limit"] is None else fmt(r["anchor"], r["unit"])
+        if r["anchor_note"] and r["anchor"] is not None:
+            anchor += " (%s)" % r["anchor_note"]
+        ratio = r["ratio"]
+        ratio = "" if ratio is None else (ratio if isinstance(ratio, str) else "%.2fx" % ratio)
+        cells.append([r["op"], fmt(r["ours"], r["unit"]), anchor, ratio, r["target"],
+                      r["verdict"]])
+    return table(["operation", "ours", "anchor", "ratio", "target", "result"], cells)
+
+
+def compare_baseline(res, path, scale):
+    """Every measure of this run against the same measure of a baseline run:
+    ours must be no slower than 5%; anchors show how the machine drifted."""
+    try:
+        with open(path) as f:
+            base = json.load(f)
+    except (OSError, ValueError) as e:
+        return "Baseline %s could not be read: %s" % (path, e), []
+    if base.get("scale") != scale:
+        return ("Baseline %s is a %s run, this is a %s run: not compared." % (
+            path, base.get("scale"), scale)), []
+    bm = base.get("measures", {})
+    pairs = []
+    for key in sorted(res.measures):
+        m = res.measures[key]
+        b = bm.get(key)
+        if not b or not b.get("value") or not m["value"]:
+            continue
+        if m["better"] == "higher":
+            slower = b["value"] / m["value"]
+        else:
+            slower = m["value"] / b["value"]
+        pairs.append((key, m, b, slower))
+    # how much slower the machine was: the anchors' median slowdown
+    drifts = [x[3] for x in pairs if x[1]["kind"] == "anchor"]
+    drift = statistics.median(drifts) if drifts else None
+    cells, out = [], []
+    for key, m, b, slower in pairs:
+        if m["kind"] == "ours":
+            verdict, target = ("PASS" if slower <= 1.05 else "MISS"), "<= 1.05x"
+        elif m["kind"] == "anchor":
+            verdict, target = "info", "(anchor: drift)"
+        else:
+            verdict, target = "info", "(ratio in the run)"
+        timed = m["unit"] in ("ms", "us/row", "tps")
+        corr = slower / drift if drift and m["kind"] == "ours" and timed else None
+        cells.append([key, fmt(m["value"], m["unit"]), fmt(b["value"], b["unit"]),
+                      "%.2fx" % slower, "" if corr is None else "%.2fx" % corr, target,
+                      verdict])
+        out.append({"key": key, "value": m["value"], "baseline": b["value"],
+                    "slower": slower, "drift_corrected": corr, "verdict": verdict})
+    head = ("Against baseline %s (git %s, %s): slower = this run / baseline, time-wise "
+            "(for tps, baseline / this run); ours must be no slower than 5%%.  The anchors "
+            "(hand-written SQL, COPY, the floor) measure the machine: their median "
+            "slowdown, %s, divides ours (times) in the corrected column.  Ratios measured within "
+            "each run are listed too, for information." % (
+                path, base.get("machine", {}).get("git", "?"),
+                base.get("machine", {}).get("date", "?"),
+                "n/a" if drift is None else "%.2fx" % drift))
+    return head + "\n\n" + table(["measure", "this run", "baseline", "slower",
+                                  "drift-corrected", "target", "result"], cells), out
+
+
+# ---------------------------------------------------------------- sections
+def section_export(res, tenant_n):
+    log("export")
+    has_stamp_guc = sql_value("LOAD 'activepipe'; SELECT current_setting("
+                              "'activepipe.stamp_exports', true) IS NOT NULL") == "t"
+    has_statements = sql_value(
+        "SELECT to_regprocedure('public.activepipe_statements()') IS NOT NULL") == "t"
+    exported_at = EXPORTED_AT_FALLBACK
+    if has_statements:
+        exported_at = sql_value("SELECT statement FROM public.activepipe_statements() "
+                                "WHERE name = 'exported_at'") or EXPORTED_AT_FALLBACK
+    variants = [
+        V("export.anchor.copy_join", "export anchor: COPY of the join TO STDOUT", PLAIN_COPY,
+          kind="anchor"),
+        V("export.anchor.copy_join_stamps",
+          "export anchor: COPY of the join + stamp upsert (rolled back)",
+          PLAIN_COPY + "\n" + STAMP_UPSERT, "BEGIN;", RB, kind="anchor"),
+        V("export.whole", "export: activepipe_export (whole, rolled back)", EXPORT,
+          "BEGIN;", RB),
+        V("export.rows_copy", "export: COPY (activepipe_export_rows) TO STDOUT", EXPORT_ROWS,
+          "BEGIN;", RB),
+        V("export.again", "export: second export in one transaction", EXPORT,
+          "BEGIN;\n" + EXPORT, RB),
+    ]
+    if has_stamp_guc:
+        variants.append(V("export.generation", "export: activepipe_export, stamp_exports = off",
+                          EXPORT, "BEGIN;\nSET LOCAL activepipe.stamp_exports = off;", RB))
+    else:
+        # older builds: time their single timestamp statement on its own
+        variants.append(V("export.stamp_statement", "export: timestamp statement alone",
+                          stamp_sql(exported_at), "BEGIN;", RB))
+    got = [res.add_series(x) for x in run_group(variants, REPS_FAST)]
+    copy, handsql, whole, rowsf, again, last = got
+    if has_stamp_guc:
+        # the stamps are several statements (by TID, then inserts): time the
+        # generation alone and derive the stamping from the whole export
+        gen_ms, gen_note = last.ms, "activepipe.stamp_exports = off"
+        stamp_ms = (whole.ms - gen_ms) if whole.ms is not None and gen_ms is not None else None
+        stamp_note = "whole - generation"
+    else:
+        stamp_ms, stamp_note = last.ms, "the statement alone"
+        gen_ms = (whole.ms - stamp_ms) if whole.ms is not None and stamp_ms is not None else None
+        gen_note = "derived: whole - timestamp statement"
+        res.measure("export.generation", gen_ms, "ms", "ours", "export: CSV generation (derived)")
+    tl = label(tenant_n)
+    res.ratio("export %s: CSV generation (%s) vs COPY of the join, both sent" % (tl, gen_note),
+              gen_ms, copy.ms, "ms", "<= 1.1x", 1.1)
+    res.ratio("export %s: activepipe_export, whole, vs hand-written SQL export "
+              "(COPY of the join + stamp upsert)" % tl, whole.ms, handsql.ms, "ms",
+              "<= 1.0x", 1.0)
+    res.ratio("export %s: activepipe_export, whole, vs COPY of the join" % tl, whole.ms,
+              copy.ms, "ms", "<= 2.0x", 2.0)
+    res.ratio("export %s: COPY (activepipe_export_rows) TO STDOUT vs COPY of the join" % tl,
+              rowsf.ms, copy.ms, "ms", "<= 2.0x", 2.0)
+    res.ratio("export %s: timestamp write (%s) vs COPY of the join" % (tl, stamp_note),
+              stamp_ms, copy.ms, "ms", "", None)
+    res.ratio("export %s: again in the same transaction vs COPY of the join" % tl, again.ms,
+              copy.ms, "ms", "", None)
+
+
+def section_preview(res):
+    log("preview")
+    b = str(BASE)
+    stg, floor, floor_sent, hand, prev = [res.add_series(x) for x in run_group([
+        V("preview.anchor.copy_staging", "preview anchor: COPY file into staging",
+          "COPY staging FROM '%s' (FORMAT csv, HEADER true);" % csv_path(b),
+          "BEGIN;\n" + STAGING, "ROLLBACK;", kind="anchor"),
+        V("preview.anchor.floor", "preview floor: read tenant + profiles (in the server)",
+          FLOOR, kind="anchor"),
+        V("preview.anchor.floor_sent", "preview floor: read tenant + profiles (sent)",
+          FLOOR_SENT, kind="anchor"),
+        V("preview.anchor.handsql", "preview anchor: bench/anchor_preview.sql",
+          anchor_script("anchor_preview.sql", b), "BEGIN;", "ROLLBACK;", kind="anchor"),
+        V("preview.ours", "import: activepipe_import_preview", preview(b)),
+    ], REPS_FAST, touch=touch_files([b]))]
+    L = label(BASE)
+    res.ratio("import %s: preview vs preview floor (plain read of tenant + profiles, "
+              "consumed in the server)" % L, prev.ms, floor.ms, "ms", "<= 1.3x", 1.3)
+    res.ratio("import %s: preview vs hand-written SQL preview (bench/anchor_preview.sql)" % L,
+              prev.ms, hand.ms, "ms", "<= 0.25x", 0.25)
+    res.ratio("import %s: preview vs COPY into staging" % L, prev.ms, stg.ms, "ms",
+              "<= 1.5x", 1.5)
+    res.ratio("import %s: preview floor sent to the client vs consumed in the server" % L,
+              floor_sent.ms, floor.ms, "ms", "", None)
+
+
+def section_commit(res):
+    log("commit")
+    b = str(BASE)
+    com, anc = [res.add_series(x) for x in run_group([
+        V("commit.ours", "import: activepipe_import_commit (rolled back)", commit(b),
+          "BEGIN;", RB),
+        V("commit.anchor.handsql", "commit anchor: bench/anchor_import.sql (rolled back)",
+          anchor_script("anchor_import.sql", b), "BEGIN;", RB, kind="anchor"),
+    ], REPS_WRITE, warmup=0, touch=touch_files([b]))]
+    res.ratio("import %s: commit vs hand-written SQL import (bench/anchor_import.sql)"
+              % label(BASE), com.ms, anc.ms, "ms", "<= 0.4x", 0.4)
+
+
+def section_reimport(res):
+    log("re-import")
+    b = str(BASE)
+    first = "BEGIN;\n" + commit(b)
+    re_c, re_p = [res.add_series(x) for x in run_group([
+        V("reimport.ours", "re-import: commit again in the same transaction", commit(b),
+          first, RB),
+        V("reimport.anchor.preview", "re-import anchor: preview of the imported state",
+          preview(b), first, RB),
+    ], REPS_WRITE, warmup=0, touch=touch_files([b]))]
+    res.ratio("import %s: re-import (no change) vs preview" % label(BASE), re_c.ms, re_p.ms,
+              "ms", "<= 1.5x", 1.5)
+
+
+def section_history(res):
+    op = "import %s: commit with history vs without (activepipe.keep_history = off)" % label(BASE)
+    has = sql_value("LOAD 'activepipe'; SELECT current_setting("
+                    "'activepipe.keep_history', true) IS NOT NULL") == "t"
+    if not has:
+        log("history: skipped (no activepipe.keep_history)")
+        res.skip(op, "<= 1.25x", "activepipe.keep_history does not exist in this build")
+        return
+    log("history")
+    b = str(BASE)
+    on, off = [res.add_series(x) for x in run_group([
+        V("history.commit_with", "history: commit, keep_history on (rolled back)", commit(b),
+          "BEGIN;\nSET LOCAL activepipe.keep_history = on;", RB),
+        V("history.commit_without", "history: commit, keep_history off (rolled back)",
+          commit(b), "BEGIN;\nSET LOCAL activepipe.keep_history = off;", RB),
+    ], REPS_WRITE, warmup=0, touch=touch_files([b]))]
+    res.ratio(op, on.ms, off.ms, "ms", "<= 1.25x", 1.25)
+
+
+def section_undo(res):
+    op = "import %s: undo of the commit vs that commit" % label(BASE)
+    has = sql_value("SELECT to_regproc('public.activepipe_import_undo') IS NOT NULL") == "t"
+    if not has:
+        log("undo: skipped (no activepipe_import_undo)")
+        res.skip(op, "<= 1.0x", "activepipe_import_undo does not exist in this build")
+        return
+    log("undo")
+    b = str(BASE)
+    # the commit, untimed, then its event id (from the summary, else the
+    # tenant's latest event) for the timed undo
+    setup = ("BEGIN;\nSELECT COALESCE((r->>'event_id')::bigint, (SELECT max(id) FROM "
+             "public.integration_events WHERE user_id = %d)) AS ev FROM (SELECT "
+             "public.activepipe_import_commit(%d, body) AS r FROM bench.files WHERE name = '%s') x "
+             "\\gset" % (USER_ID, USER_ID, b))
+    com, und = [res.add_series(x) for x in run_group([
+        V("undo.commit", "undo: the commit (rolled back)", commit(b), "BEGIN;", RB),
+        V("undo.undo", "undo: activepipe_import_undo of that commit (rolled back)",
+          "SELECT public.activepipe_import_undo(%d, :ev);" % USER_ID, setup, RB),
+    ], REPS_WRITE, warmup=0, touch=touch_files([b]))]
+    res.ratio(op, und.ms, com.ms, "ms", "<= 1.0x", 1.0)
+
+
+MEM_FILES = None
+
+
+def section_memory(res):
+    log("memory")
+    files = [(str(BASE), "typical %s-row file" % label(BASE))]
+    if SIZES[-1] != BASE and not SMOKE:
+        files.append((str(SIZES[-1]), "%s-row file" % label(SIZES[-1])))
+    files.append(("keyless", "keyless file (%s rows like ',x')" % label(KEYLESS_ROWS)))
+    worst = None
+    for name, desc in files:
+        fsize = os.path.getsize(csv_path(name))
+        fmb = fsize / 1024 / 1024
+        for kind, body in (("preview", preview(name)), ("commit", commit(name))):
+            anon, hwm, err = peak_memory("memory: %s %s" % (kind, desc), "BEGIN;", body)
+            mb = anon / 1024 if anon is not None else None
+            key = "memory.%s.%s" % (kind, name)
+            res.series.append(Series(key, "memory: %s %s, peak private MB" % (kind, desc),
+                                     "ours", [mb] if mb is not None else None, err))
+            res.measure(key, mb, "MB", "ours", "peak backend memory, %s %s" % (kind, desc))
+            res.ratio("memory: peak backend memory, %s %s (file %.1f MB)" % (kind, desc, fmb),
+                      mb, fmb, "MB", "", None)
+            if mb is not None and (worst is None or mb / fmb > worst[0]):
+                worst = (mb / fmb, mb, fmb, "%s %s" % (kind, desc))
+            elif mb is None:
+                worst = (float("inf"), None, fmb, "%s %s" % (kind, desc))
+    sql_value(VACUUM.strip())
+    if worst is None:
+        return
+    res.ratio("memory: peak backend memory / file size, any file (worst: %s)" % worst[3],
+              worst[1], worst[2], "MB", "< 4x", 4.0)
+
+
+# -- the match indexes
+def contact_indexes():
+    return set(sql_value("SELECT string_agg(indexname, ' ') FROM pg_indexes WHERE "
+                         "schemaname = 'public' AND tablename = 'contacts'").split())
+
+
+def ensure_match_indexes(state):
+    """Create the match indexes once: activepipe_match_indexes() when the
+    build has it, else the DDL written here (phone indexes only if
+    activepipe_phone_key is IMMUTABLE).  Returns the state dict."""
+    if state.get("created") is not None:
+        return state
+    before = contact_indexes()
+    t0 = time.time()
+    notes = []
+    if sql_value("SELECT to_regproc('public.activepipe_match_indexes') IS NOT NULL") == "t":
+        try:
+            psql_script("SELECT * FROM public.activepipe_match_indexes() \\gexec\n")
+            notes.append("created by SELECT * FROM activepipe_match_indexes() \\gexec")
+        except RuntimeError as e:
+            notes.append("activepipe_match_indexes() failed: %s" % str(e)[:200])
+    else:
+        ddl = [("email", "CREATE INDEX bench_contacts_email_key_idx ON public.contacts "
+                         "(user_id, public.activepipe_email_key(email))")]
+        vol = sql_value("SELECT provolatile FROM pg_proc WHERE oid = "
+                        "'public.activepipe_phone_key(text,text)'::regprocedure")
+        if vol == "i":
+            ddl.append(("mobile", "CREATE INDEX bench_contacts_mobile_key_idx ON public.contacts "
+                                  "(user_id, public.activepipe_phone_key(mobile, 'AU'))"))
+            ddl.append(("phone", "CREATE INDEX bench_contacts_phone_key_idx ON public.contacts "
+                                 "(user_id, public.activepipe_phone_key(phone, 'AU'))"))
+        else:
+            notes.append("phone and mobile indexes skipped: activepipe_phone_key(text,text) is "
+                         "%s, not IMMUTABLE, so it cannot be indexed" % {
+                             "s": "STABLE", "v": "VOLATILE"}.get(vol, vol))
+        notes.append("no activepipe_match_indexes(): DDL written by bench.py")
+        for what, stmt in ddl:
+            try:
+                sql_value(stmt)
+            except RuntimeError as e:
+                notes.append("%s index failed: %s" % (what, str(e)[:200]))
+    sql_value("ANALYZE public.contacts")
+    state["created"] = sorted(contact_indexes() - before)
+    state["seconds"] = time.time() - t0
+    strategy = sql_value("LOAD 'activepipe'; SELECT current_setting("
+                         "'activepipe.match_strategy', true)")
+    state["match_strategy"] = strategy or None
+    if not strategy:
+        notes.append("activepipe.match_strategy does not exist in this build")
+    state["notes"] = notes
+    log("  match indexes: %s (%.1f s); %s" % (", ".join(state["created"]) or "none",
+                                            state["seconds"], "; ".join(notes)))
+    return state
+
+
+def scaling_series(res, phase):
+    """Preview and commit of every size against the same tenant.  Each size's
+    group also runs the 1-row file (what a call costs whatever the file: the
+    tenant's key index, plans, the event), interleaved in the same session,
+    for the marginal cost per row; the base size's group also runs the
+    smallest file, so that the small-vs-base target compares figures of one
+    session.  Returns per_row and marginal ({kind: {n: us/row}}), fixed
+    ({kind: ms of the 1-row call, base group}) and same ({kind: (us/row of
+    the smallest file, us/row of the base file)}, both from the base group)."""
+    log("scaling, %s" % phase)
+    tag = "idx" if phase == "with the match indexes" else "noidx"
+    small = SIZES[0]
+    per_row = {"preview": {}, "commit": {}}
+    marginal = {"preview": {}, "commit": {}}
+    fixed = {"preview": None, "commit": None}
+    same = {"preview": (None, None), "commit": (None, None)}
+    # the big files run without a warm-up: the session warms the tenant's
+    # paths with the 1-row file instead
+    warm_small = "%s\n%s\nBEGIN;\n%s\n%s" % (touch_files(["1"]), preview("1"), commit("1"), RB)
+    for n in SIZES:
+        big = n >= 1000000
+        names = [1, n] + ([small] if n == BASE and small != BASE else [])
+        variants = []
+        for kind, fn, setup, teardown in (("preview", preview, "", ""),
+                                          ("commit", commit, "BEGIN;", RB)):
+            for f in names:
+                variants.append(V(
+                    "scaling.%s.%s.%d@%d" % (tag, kind, f, n),
+                    "scaling %s: %s %s rows%s%s" % (
+                        tag, kind, label(f), " (rolled back)" if kind == "commit" else "",
+                        "" if f == n else ", in the %s group" % label(n)),
+                    fn(str(f)), setup, teardown))
+        got = run_group(variants, reps_for(n), warmup=0 if big else None,
+                        touch=touch_files([str(f) for f in names]) + (warm_small if big else ""))
+        by = {}
+        for v, sr in zip(variants, got):
+            res.add_series(sr, measure=False)
+            by[v.key] = sr
+        for kind in ("preview", "commit"):
+            sr = by["scaling.%s.%s.%d@%d" % (tag, kind, n, n)]
+            one = by["scaling.%s.%s.1@%d" % (tag, kind, n)]
+            v = sr.ms * 1000.0 / n if sr.ms is not None else None
+            per_row[kind][n] = v
+            marginal[kind][n] = ((sr.ms - one.ms) * 1000.0 / (n - 1)
+                                 if sr.ms is not None and one.ms is not None and n > 1
+                                 else None)
+            res.measure("scaling.%s.%s.%d.us_per_row" % (tag, kind, n), v, "us/row", "ours",
+                        "%s us/row, %s rows, %s" % (kind, label(n), phase))
+            if n == BASE:
+                fixed[kind] = one.ms
+                res.measure("scaling.%s.%s.1.ms" % (tag, kind), one.ms, "ms", "ours",
+                            "%s of the 1-row file, %s" % (kind, phase))
+                sm = by.get("scaling.%s.%s.%d@%d" % (tag, kind, small, n))
+                same[kind] = (sm.ms * 1000.0 / small if sm is not None and sm.ms is not None
+                              else per_row[kind].get(small), v)
+    return per_row, marginal, fixed, same
+
+
+def section_scaling(res, idx_state):
+    small, base = SIZES[0], BASE
+    out = {}
+    for phase in ("without the match indexes", "with the match indexes"):
+        if phase.startswith("with "):
+            ensure_match_indexes(idx_state)
+        per_row, marginal, fixed, same = scaling_series(res, phase)
+        out[phase] = (per_row, marginal, fixed)
+        short = "no indexes" if phase.startswith("without") else "with indexes"
+        for kind in ("preview", "commit"):
+            for n in SIZES:
+                res.value("scaling, %s: %s %s rows" % (short, kind, label(n)),
+                          per_row[kind][n], "us/row")
+            if phase.startswith("with "):
+                res.ratio("scaling, with indexes: %s %s-row file vs %s-row file, us/row "
+                          "(one session)" % (kind, label(small), label(base)), same[kind][0],
+                          same[kind][1], "us/row", "<= 3x", 3.0)
+            else:
+                # the old target: flat from the base's tenth up
+                ref = [n for n in SIZES if n >= base // 10]
+                vals = [per_row[kind][n] for n in ref]
+                ok = all(v is not None for v in vals)
+                res.ratio("scaling, no indexes: %s us/row, worst of %s..%s vs best" % (
+                    kind, label(ref[0]), label(ref[-1])), max(vals) if ok else None,
+                    min(vals) if ok else None, "us/row", "<= 1.5x", 1.5)
+    return out
+
+
+# -- the mixed load
+MIX = [("card_read", 70, "card read"), ("card_save", 20, "card save"),
+       ("export", 9, "export of 50 contacts"), ("preview", 1, "preview of a 20-row file")]
+
+
+def parse_pgbench(text):
+    """Totals and per-script figures of a pgbench -r run (PostgreSQL 15)."""
+    d = {"scripts": {}}
+    m = re.search(r"^tps = ([0-9.]+) \(without initial", text, re.M)
+    d["tps"] = float(m.group(1)) if m else None
+    for key, pat in (("transactions", r"^number of transactions actually processed: (\d+)"),
+                     ("failed", r"^number of failed transactions: (\d+)"),
+                     ("serialization", r"^number of serialization failures: (\d+)"),
+                     ("deadlocks", r"^number of deadlock failures: (\d+)")):
+        m = re.search(pat, text, re.M)
+        d[key] = int(m.group(1)) if m else None
+    m = re.search(r"^latency average = ([0-9.]+) ms", text, re.M)
+    d["latency_ms"] = float(m.group(1)) if m else None
+    blocks = re.split(r"^SQL script \d+: ", text, flags=re.M)[1:]
+    for b in blocks:
+        name = os.path.basename(b.splitlines()[0].strip())
+        name = name[:-4] if name.endswith(".sql") else name
+        s = {}
+        m = re.search(r"- (\d+) transactions", b)
+        s["transactions"] = int(m.group(1)) if m else 0
+        m = re.search(r"- number of failed transactions: (\d+)", b)
+        s["failed"] = int(m.group(1)) if m else None
+        m = re.search(r"- latency average = ([0-9.]+) ms", b)
+        s["latency_ms"] = float(m.group(1)) if m else None
+        d["scripts"][name] = s
+    d["aborted"] = len(re.findall(r"client \d+ script \d+ aborted", text))
+    return d
+
+
+def section_mixed(res, idx_state):
+    log("mixed load")
+    ensure_match_indexes(idx_state)
+    per_tenant = CONTACTS // TENANTS
+    scripts = os.path.join(ROOT, "bench", "pgbench")
+    cmd = [PGBENCH, "-n", "-c", str(MIXED_CLIENTS), "-j", str(min(MIXED_CLIENTS, 2)),
+           "-T", str(MIXED_SECONDS), "-r", "--failures-detailed",
+           "-D", "tenants=%d" % TENANTS, "-D", "per_tenant=%d" % per_tenant, DB]
+    for name, weight, _ in MIX:
+        cmd += ["-f", "%s/%s.sql@%d" % (scripts, name, weight)]
+    log("  %s" % " ".join(cmd))
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    text = r.stdout + "\n" + r.stderr
+    d = parse_pgbench(text)
+    d["exit"] = r.returncode
+    d["command"] = " ".join(cmd)
+    log("  tps %s, failed %s, deadlocks %s, aborted clients %s, exit %d" % (
+        d["tps"], d["failed"], d["deadlocks"], d["aborted"], r.returncode))
+    total = 0.0
+    for name, _, _ in MIX:
+        s = d["scripts"].get(name, {})
+        if s.get("latency_ms") is not None:
+            total += s["transactions"] * s["latency_ms"]
+    pv = d["scripts"].get("preview", {})
+    share = (100.0 * pv["transactions"] * pv["latency_ms"] / total
+             if total and pv.get("latency_ms") is not None else None)
+    d["preview_share_pct"] = share
+    res.sections["mixed"] = {"pgbench": d, "output": text}
+    if d["tps"] is None:
+        res.custom("mixed load: pgbench", "ERROR", "", "", "", "ERROR")
+        res.notes.append("pgbench failed:\n\n```\n%s\n```" % text.strip()[-2000:])
+        return
+    res.measure("mixed.tps", d["tps"], "tps", "ours", "mixed load tps", better="higher")
+    res.value("mixed load (%d clients, %d s, %d tenants): tps" % (
+        MIXED_CLIENTS, MIXED_SECONDS, TENANTS), d["tps"], "tps")
+    for name, weight, desc in MIX:
+        s = d["scripts"].get(name, {})
+        res.measure("mixed.latency.%s" % name, s.get("latency_ms"), "ms", "ours",
+                    "mixed load mean latency, %s" % desc)
+        res.value("mixed load: mean latency, %s (%d%%, %d calls)" % (
+            desc, weight, s.get("transactions", 0)), s.get("latency_ms"), "ms")
+    failures = (d["failed"] or 0) + d["aborted"]
+    deadlocks = d["deadlocks"] or 0
+    ok = share is not None and share < 10.0 and failures == 0 and deadlocks == 0
+    res.measure("mixed.preview_share_pct", share, "%", "ours",
+                "share of client time in the small previews")
+    res.custom("mixed load: share of client time in the 1% small previews; failures; deadlocks",
+               "%s; %d; %d" % (fmt(share, "%"), failures, deadlocks), "", "",
+               "< 10%; 0; 0", "ERROR" if share is None else ("PASS" if ok else "MISS"))
+
+
+# ---------------------------------------------------------------- main
+KEYLESS_ROWS = int(os.environ.get("BENCH_KEYLESS_ROWS", "2000000"))
+
+
+def main():
+    started = time.time()
+    res = Results()
+    tenant_n = int(sql_value("SELECT count(*) FROM public.contacts WHERE user_id = %d" % USER_ID))
+    total_n = int(sql_value("SELECT count(*) FROM public.contacts"))
+    prof_n = int(sql_value("SELECT count(*) FROM public.contact_integrations"))
+    fsize = os.path.getsize(csv_path(BASE))
+    m = machine()
+    facts = ("%d contacts over %d interleaved tenants (contact i belongs to tenant "
+             "1 + (i - 1) %% %d; %d of tenant %d), %d ActivePipe profiles; a %d-row file of "
+             "%.1f MB for the import; export of the tenant's %d contacts." % (
+                 total_n, TENANTS, TENANTS, tenant_n, USER_ID, prof_n, BASE, fsize / 1e6,
+                 tenant_n))
+    log("bench: %s" % facts)
+    idx_state = {}
+    steps = [("export", lambda: section_export(res, tenant_n)),
+             ("preview", lambda: section_preview(res)),
+             ("commit", lambda: section_commit(res)),
+             ("reimport", lambda: section_reimport(res)),
+             ("history", lambda: section_history(res)),
+             ("undo", lambda: section_undo(res)),
+             ("memory", lambda: section_memory(res)),
+             ("scaling", lambda: res.sections.__setitem__(
+                 "scaling", section_scaling(res, idx_state))),
+             ("mixed", lambda: section_mixed(res, idx_state))]
+    for name, fn in steps:
+        if want(name):
+            fn()
+
+    # ---- the report
+    detail = []
+    if "scaling" in res.sections:
+        detail += ["## Scaling detail", "",
+                   "us/row = time / rows; marginal = (time - time of the 1-row file in the "
+                   "same session) / (rows - 1): the cost of one more row once the tenant is "
+                   "read.  All files against the same %s-contact tenant.  Each size is its own "
+                   "session: compare sizes with the noise of the machine in mind." % label(
+                       tenant_n), ""]
+        rows = []
+        for phase, (per_row, marginal, fixed) in res.sections["scaling"].items():
+            for n in SIZES:
+                cells = [phase, label(n)]
+                for kind in ("preview", "commit"):
+                    cells += [fmt(per_row[kind][n], "us/row"), fmt(marginal[kind][n], "us/row")]
+                rows.append(cells)
+            rows.append([phase, "1-row call (%s group)" % label(BASE),
+                         fmt(fixed["preview"], "ms"), "", fmt(fixed["commit"], "ms"), ""])
+        detail += [table(["indexes", "rows", "preview", "preview marginal", "commit",
+                          "commit marginal"], rows), ""]
+        # the raw per-row figures as plain dicts for the JSON
+        res.sections["scaling"] = {
+            p: {"per_row": {k: {str(n): v for n, v in d.items()} for k, d in pr.items()},
+                "marginal": {k: {str(n): v for n, v in d.items()} for k, d in mg.items()},
+                "fixed_ms": fx}
+            for p, (pr, mg, fx) in res.sections["scaling"].items()}
+    if idx_state:
+        detail += ["## Match indexes", "",
+                   "Created on public.contacts for the scaling series with indexes and the "
+                   "mixed load: %s (%.1f s).  activepipe.match_strategy: %s." % (
+                       ", ".join(idx_state["created"]) or "none", idx_state["seconds"],
+                       idx_state["match_strategy"] or "absent")]
+        detail += ["- %s" % n for n in idx_state["notes"]] + [""]
+        res.sections["match_indexes"] = idx_state
+    if "mixed" in res.sections:
+        d = res.sections["mixed"]["pgbench"]
+        detail += ["## Mixed load", "",
+                   "pgbench, scripts in bench/pgbench/ (weights 70/20/9/1), random tenants "
+                   "and contacts; client time per call type = calls x mean latency; the "
+                   "previews' share is of the sum over the four types.  Failures count "
+                   "failed transactions and aborted clients.", "",
+                   "`%s`" % d["command"], "", "```",
+                   res.sections["mixed"]["output"].strip(), "```", ""]
+        res.sections["mixed"] = {"pgbench": d}
+    baseline_md, baseline_rows = "", []
+    if BASELINE:
+        baseline_md, baseline_rows = compare_baseline(res, BASELINE, SCALE)
+
+    main_table = render_rows(res.rows)
     md = ["# activepipe benchmark (%s)" % SCALE, "",
           "Machine: %s CPUs (%s), %s RAM, load average %s at the start." % (
               m["nproc"], m["cpu"], m["ram"], m["load"]),
@@ -403,199 +1118,54 @@ def render(rows, m, facts, series, started, extra=""):
           "activepipe %s at git %s; run %s, %.0f s." % (m["ext"], m["git"], m["date"],
                                                      time.time() - started),
           "", "Data: %s" % facts, "",
-          table, "",
-          "Ratios are ours / anchor; the target is the most the ratio may be.",
-          "Anchors: export = plain `COPY (SELECT <36 columns> FROM contacts LEFT JOIN "
-          "contact_integrations ...) TO STDOUT CSV HEADER`; preview = `COPY` of the file into "
-          "a staging table; commit = bench/anchor_import.sql; re-import = preview of the same "
-          "file in the same (already imported) state; scaling = the 10k figure; memory = file size.",
+          main_table, "",
+          "Ratios are ours / anchor; the target is the most the ratio may be.  Warm "
+          "backends: each group runs in one session that first touches the tables, "
+          "then a warm-up (full scale), then the interleaved repetitions; medians.  "
+          "Sessions run with jit = off and max_parallel_workers_per_gather = 0 (one "
+          "backend per statement, no compile time in the anchors).",
+          "Anchors: export = `COPY (SELECT <36 columns> FROM contacts LEFT JOIN "
+          "contact_integrations ...) TO STDOUT CSV HEADER`, and for the whole export that COPY "
+          "then `INSERT ... ON CONFLICT DO UPDATE SET last_exported_at` over the same contacts; "
+          "ours is fetched in full (unaligned, to /dev/null), the same bytes; "
+          "preview floor = one read of the tenant's contacts (every imported column) joined "
+          "to their profiles, consumed in the server (lengths of every value summed; one row "
+          "sent), and as info the same read sent to the client; hand-written preview = "
+          "bench/anchor_preview.sql; commit = bench/anchor_import.sql; re-import = preview "
+          "of the same file in the same (already imported) state; memory = file size.",
           "Every write was rolled back (BEGIN ... ROLLBACK) and the tables vacuumed between "
-          "repetitions.", "", extra, "## Repetitions (ms)", ""]
-    for s in series:
+          "repetitions, except the mixed load, which commits (it runs last).", ""]
+    md += [n + "\n" for n in res.notes]
+    md += detail
+    if baseline_md:
+        md += ["## Against the baseline", "", baseline_md, ""]
+    md += ["## Repetitions (ms)", ""]
+    for s in res.series:
         if s.error:
             md.append("- %s: ERROR: %s" % (s.name, s.error))
         else:
-            md.append("- %s: median %.1f; %s" % (s.name, s.ms, ", ".join("%.1f" % t for t in s.times)))
-    return table, "\n".join(md) + "\n"
-
-
-# ---------------------------------------------------------------- main
-def main():
-    started = time.time()
-    base = BASE
-    series = []
-    rows = []
-    tenant_n = int(sql_value("SELECT count(*) FROM public.contacts WHERE user_id = %d" % USER_ID))
-    total_n = int(sql_value("SELECT count(*) FROM public.contacts"))
-    prof_n = int(sql_value("SELECT count(*) FROM public.contact_integrations"))
-    fsize = os.path.getsize(csv_path(base))
-    m = machine()
-    has_stamp_guc = sql_value("LOAD 'activepipe'; SELECT current_setting('activepipe.stamp_exports', true) IS NOT NULL") == "t"
-    has_statements = sql_value("SELECT to_regprocedure('public.activepipe_statements()') IS NOT NULL") == "t"
-    exported_at = EXPORTED_AT_FALLBACK
-    if has_statements:
-        exported_at = sql_value("SELECT statement FROM public.activepipe_statements() "
-                                "WHERE name = 'exported_at'") or EXPORTED_AT_FALLBACK
-    facts = ("%d contacts (%d of tenant %d), %d ActivePipe profiles; a %d-row file of %.1f MB "
-             "for the import; export of the tenant's %d contacts." % (
-                 total_n, tenant_n, USER_ID, prof_n, base, fsize / 1e6, tenant_n))
-    log("bench: %s" % facts)
-
-    def add(s):
-        series.append(s)
-        return s
-
-    # 1. Export ------------------------------------------------------------
-    log("1. export")
-    rb = "ROLLBACK;\n" + VACUUM
-    variants = [
-        V("export anchor: plain COPY of the join", PLAIN_COPY),
-        V("export: activepipe_export (whole)", EXPORT, "BEGIN;", rb),
-        V("export: COPY (activepipe_export_rows) TO STDOUT", EXPORT_ROWS, "BEGIN;", rb),
-        V("export: second export in one transaction", EXPORT, "BEGIN;\n" + EXPORT, rb),
-    ]
-    if not has_stamp_guc:
-        # older builds: time their single timestamp statement on its own
-        variants.append(V("export: timestamp statement alone", stamp_sql(exported_at),
-                          "BEGIN;", rb))
-    if has_stamp_guc:
-        variants.append(V("export: activepipe_export, stamp_exports = off", EXPORT,
-                          "BEGIN;\nSET LOCAL activepipe.stamp_exports = off;", rb))
-    res = [add(x) for x in run_group(variants, REPS_FAST)]
-    copy, whole, rowsf, again = res[:4]
-    if has_stamp_guc:
-        # the stamps are several statements (by TID, then inserts): time the
-        # generation alone and derive the stamping from the whole export
-        gen_ms, gen_note = res[4].ms, "activepipe.stamp_exports = off"
-        stamp_ms = (whole.ms - gen_ms) if whole.ms is not None and gen_ms is not None else None
-        stamp_note = "whole - generation"
-    else:
-        stamp_ms, stamp_note = res[4].ms, "the statement alone"
-        gen_ms = (whole.ms - stamp_ms) if whole.ms is not None and stamp_ms is not None else None
-        gen_note = "derived: whole - timestamp statement"
-    tl = label(tenant_n)
-    rows.append(Row("export %s: CSV generation (%s)" % (tl, gen_note), gen_ms, copy.ms, "ms",
-                    "<= 1.1x", 1.1))
-    rows.append(Row("export %s: activepipe_export, whole" % tl, whole.ms, copy.ms, "ms",
-                    "<= 2.0x", 2.0))
-    rows.append(Row("export %s: COPY (activepipe_export_rows) TO STDOUT" % tl, rowsf.ms,
-                    copy.ms, "ms", "<= 2.0x", 2.0))
-    rows.append(Row("export %s: timestamp write (%s)" % (tl, stamp_note), stamp_ms, copy.ms,
-                    "ms", "", None))
-    rows.append(Row("export %s: again in the same transaction" % tl, again.ms, copy.ms, "ms",
-                    "", None))
-
-    # 2. Preview vs COPY into staging --------------------------------------
-    log("2. preview")
-    bname = str(base)
-    stg, prev = [add(x) for x in run_group([
-        V("preview anchor: COPY file into staging",
-          "COPY staging FROM '%s' (FORMAT csv, HEADER true);" % csv_path(base),
-          "BEGIN;\n" + STAGING, "ROLLBACK;"),
-        V("import: activepipe_import_preview", preview(bname)),
-    ], REPS_FAST)]
-    rows.append(Row("import %s: preview vs COPY into staging" % label(base), prev.ms, stg.ms,
-                    "ms", "<= 1.5x", 1.5))
-
-    # 3. Commit vs the hand-written SQL import -----------------------------
-    log("3. commit")
-    com, anc = [add(x) for x in run_group([
-        V("import: activepipe_import_commit (rolled back)", commit(bname), "BEGIN;", rb),
-        V("commit anchor: bench/anchor_import.sql (rolled back)", anchor_import(base),
-          "BEGIN;", rb),
-    ], REPS_WRITE, warmup=0)]
-    rows.append(Row("import %s: commit vs hand-written SQL import" % label(base), com.ms, anc.ms,
-                    "ms", "<= 0.5x", 0.5))
-
-    # 4. Re-import: commit of a file already committed, vs preview ----------
-    log("4. re-import")
-    first = "BEGIN;\n" + commit(bname)
-    re_c, re_p = [add(x) for x in run_group([
-        V("re-import: commit again in the same transaction", commit(bname), first, rb),
-        V("re-import anchor: preview of the imported state", preview(bname), first, rb),
-    ], REPS_WRITE, warmup=0)]
-    rows.append(Row("import %s: re-import (no change) vs preview" % label(base), re_c.ms,
-                    re_p.ms, "ms", "<= 1.5x", 1.5))
-
-    # 5. Scaling -------------------------------------------------------------
-    log("5. scaling")
-    # The one-row file: what a call costs whatever the file (the tenant's
-    # key index, plans, the event), for the marginal cost per row.
-    p1, c1 = [add(x) for x in run_group([
-        V("scaling: preview 1 row", preview("1")),
-        V("scaling: commit 1 row (rolled back)", commit("1"), "BEGIN;", rb),
-    ], REPS_FAST)]
-    per_row = {"preview": {}, "commit": {}}
-    marginal = {"preview": {}, "commit": {}}
-    fixed = {"preview": p1.ms, "commit": c1.ms}
-    for n in SIZES:
-        p, c = [add(x) for x in run_group([
-            V("scaling: preview %s rows" % label(n), preview(str(n))),
-            V("scaling: commit %s rows (rolled back)" % label(n), commit(str(n)), "BEGIN;", rb),
-        ], reps_for(n), warmup=0 if n >= 1000000 else None)]
-        for kind, sr in (("preview", p), ("commit", c)):
-            per_row[kind][n] = sr.ms * 1000.0 / n if sr.ms is not None else None
-            marginal[kind][n] = ((sr.ms - fixed[kind]) * 1000.0 / (n - 1)
-                                 if sr.ms is not None and fixed[kind] is not None and n > 1
-                                 else None)
-    ref = SIZES[1] if len(SIZES) > 1 else SIZES[0]
-    for kind in ("preview", "commit"):
-        for n in SIZES:
-            rows.append(Row("scaling: %s %s rows" % (kind, label(n)), per_row[kind][n],
-                            per_row[kind][ref] if n != ref else None, "us/row", "", None))
-        vals = [per_row[kind][n] for n in SIZES if n >= ref]
-        ok = all(v is not None for v in vals)
-        rows.append(Row("scaling: %s us/row, worst of %s..%s vs best" % (
-            kind, label(ref), label(SIZES[-1])), max(vals) if ok else None,
-            min(vals) if ok else None, "us/row", "<= 1.5x", 1.5))
-        # small files sit within the noise of the fixed cost (a marginal at or
-        # below zero): those sizes say nothing about the per-row cost
-        mvals = [v for v in (marginal[kind][n] for n in SIZES if n >= ref)
-                 if v is not None and v > 0]
-        ok = len(mvals) > 0
-        rows.append(Row("scaling: %s marginal us/row (minus the 1-row call: %s), "
-                        "worst vs best" % (kind, fmt(fixed[kind], "ms")),
-                        max(mvals) if ok else None, min(mvals) if ok else None, "us/row",
-                        "", None))
-
-    # 6. Peak memory -----------------------------------------------------------
-    log("6. memory")
-    fmb = fsize / 1024 / 1024
-    for kind, body in (("preview", preview(bname)), ("commit", commit(bname))):
-        anon, hwm, err = peak_memory("memory: %s %s" % (kind, label(base)), "BEGIN;", body)
-        series.append(Series("memory: %s peak private MB" % kind,
-                             [anon / 1024] if anon is not None else None, err))
-        rows.append(Row("memory: peak backend memory, %s %s (file %.1f MB)" % (
-            kind, label(base), fmb), anon / 1024 if anon is not None else None, fmb, "MB",
-            "< 4x", 4.0, ""))
-    sql_value(VACUUM.strip())
-
-    detail = ["## Scaling detail", "",
-              "Marginal = (time - time of the 1-row file) / (rows - 1): the cost of one more "
-              "row once the tenant's key index is built.", "",
-              "| rows | preview us/row | preview marginal | commit us/row | commit marginal |",
-              "|---|---|---|---|---|"]
-    for n in SIZES:
-        detail.append("| %s | %s | %s | %s | %s |" % (
-            label(n), fmt(per_row["preview"][n], "us/row"), fmt(marginal["preview"][n], "us/row"),
-            fmt(per_row["commit"][n], "us/row"), fmt(marginal["commit"][n], "us/row")))
-    detail.append("")
-    table, md = render(rows, m, facts, series, started, "\n".join(detail) + "\n")
+            md.append("- %s: median %.1f; %s" % (s.name, s.ms, ", ".join("%.1f" % t
+                                                                       for t in s.times)))
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
-        f.write(md)
+        f.write("\n".join(md) + "\n")
+    js = {"format": 1, "scale": SCALE, "machine": m, "facts": facts,
+          "sections_run": [s for s in SECTIONS if want(s)], "seconds": time.time() - started,
+          "measures": res.measures, "rows": res.rows,
+          "series": [{"key": s.key, "name": s.name, "kind": s.kind, "times": s.times,
+                      "median": s.ms, "error": s.error} for s in res.series],
+          "sections": res.sections, "baseline": BASELINE or None,
+          "baseline_comparison": baseline_rows}
+    with open(OUT_JSON, "w") as f:
+        json.dump(js, f, indent=1, sort_keys=True, default=str)
+        f.write("\n")
     print()
-    print(table)
+    print(main_table)
+    if baseline_md:
+        print()
+        print(baseline_md)
     print()
-    print("bench: written to %s" % OUT)
-
-
-def label(n):
-    if n >= 1000000 and n % 1000000 == 0:
-        return "%dM" % (n // 1000000)
-    if n >= 1000 and n % 1000 == 0:
-        return "%dk" % (n // 1000)
-    return str(n)
+    print("bench: written to %s and %s" % (OUT, OUT_JSON))
 
 
 if __name__ == "__main__":
