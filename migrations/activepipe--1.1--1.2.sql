@@ -39,6 +39,34 @@ END
 $fn$;
 
 /*
+ * A helper of this script only: run one ALTER TABLE of a table that a
+ * Citus cluster may hold distributed.  Through EXECUTE, because Citus
+ * sends such a statement to the shards and the workers as the text it was
+ * given, which inside an extension script is the whole script.  With
+ * propagate false, Citus does not send it at all: for a statement naming
+ * an object this update creates, which the workers do not have yet (each
+ * worker runs this script itself, after the coordinator, and so alters its
+ * own copy of the table).  Dropped at the end.
+ */
+CREATE FUNCTION @extschema@.ap_upgrade_alter(stmt text, propagate boolean)
+RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+	citus boolean := EXISTS (SELECT 1 FROM pg_catalog.pg_extension e
+	                          WHERE e.extname OPERATOR(pg_catalog.=) 'citus');
+	was text;
+BEGIN
+	IF citus AND NOT propagate THEN
+		was := pg_catalog.current_setting('citus.enable_ddl_propagation');
+		PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+		EXECUTE stmt;
+		PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', was, true);
+	ELSE
+		EXECUTE stmt;
+	END IF;
+END
+$fn$;
+
+/*
  * Ids unique across the nodes of a Citus cluster, however a call is
  * routed: each node's sequence value, with the node's Citus group in the
  * high bits (0 on a single server, so ids there go on as before).  It only
@@ -50,10 +78,15 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'activepipe_next_id'
 LANGUAGE C VOLATILE STRICT;
 
-ALTER TABLE @extschema@.contact_integrations ALTER COLUMN id
-	SET DEFAULT @extschema@.activepipe_next_id('@extschema@.contact_integrations_id_seq');
-ALTER TABLE @extschema@.integration_events ALTER COLUMN id
-	SET DEFAULT @extschema@.activepipe_next_id('@extschema@.integration_events_id_seq');
+/*
+ * Not sent to the shards on Citus (the workers do not have the function
+ * yet): defaults are filled in on the node that runs an INSERT, from its
+ * own copy of the table, which each node's run of this script alters.
+ */
+SELECT @extschema@.ap_upgrade_alter('ALTER TABLE @extschema@.contact_integrations ALTER COLUMN id
+	SET DEFAULT @extschema@.activepipe_next_id(''@extschema@.contact_integrations_id_seq'')', false);
+SELECT @extschema@.ap_upgrade_alter('ALTER TABLE @extschema@.integration_events ALTER COLUMN id
+	SET DEFAULT @extschema@.activepipe_next_id(''@extschema@.integration_events_id_seq'')', false);
 
 /*
  * The tenant lock: a row per tenant, locked for the transaction by every
@@ -72,11 +105,16 @@ REVOKE ALL ON TABLE @extschema@.tenant_locks FROM PUBLIC;
 SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.contact_integrations', 'INSERT',
 	'GRANT SELECT, INSERT, UPDATE ON TABLE @extschema@.tenant_locks TO %s');
 
-/* Undo events join imports and exports in the log. */
-ALTER TABLE @extschema@.integration_events
-	DROP CONSTRAINT integration_events_event_type_check,
+/*
+ * Undo events join imports and exports in the log.  On Citus the shards
+ * check rows too, so this one is sent to them (one subcommand at a time,
+ * as Citus requires).
+ */
+SELECT @extschema@.ap_upgrade_alter('ALTER TABLE @extschema@.integration_events
+	DROP CONSTRAINT integration_events_event_type_check', true);
+SELECT @extschema@.ap_upgrade_alter('ALTER TABLE @extschema@.integration_events
 	ADD CONSTRAINT integration_events_event_type_check
-		CHECK (event_type OPERATOR(pg_catalog.=) ANY (ARRAY['import', 'export', 'undo']));
+		CHECK (event_type OPERATOR(pg_catalog.=) ANY (ARRAY[''import'', ''export'', ''undo'']))', true);
 
 /*
  * Match keys: the phone key with an explicit region is IMMUTABLE, so a
@@ -340,3 +378,4 @@ $fn$;
 REVOKE ALL ON PROCEDURE @extschema@.activepipe_prune_history(bigint, bigint) FROM PUBLIC;
 
 DROP FUNCTION @extschema@.ap_upgrade_grants(text, text, text, text);
+DROP FUNCTION @extschema@.ap_upgrade_alter(text, boolean);

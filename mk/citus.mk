@@ -4,11 +4,15 @@
 #                     test/citus/run.sh: a coordinator, two workers and a
 #                     plain node started on this machine in a temporary
 #                     directory, the schema distributed as docs/scaling.md
-#                     says, TAP out (issue 13, item 5).  Needs Citus
+#                     says, TAP out (issue 13, item 5); then
+#                     test/citus/upgrade.sh: 1.1 distributed, updated.  Needs Citus
 #                     installed for the PostgreSQL that pg_config names
 #                     (citus.control in its extension directory).
 #                     make test runs the same suite when Citus is there.
-#   make bench-citus  the benchmark on that cluster (not written yet)
+#   make bench-citus  bench/citus.sh: the 100k-row import and the 100k
+#                     export on such a cluster against a plain node of the
+#                     same machine (issue 13, item 6); the figures go to
+#                     bench/results/citus.md and docs/scaling.md.
 #
 # Nothing here builds or installs Citus itself.
 
@@ -22,6 +26,9 @@ test-citus: deps
 	$(MAKE) all
 	$(CITUS_SUDO) $(MAKE) -s install
 	bash test/citus/run.sh
+	bash test/citus/upgrade.sh
 
-bench-citus:
-	@echo "bench-citus: not yet: the Citus benchmark is still to be written (see issue 13)"
+bench-citus: deps
+	@[ -f "$(CITUS_CONTROL)" ] || { echo "bench-citus: Citus is not installed ($(CITUS_CONTROL) is missing)" >&2; exit 1; }
+	$(MAKE) all
+	bash bench/citus.sh

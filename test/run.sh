@@ -94,19 +94,22 @@ for t in test/scripts/*.sh; do
 	fi
 done
 
-# 6. The same extension on a Citus cluster (test/citus/run.sh, as make
-#    test-citus): only where Citus is installed.
+# 6. The same extension on a Citus cluster (test/citus/run.sh and
+#    upgrade.sh, as make test-citus): only where Citus is installed.
 if [ -f "$(pg_config --sharedir)/extension/citus.control" ]; then
-	echo "== test/citus/run.sh"
-	bash test/citus/run.sh >"$logdir/citus.log" 2>&1
-	rc=$?
-	count_tap "$logdir/citus.log"
-	grep -E '^not ok' "$logdir/citus.log" || true
-	if [ $rc -ne 0 ] && ! grep -q '^not ok' "$logdir/citus.log"; then
-		tail -20 "$logdir/citus.log"; failed=$((failed + 1))
-	fi
+	for t in test/citus/run.sh test/citus/upgrade.sh; do
+		echo "== $t"
+		log=$logdir/citus-$(basename "$t" .sh).log
+		bash "$t" >"$log" 2>&1
+		rc=$?
+		count_tap "$log"
+		grep -E '^not ok' "$log" || true
+		if [ $rc -ne 0 ] && ! grep -q '^not ok' "$log"; then
+			tail -20 "$log"; failed=$((failed + 1))
+		fi
+	done
 else
-	echo "== test/citus/run.sh skipped: Citus is not installed"
+	echo "== test/citus skipped: Citus is not installed"
 fi
 
 echo
