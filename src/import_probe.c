@@ -23,6 +23,8 @@
  */
 #include "activepipe.h"
 
+#include <math.h>
+
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
@@ -209,6 +211,28 @@ tenant_estimate(const ApBinding *b, Relation rel, int64 user_id)
 	return sel < 0 ? -1 : Max(sel * reltuples, 1.0);
 }
 
+/*
+ * Whether the tenant holds at least bound contacts, counted (up to bound)
+ * when the statistics cannot estimate it: on Citus the table the extension
+ * names is a shell whose rows live in shards, and it has no statistics.
+ * Counting stops at bound, so it costs less than the probes it decides on.
+ */
+static bool
+tenant_at_least(const ApTenant *t, double estimate, double bound)
+{
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+
+	if (estimate >= 0)
+		return estimate >= bound;
+	bound = Min(bound, (double) PG_INT64_MAX / 2);
+	values[0] = Int64GetDatum(t->user_id);
+	values[1] = Int64GetDatum((int64) bound);
+	ap_spi_run(t->binding, AP_Q_TENANT_SIZE, 2, types, values, NULL, true);
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									   1, &(bool){false})) >= (int64) bound;
+}
+
 /* The name activepipe_match_indexes gives key field k's index. */
 static char *
 index_name(Relation rel, int k)
@@ -232,7 +256,6 @@ ap_probe_setup(ApTenant *t, int64 rows, const bool *present)
 	Relation	rel = relation_open(b->relid, AccessShareLock);
 	bool		usable = true;
 	double		lookups = 0;
-	double		tenant;
 	int			k;
 
 	for (k = 0; k < 3 && ap_match_strategy != AP_STRATEGY_SCAN; k++)
@@ -264,11 +287,9 @@ ap_probe_setup(ApTenant *t, int64 rows, const bool *present)
 	else if (ap_match_strategy == AP_STRATEGY_PROBE)
 		t->strategy = AP_STRATEGY_PROBE;
 	else
-	{
-		tenant = tenant_estimate(b, rel, t->user_id);
-		t->strategy = (tenant < 0 || lookups * PROBE_COST < tenant) ?
+		t->strategy = tenant_at_least(t, tenant_estimate(b, rel, t->user_id),
+									  ceil(lookups * PROBE_COST) + 1) ?
 			AP_STRATEGY_PROBE : AP_STRATEGY_SCAN;
-	}
 	relation_close(rel, AccessShareLock);
 	elog(DEBUG1, "activepipe: import of at most " INT64_FORMAT " rows finds candidates by %s",
 		 rows, t->strategy == AP_STRATEGY_PROBE ? "probe" : "scan");

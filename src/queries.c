@@ -262,6 +262,21 @@ probe_phone(StringInfo s, const ApBinding *b)
 }
 
 /*
+ * How many contacts the tenant has, counted up to $2 only: what the
+ * import's choice between scan and probes needs when the planner has no
+ * statistics to estimate it (a Citus shell table, a table never analysed).
+ * The count stops where probing would cost as much as the scan it saves.
+ */
+static void
+tenant_size(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "SELECT pg_catalog.count(*) FROM (SELECT 1 FROM %s c"
+					 " WHERE c.%s" EQ "$1 LIMIT $2) s",
+					 b->table, b->user_col);
+}
+
+/*
  * Where the tenant's profiles are: the import reads a payload only when a
  * row matches its contact, by tid, in the snapshot this was read in.
  */
@@ -675,6 +690,7 @@ static const ApStatement statements[AP_NQUERIES] = {
 	{"probe_email", probe_email},
 	{"probe_mobile", probe_mobile},
 	{"probe_phone", probe_phone},
+	{"tenant_size", tenant_size},
 	{"contact_ids", contact_ids},
 	{"import_insert", import_insert},
 	{"import_update", import_update},

@@ -109,5 +109,23 @@ same=$(grep -c ': same$' "$work/out.txt")
 is "$same" "$ROUNDS" "scan and probe agree in every round: plan, summary, committed contacts and profiles (seed $SEED)"
 grep -v ': same$' "$work/out.txt" | head -5 | while read -r l; do diag "$l"; done
 
+# auto decides by the tenant's size next to the file's keys: from the
+# statistics, and without them (a Citus shell table has none, nor has a
+# table never analysed) by counting the tenant's contacts, up to what
+# probing would cost.  Tenant 990001: 600 contacts; one row probes, 300
+# rows (1,200 lookups' worth) scan.
+q $DB "INSERT INTO users (id) VALUES (990001);
+	INSERT INTO contacts (user_id, first_name, email) SELECT 990001, 'S' || g, 's' || g || '@x.com' FROM generate_series(1, 600) g" >/dev/null
+strategy() {	# ROWS: the strategy auto picks for a file of ROWS emails
+	psql -X -q -d $DB -c "SET client_min_messages = debug1; SET activepipe.match_strategy = auto" \
+		-c "SELECT activepipe_import_preview(990001, (SELECT E'email\n' || string_agg('s' || g || '@x.com', E'\n') FROM generate_series(1, $1) g))" 2>&1 >/dev/null \
+		| sed -n 's/.*finds candidates by \([a-z]*\).*/\1/p'
+}
+q $DB "ANALYZE contacts" >/dev/null
+is "$(strategy 1) $(strategy 300)" "probe scan" "auto with statistics: one row against 600 contacts probes, 300 rows scan"
+q $DB "DELETE FROM pg_statistic WHERE starelid = 'contacts'::regclass" >/dev/null
+is "$(strategy 1) $(strategy 300)" "probe scan" "auto without statistics: the same choices, by counting the tenant's contacts"
+is "$(strategy 148) $(strategy 149)" "probe scan" "... the count stops where probing would cost as much as the scan (600 contacts, 4 per lookup; the header line counts)"
+
 crash_check
 done_testing
