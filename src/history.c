@@ -221,7 +221,8 @@ activepipe_import_report_csv(PG_FUNCTION_ARGS)
 	b = ap_binding_load(fcinfo);
 	ap_history_event(b, user_id, event_id, "import", NULL);
 	appendStringInfoString(r.buf, "line,action,contact_id,matched_by,reason");
-	if (ap_spi_run(b, AP_Q_REPORT_HEADER, 2, types, values, NULL, true) == 1)
+	/* a fresh snapshot, as the event's and the rows' reads take */
+	if (ap_spi_run(b, AP_Q_REPORT_HEADER, 2, types, values, NULL, false) == 1)
 	{
 		Datum		h = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 									  &isnull);
