@@ -62,6 +62,20 @@ ok $? "setup: docs/scaling.md's schema, key and distribution on the coordinator"
 	-f test/citus/setup.sql -f test/citus/tenants.sql -f test/citus/probe.sql >"$setup_log" 2>&1
 ok $? "setup: the same schema, key and extension on the plain node" "$(tail -5 "$setup_log")"
 
+# make demo's own tenants (test/fixtures/demo_tenant.sql: users 1 and 2,
+# profiles saved through the card API from a PL/pgSQL loop) load on the
+# cluster as on a single node; the suite's tenants start at 3
+demo_state="SELECT string_agg(concat_ws('|', c.user_id, c.id, c.first_name, c.email, c.mobile, ci.payload_json), E'\n' ORDER BY c.id)
+	FROM contacts c LEFT JOIN contact_integrations ci ON ci.user_id = c.user_id AND ci.contact_id = c.id
+	WHERE c.user_id IN (1, 2)"
+for n in coord plain; do
+	"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$AP_CITUS_DIR" -p "${PORT[$n]}" -U postgres -d postgres \
+		-f test/fixtures/demo_tenant.sql >"$setup_log.demo.$n" 2>&1
+	ok $? "setup: make demo's tenants (test/fixtures/demo_tenant.sql) load on the $n node" "$(tail -5 "$setup_log.demo.$n")"
+done
+is "$(nq coord "$demo_state")" "$(nq plain "$demo_state")" "setup: ... and the cluster holds what the plain node holds (contacts and the profiles saved in the loop)"
+next_uid=3
+
 # every function of the extension whose first argument is user_id is
 # distributed by it, colocated with contacts
 want=$(nq plain "SELECT string_agg(f, ' ' ORDER BY f) FROM (SELECT p.oid::regprocedure::text AS f FROM pg_proc p
@@ -280,6 +294,27 @@ for x in "${iso_pairs[@]}"; do
 	is "$after" "${iso_before[$b]}" "isolation ${PATH_DESC[$p]}: tenant $b (same emails and mobiles, other worker) is untouched"
 done
 diag "part 2 done after ${SECONDS}s"
+
+# Settings are read where a call runs: a delegated call runs on the
+# tenant's worker, so a session's SET on the coordinator does not reach it;
+# ALTER DATABASE ... SET on the coordinator, which Citus carries to every
+# worker, does (docs/scaling.md, "Settings").
+new_uid
+cap_uid=$UID_NEW
+seed "$cap_uid:demo"
+ids_of demo "$cap_uid"
+# (two commands: one string of several would be a transaction block)
+out=$("$PGBIN/psql" -X -q -A -t -h "$AP_CITUS_DIR" -p "${PORT[coord]}" -U postgres -d postgres \
+	-c "SET activepipe.export_cap = 1" -c "SELECT activepipe_export($cap_uid, $IDS, 'cap.csv')" 2>&1)
+like "$out" "^firstname,lastname," "settings: a session's SET on the coordinator does not reach a delegated export (it runs on the worker)"
+nq coord "ALTER DATABASE postgres SET activepipe.export_cap = 1" >/dev/null
+is "$(nq coord "SELECT string_agg(result, ' ') FROM run_command_on_workers(\$\$SELECT count(*) FROM pg_db_role_setting WHERE 'activepipe.export_cap=1' = ANY (setconfig)\$\$)")" "1 1" \
+	"settings: ALTER DATABASE ... SET on the coordinator reaches every worker"
+out=$(nq coord "SELECT activepipe_export($cap_uid, $IDS, 'cap.csv')" 2>&1)
+like "$out" "exceeds the cap of 1" "settings: ... and the delegated export obeys it"
+nq coord "ALTER DATABASE postgres RESET activepipe.export_cap" >/dev/null
+is "$(nq coord "SELECT string_agg(result, ' ') FROM run_command_on_workers(\$\$SELECT count(*) FROM pg_db_role_setting WHERE 'activepipe.export_cap=1' = ANY (setconfig)\$\$)")" "0 0" \
+	"settings: ALTER DATABASE ... RESET on the coordinator reaches every worker too"
 
 # ------------------------------------------------------ 4. concurrency
 # wait_active NODE APPNAME PID: until a session is in its pg_sleep (it

@@ -1,6 +1,7 @@
--- The suite's own tenant loader (test/fixtures/demo_tenant.sql saves its
--- profiles with one activepipe_card_save per row of a query on contacts,
--- which Citus refuses).  Loaded on the coordinator and on the plain node,
+-- The suite's own tenant loader: many tenants of a few kinds at once,
+-- set-based (make demo's test/fixtures/demo_tenant.sql loads its two
+-- users one call at a time; run.sh loads it too).  Loaded on the
+-- coordinator and on the plain node,
 -- so both hold byte-identical tenants.  Everything lives in schema aptest.
 --
 -- Contact n of tenant uid has id uid * 100 + n (tenants are 1..99999);
