@@ -41,6 +41,17 @@ SELECT is_empty($$SELECT * FROM activepipe_match_indexes()$$, 'with the indexes 
 SELECT is((SELECT count(*)::int FROM activepipe_match_indexes('NZ')), 2,
 	'indexes of another region do not count: the NZ phone keys are still to create');
 
+
+-- a tenant, and a file: the same plan either way
+INSERT INTO contacts (id, user_id, first_name, email, phone, mobile)
+SELECT 140100 + g, 1401, 'N' || g, CASE WHEN g % 3 <> 0 THEN 'n' || (g % 500) || '@x.com' END,
+	CASE WHEN g % 4 = 0 THEN '02 9' || lpad(g::text, 3, '0') || ' 0000' END,
+	CASE WHEN g % 5 = 0 THEN '0412 ' || lpad((g % 700)::text, 3, '0') || ' 000' END
+FROM generate_series(1, 2000) g;
+INSERT INTO contact_integrations (user_id, contact_id, payload_json)
+SELECT 1401, id, '{"status": "s"}' FROM contacts WHERE user_id = 1401 AND id % 2 = 0;
+ANALYZE contacts;
+
 -- the probe statements use them (the same expressions)
 DO $$
 DECLARE s text;
@@ -54,20 +65,12 @@ CREATE FUNCTION pg_temp.explain(sql text) RETURNS SETOF text LANGUAGE plpgsql AS
 BEGIN
 	RETURN QUERY EXECUTE 'EXPLAIN (COSTS OFF) ' || sql;
 END $$;
+-- (on the tenant of 2,000 contacts, analysed: on a near-empty table the
+-- planner may as well read the user_id index and filter)
 SELECT ok((SELECT bool_or(l ~ 'contacts_activepipe_email_idx') FROM pg_temp.explain($$EXECUTE probe_email(1401, ARRAY['a@x.com'])$$) l),
 	'the email probe reads contacts_activepipe_email_idx');
 SELECT ok((SELECT bool_or(l ~ 'contacts_activepipe_mobile_idx') FROM pg_temp.explain($$EXECUTE probe_mobile(1401, ARRAY['+61412000000'])$$) l),
 	'the mobile probe reads contacts_activepipe_mobile_idx');
-
--- a tenant, and a file: the same plan either way
-INSERT INTO contacts (id, user_id, first_name, email, phone, mobile)
-SELECT 140100 + g, 1401, 'N' || g, CASE WHEN g % 3 <> 0 THEN 'n' || (g % 500) || '@x.com' END,
-	CASE WHEN g % 4 = 0 THEN '02 9' || lpad(g::text, 3, '0') || ' 0000' END,
-	CASE WHEN g % 5 = 0 THEN '0412 ' || lpad((g % 700)::text, 3, '0') || ' 000' END
-FROM generate_series(1, 2000) g;
-INSERT INTO contact_integrations (user_id, contact_id, payload_json)
-SELECT 1401, id, '{"status": "s"}' FROM contacts WHERE user_id = 1401 AND id % 2 = 0;
-ANALYZE contacts;
 CREATE TEMP TABLE f AS SELECT E'email,mobile,phone,firstname,status\n'
 	'n7@x.com,,,N7,a\n'
 	',0412 005 000,,N5,b\n'
