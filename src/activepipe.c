@@ -243,7 +243,7 @@ node_group(void)
  * tables, unique across the nodes of a cluster however a call is routed.
  * Each node draws from its own copy of the sequence (Citus gives
  * extension-owned sequences no per-node ranges), and the node's Citus
- * group goes in the high 16 bits.  On a single server and on a Citus
+ * group goes in the high 15 bits (below the sign bit).  On a single server and on a Citus
  * coordinator (group 0) the ids are the sequence's own, as before.
  */
 PG_FUNCTION_INFO_V1(activepipe_next_id);
