@@ -64,7 +64,7 @@ CONTACTS = int(os.environ.get("BENCH_CONTACTS", "1000000"))
 SMOKE = SCALE == "smoke"
 USER_ID = 1
 SECTIONS = ["export", "preview", "commit", "reimport", "history", "undo", "memory",
-            "scaling", "mixed"]
+            "costs", "scaling", "mixed"]
 ONLY = [s for s in os.environ.get("BENCH_ONLY", "").split(",") if s]
 BASELINE = os.environ.get("BENCH_BASELINE", "")
 MIXED_SECONDS = int(os.environ.get("BENCH_MIXED_SECONDS", "3" if SMOKE else "60"))
@@ -802,6 +802,115 @@ def section_memory(res):
               worst[1], worst[2], "MB", "< 4x", 4.0)
 
 
+# -- what the match indexes and the history cost (docs/activepipe_bridge.md
+#    sections 11 and 12)
+COST_ROWS = 1000 if SMOKE else 10000
+
+
+def cost_tables():
+    """bench.ic_plain and bench.ic_idx: copies of the tenant's contacts
+    with the reference schema's indexes; ic_idx also has the three match
+    indexes (activepipe_match_indexes()'s expressions).  Returns the sizes
+    in bytes: the table, and each match index."""
+    psql_script("""
+DROP TABLE IF EXISTS bench.ic_plain, bench.ic_idx;
+CREATE TABLE bench.ic_plain AS SELECT * FROM public.contacts WHERE user_id = %d;
+ALTER TABLE bench.ic_plain ADD PRIMARY KEY (id);
+CREATE INDEX ON bench.ic_plain (user_id);
+CREATE TABLE bench.ic_idx AS SELECT * FROM bench.ic_plain;
+ALTER TABLE bench.ic_idx ADD PRIMARY KEY (id);
+CREATE INDEX ON bench.ic_idx (user_id);
+SELECT format('CREATE INDEX ic_idx_%%s ON bench.ic_idx %%s', k,
+              substring(s FROM '\(user_id, .*$'))
+FROM public.activepipe_match_indexes() s,
+     LATERAL (SELECT substring(s FROM '_activepipe_([a-z]+)_idx') AS k) n \\gexec
+VACUUM ANALYZE bench.ic_plain, bench.ic_idx;
+""" % USER_ID)
+    sizes = {"table": int(sql_value("SELECT pg_relation_size('bench.ic_idx')"))}
+    for k in ("email", "mobile", "phone"):
+        sizes[k] = int(sql_value("SELECT pg_relation_size('bench.ic_idx_%s')" % k))
+    return sizes
+
+
+def cost_writes(table):
+    """An application's writes, one statement each: COST_ROWS inserts of new
+    contacts, then COST_ROWS updates of existing contacts' email and mobile
+    (the key columns; without the match indexes such an update can be HOT)."""
+    ins = ("DO $$ BEGIN FOR i IN 1..%d LOOP INSERT INTO %s (id, user_id, first_name, "
+           "last_name, email, mobile, phone) VALUES (900000000 + i, %d, 'New', 'Person', "
+           "'new' || i || '@example.com', '0412 ' || lpad(i::text, 6, '0'), "
+           "'(02) 9' || lpad(i::text, 7, '0')); END LOOP; END $$;" % (COST_ROWS, table, USER_ID))
+    upd = ("DO $$ DECLARE r record; BEGIN FOR r IN SELECT id FROM %s ORDER BY id LIMIT %d LOOP "
+           "UPDATE %s SET email = 'moved' || r.id || '@example.com', mobile = '0499 ' || "
+           "lpad((r.id %% 1000000)::text, 6, '0') WHERE id = r.id; END LOOP; END $$;"
+           % (table, COST_ROWS, table))
+    return ins, upd
+
+
+def section_costs(res):
+    log("costs: match indexes and history")
+    if sql_value("SELECT to_regproc('public.activepipe_match_indexes') IS NOT NULL") != "t":
+        res.skip("match indexes: size and write cost", "", "no activepipe_match_indexes()")
+    else:
+        sizes = cost_tables()
+        n = int(sql_value("SELECT count(*) FROM bench.ic_idx"))
+        mb = 1024.0 * 1024.0
+        for k in ("email", "mobile", "phone"):
+            res.value("match indexes, %s-contact tenant: %s index size" % (label(n), k),
+                      sizes[k] / mb, "MB")
+            res.measure("costs.index_mb.%s" % k, sizes[k] / mb, "MB", "ours",
+                        "size of the %s match index, %s contacts" % (k, label(n)))
+        res.value("match indexes, %s-contact tenant: the three together (the table: %.1f MB)"
+                  % (label(n), sizes["table"] / mb),
+                  sum(sizes[k] for k in ("email", "mobile", "phone")) / mb, "MB")
+        ins_p, upd_p = cost_writes("bench.ic_plain")
+        ins_i, upd_i = cost_writes("bench.ic_idx")
+        got = [res.add_series(x) for x in run_group([
+            V("costs.insert.plain", "costs: %d single-row INSERTs, no match indexes" % COST_ROWS,
+              ins_p, "BEGIN;", "ROLLBACK;"),
+            V("costs.insert.idx", "costs: %d single-row INSERTs, with the match indexes"
+              % COST_ROWS, ins_i, "BEGIN;", "ROLLBACK;"),
+            V("costs.update.plain", "costs: %d single-row UPDATEs of email and mobile, no "
+              "match indexes" % COST_ROWS, upd_p, "BEGIN;", "ROLLBACK;"),
+            V("costs.update.idx", "costs: %d single-row UPDATEs of email and mobile, with the "
+              "match indexes" % COST_ROWS, upd_i, "BEGIN;", "ROLLBACK;"),
+        ], REPS_WRITE)]
+        per = [x.ms * 1000.0 / COST_ROWS if x.ms is not None else None for x in got]
+        for what, plain, idx in (("INSERT", per[0], per[1]), ("UPDATE of email and mobile",
+                                                               per[2], per[3])):
+            res.ratio("match indexes: an application's single-row %s, us with vs without "
+                      "(extra: %s us)" % (what, "%.1f" % (idx - plain)
+                                          if idx is not None and plain is not None else "?"),
+                      idx, plain, "us/row", "", None)
+        sql_value("DROP TABLE bench.ic_plain, bench.ic_idx")
+    # the history one commit of the base file keeps (rolled back)
+    b = str(BASE)
+    out = psql_script("""\\pset format unaligned
+\\pset tuples_only on
+BEGIN;
+SELECT pg_total_relation_size('public.import_rows') + pg_total_relation_size('public.import_contacts')
+     + pg_total_relation_size('public.import_history') AS before \\gset
+SELECT (public.activepipe_import_commit(%d, body) ->> 'event_id')::bigint AS ev
+FROM bench.files WHERE name = '%s' \\gset
+SELECT (SELECT coalesce(sum(pg_column_size(r.*)), 0) FROM public.import_rows r WHERE r.user_id = %d AND r.event_id = :ev)
+     + (SELECT coalesce(sum(pg_column_size(c.*)), 0) FROM public.import_contacts c WHERE c.user_id = %d AND c.event_id = :ev)
+     + (SELECT coalesce(sum(pg_column_size(h.*)), 0) FROM public.import_history h WHERE h.user_id = %d AND h.event_id = :ev),
+       pg_total_relation_size('public.import_rows') + pg_total_relation_size('public.import_contacts')
+     + pg_total_relation_size('public.import_history') - :before;
+ROLLBACK;
+""" % (USER_ID, b, USER_ID, USER_ID, USER_ID))
+    vals = out.strip().splitlines()[-1].split("|")
+    mb = 1024.0 * 1024.0
+    res.value("history of one %s-row commit: row bytes (pg_column_size)" % label(BASE),
+              int(vals[0]) / mb, "MB")
+    res.value("history of one %s-row commit: on disk, tables, TOAST and indexes" % label(BASE),
+              int(vals[1]) / mb, "MB")
+    res.measure("costs.history_mb.rows", int(vals[0]) / mb, "MB", "ours",
+                "history row bytes of one %s-row commit" % label(BASE))
+    res.measure("costs.history_mb.disk", int(vals[1]) / mb, "MB", "ours",
+                "history on disk of one %s-row commit" % label(BASE))
+
+
 # -- the match indexes
 def contact_indexes():
     return set(sql_value("SELECT string_agg(indexname, ' ') FROM pg_indexes WHERE "
@@ -1054,6 +1163,7 @@ def main():
              ("history", lambda: section_history(res)),
              ("undo", lambda: section_undo(res)),
              ("memory", lambda: section_memory(res)),
+             ("costs", lambda: section_costs(res)),
              ("scaling", lambda: res.sections.__setitem__(
                  "scaling", section_scaling(res, idx_state))),
              ("mixed", lambda: section_mixed(res, idx_state))]

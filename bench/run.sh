@@ -14,7 +14,7 @@
 #   BENCH_OUT          results file (default bench/results/latest.md, smoke.md in smoke
 #                      mode); the raw figures go beside it as JSON (latest.json)
 #   BENCH_ONLY         comma-separated sections: export, preview, commit, reimport,
-#                      history, undo, memory, scaling, mixed (default: all)
+#                      history, undo, memory, costs, scaling, mixed (default: all)
 #   BENCH_BASELINE     a previous run's JSON: print each measure's ratio to it
 #   BENCH_MIXED_SECONDS, BENCH_MIXED_CLIENTS   the mixed load (default 60 s, 8 clients)
 #   BENCH_REPS         repetitions of the fast measurements (default 7)
