@@ -45,7 +45,7 @@ SELECT p.oid::regprocedure AS function, p.provolatile AS volatility,
 	p.proisstrict AS strict, p.proparallel AS parallel
 FROM pg_proc p
 WHERE p.proname IN ('activepipe_phone_key', 'activepipe_email_key')
-ORDER BY 1::text;
+ORDER BY p.oid::regprocedure::text COLLATE "C";
 SET activepipe.default_region = 'NZ';
 SELECT activepipe_phone_key('021 123 4567') AS nz_default,
 	activepipe_phone_key('021 123 4567', 'AU') AS au_explicit;

@@ -290,7 +290,8 @@ row_keys(ApImport *im, ApChunkRow *row)
 
 /*
  * Match by email, then mobile, then phone, against the contacts as they
- * are now: sets row->by, contact and holders (contact -1: no key matches).
+ * are now: sets row->by, contact and holders (contact -1: no key matches;
+ * holders > 1: the key is shared and the row's names pick none of them).
  */
 static void
 match_row(ApImport *im, ApChunkRow *row)
@@ -313,6 +314,16 @@ match_row(ApImport *im, ApChunkRow *row)
 		row->by = (uint8) (k + 1);	/* ApMatchKey order */
 		row->contact = e->contact;
 		row->holders = ap_key_count(e);
+		if (row->holders > 1)
+		{
+			int32		c = ap_merge_pick_holder(t, e->holders, &row->rv);
+
+			if (c >= 0)
+			{
+				row->contact = c;
+				row->holders = 1;
+			}
+		}
 		return;
 	}
 }

@@ -321,6 +321,8 @@ typedef struct ApMergeResult
 	uint64		payload_changed;	/* payload fields it changed (when asked) */
 } ApMergeResult;
 
+extern int32 ap_merge_pick_holder(const ApTenant *t, List *holders,
+								  const ApRowValues *rv);
 extern void ap_merge_row(ApTenant *t, int32 c, const ApRowValues *rv,
 						 ApMatchKey matched_by, int32 holders, bool created,
 						 bool want_fields, ApMergeResult *res);

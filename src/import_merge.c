@@ -71,6 +71,33 @@ conflict_fields(const ApContact *ct, const ApRowValues *rv,
 }
 
 /*
+ * Of the contacts holders (a list of ints) that share the key a row
+ * matched, the one whose first and last names agree with the row's, when
+ * exactly one does (a couple sharing an email, told apart by the name on
+ * the row); -1 otherwise.
+ */
+int32
+ap_merge_pick_holder(const ApTenant *t, List *holders, const ApRowValues *rv)
+{
+	int32		picked = -1;
+	ListCell   *lc;
+
+	if (rv->val[AP_F_FIRSTNAME] == NULL && rv->val[AP_F_LASTNAME] == NULL)
+		return -1;
+	foreach(lc, holders)
+	{
+		int32		c = lfirst_int(lc);
+
+		if (conflict_fields(&t->contacts[c], rv, AP_MATCH_EMAIL) != 0)
+			continue;
+		if (picked >= 0)
+			return -1;
+		picked = c;
+	}
+	return picked;
+}
+
+/*
  * Apply the identity policy; returns the fields it changed (bits).  The
  * contact gets a new identity block; the old one stays valid for the
  * caller (to re-key and describe the change).
@@ -193,8 +220,18 @@ ap_merge_row(ApTenant *t, int32 c, const ApRowValues *rv,
 	}
 	if (holders > 1)
 	{
+		/*
+		 * Several contacts hold the key and the row's names do not single
+		 * one out: which contact the row means is unknown, so it writes
+		 * nothing, not even its integration fields.  The conflicts are
+		 * shown against the contact reported (the lowest id).
+		 */
 		res->why |= AP_WHY_AMBIGUOUS;
 		res->ambiguous = holders;
+		if (!t->overwrite && (res->conflict_mask = conflict_fields(ct, rv, matched_by)))
+			res->why |= AP_WHY_CONFLICT;
+		res->action = AP_ACT_CONFLICT;
+		return;
 	}
 	if (!t->overwrite && (res->conflict_mask = conflict_fields(ct, rv, matched_by)))
 		res->why |= AP_WHY_CONFLICT;

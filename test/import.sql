@@ -14,7 +14,7 @@
 BEGIN;
 \ir fixtures/import/setup.psql
 
-SELECT plan(336);
+SELECT plan(339);
 
 SELECT is((SELECT count(*)::int FROM import_fixture), 22,
 	'all 22 fixtures of test/fixtures/import are loaded (run from the repository root)');
@@ -316,12 +316,24 @@ SELECT results_eq($$SELECT line, action, n, matched_by, reason FROM pg_temp.plan
 		(4, 'conflict', 6::bigint, 'phone', 'ambiguous: 2 contacts share this phone'),
 		(5, 'conflict', 4::bigint, 'email', 'ambiguous: 2 contacts share this email; conflict: firstname differs')$$,
 	'ambiguous: the lowest id is picked and reported as a conflict (phone and mobile columns are one index)');
-SELECT is((SELECT payload_json FROM public.contact_integrations WHERE contact_id = pg_temp.c('ambiguous', 4)),
-	'{"status": "active"}', 'ambiguous: the integration fields go to the lowest id');
+SELECT is((SELECT count(*)::int FROM public.contact_integrations WHERE contact_id = pg_temp.c('ambiguous', 4)), 0,
+	'ambiguous: which contact the row means is unknown, so not even its integration fields are written');
 SELECT is((SELECT count(*)::int FROM public.contact_integrations WHERE contact_id = pg_temp.c('ambiguous', 5)), 0,
 	'ambiguous: the other contact is not written');
 SELECT is((SELECT first_name FROM public.contacts WHERE id = pg_temp.c('ambiguous', 4)), 'Dan',
 	'ambiguous: and no identity field is written');
+-- the names on the row single out one of the contacts that share a key
+SELECT results_eq(format($$SELECT line, action, contact_id - %s, matched_by, reason FROM activepipe_import_plan(%s,
+		E'email,firstname,lastname,status\ndup@example.com,Dee,,vip\ndup@example.com,dan,NG,vip\ndup@example.com,,Ng,vip\ndup@example.com,Zed,,vip\n')$$,
+		pg_temp.uid('ambiguous') * 100, pg_temp.uid('ambiguous')),
+	$$VALUES (2, 'update', 5::bigint, 'email', NULL), (3, 'update', 4::bigint, 'email', NULL),
+		(4, 'conflict', 4::bigint, 'email', 'ambiguous: 2 contacts share this email'),
+		(5, 'conflict', 4::bigint, 'email', 'ambiguous: 2 contacts share this email; conflict: firstname differs')$$,
+	'ambiguous: a shared key matches the one holder whose names agree with the row (Dee, Dan); names that fit both or neither leave it ambiguous');
+SELECT is((activepipe_import_commit(pg_temp.uid('ambiguous'), E'email,firstname,status\ndup@example.com,Dee,vip\n') ->> 'updated')::int, 1,
+	'ambiguous: ... and a commit writes to that holder');
+SELECT is((SELECT payload_json ->> 'status' FROM public.contact_integrations WHERE contact_id = pg_temp.c('ambiguous', 5)), 'vip',
+	'ambiguous: ... Dee''s profile, not Dan''s');
 
 -- repeats.csv: rows of the same person resolve to one contact
 SELECT results_eq($$SELECT line, action, n, matched_by FROM pg_temp.plan_of('repeats') WHERE line <= 6 OR line = 8$$,
