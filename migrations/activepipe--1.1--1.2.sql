@@ -184,6 +184,7 @@ CREATE TABLE @extschema@.import_history (
 	event_id bigint NOT NULL,
 	header jsonb,				/* the file's header cells as uploaded */
 	undone_by bigint,			/* the undo event, once undone */
+	undo_pending bigint[],		/* the contacts an undo left (changed since): undoing again retries them */
 	pruning boolean NOT NULL DEFAULT false, /* being removed: no longer readable */
 	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	CONSTRAINT import_history_pkey PRIMARY KEY (user_id, event_id)
@@ -215,6 +216,7 @@ CREATE TABLE @extschema@.import_contacts (
 	updated_at timestamptz,		/* and its updated_at */
 	before jsonb NOT NULL,		/* {columns: {...}, payload: {...}} it changed, as they were */
 	after_hash bigint NOT NULL, /* what the commit left, to tell a later change */
+	row_hash uuid,				/* md5 of the contact's row (binary image) as the commit left it */
 	CONSTRAINT import_contacts_pkey PRIMARY KEY (user_id, event_id, contact_id)
 );
 
@@ -321,6 +323,13 @@ BEGIN
 		       OR h.user_id OPERATOR(pg_catalog.=) activepipe_prune_history.user_id)
 		LIMIT 1;
 		EXIT WHEN NOT FOUND;
+		/*
+		 * Under the tenant's lock, so that an undo of this import running
+		 * now finishes first, and one starting later finds it being pruned.
+		 */
+		INSERT INTO @extschema@.tenant_locks AS l (user_id) VALUES (ev.user_id)
+			ON CONFLICT ON CONSTRAINT tenant_locks_pkey
+			DO UPDATE SET locked_at = EXCLUDED.locked_at WHERE false;
 		UPDATE @extschema@.import_history h SET pruning = true
 		WHERE h.user_id OPERATOR(pg_catalog.=) ev.user_id
 		  AND h.event_id OPERATOR(pg_catalog.=) ev.event_id;

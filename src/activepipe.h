@@ -73,6 +73,11 @@ typedef struct ApBinding
 	uint16		bound;			/* identity fields that have a column */
 	/* phone-key regions of the probe statements, as the indexes spell them */
 	char	   *probe_region[2];	/* mobile, phone */
+	/* characters a varchar(n)/char(n) column holds; 0: no limit */
+	int32		maxlen[AP_NIDENTITY];
+	/* every column of the table has a binary send function: an undo can
+	 * tell a change to any column from the row's image */
+	bool		row_image;
 	/* the id column's sequence: see ap_binding_id_sequence */
 	Oid			id_seq;
 	bool		id_always;
@@ -124,12 +129,13 @@ typedef enum ApQuery
 	AP_Q_REPORT_ROWS,			/* $1 user, $2 event: the kept rows */
 	AP_Q_REPORT_HEADER,			/* $1 user, $2 event: the file's header */
 	AP_Q_EXPORT_REPORT,			/* $1 user, $2 event: the ids an export sent */
-	AP_Q_UNDO_CONTACTS,			/* $1 user, $2 event: then and now */
+	AP_Q_UNDO_LOCK,				/* $1 user, $2 event, $3 ids[] or NULL: lock the contacts */
+	AP_Q_UNDO_CONTACTS,			/* $1 user, $2 event, $3 ids[] or NULL: then and now */
 	AP_Q_UNDO_DELETE_CONTACTS,	/* $1 user, $2 ids[] */
 	AP_Q_UNDO_DELETE_PROFILES,	/* $1 user, $2 ids[] */
 	AP_Q_UNDO_COLUMNS,			/* $1 user, $2 ids[], $3 masks[], $4.. values */
 	AP_Q_UNDO_PROFILES,			/* $1 user, $2 ids[], $3 payloads, $4, $5 times */
-	AP_Q_UNDO_DONE,				/* $1 user, $2 event, $3 the undo event */
+	AP_Q_UNDO_DONE,				/* $1 user, $2 event, $3 the undo, $4 ids[] it left */
 	AP_NQUERIES
 } ApQuery;
 

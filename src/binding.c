@@ -11,10 +11,17 @@
 #include "activepipe.h"
 
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_attribute.h"
+#include "catalog/pg_type.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/parse_coerce.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/fmgroids.h"
 #include "utils/builtins.h"
+#include "utils/rel.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -69,6 +76,59 @@ check_column(Oid relid, const char *schema, const char *table,
 }
 
 /*
+ * An identity field's column must hold text (text, varchar, char, or a
+ * domain or extension type of the string category such as citext): the
+ * import writes the file's text.  Its length limit, if any, is kept so
+ * that a row too long for it is skipped and reported rather than failing
+ * the whole commit.
+ */
+static int32
+check_text_column(Oid relid, AttrNumber attnum, const char *column, const char *role)
+{
+	Oid			type;
+	int32		typmod;
+	Oid			collation;
+	Oid			base;
+
+	get_atttypetypmodcoll(relid, attnum, &type, &typmod, &collation);
+	base = getBaseTypeAndTypmod(type, &typmod);
+	if (TypeCategory(base) != TYPCATEGORY_STRING)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("activepipe contacts binding: column \"%s\" (%s) is of type %s, not text",
+						column, role, format_type_be(type)),
+				 errhint("Bind the field to a text or varchar column, or set it to NULL in contacts_binding to keep it in the payload.")));
+	if ((base == VARCHAROID || base == BPCHAROID) && typmod > VARHDRSZ)
+		return typmod - VARHDRSZ;
+	return 0;
+}
+
+/* Whether every live column of relid has a binary send function. */
+static bool
+row_image_supported(Oid relid)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	bool		ok = true;
+	int			i;
+
+	for (i = 0; i < desc->natts && ok; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		HeapTuple	tup;
+
+		if (att->attisdropped)
+			continue;
+		tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(att->atttypid));
+		ok = HeapTupleIsValid(tup) && OidIsValid(((Form_pg_type) GETSTRUCT(tup))->typsend);
+		if (HeapTupleIsValid(tup))
+			ReleaseSysCache(tup);
+	}
+	relation_close(rel, AccessShareLock);
+	return ok;
+}
+
+/*
  * This library serves the objects of its own version only.  Between
  * installing a new package and ALTER EXTENSION ... UPDATE, the database
  * still has the old objects: say so plainly instead of failing on a
@@ -106,10 +166,36 @@ attidentity(Oid relid, AttrNumber attnum)
 }
 
 /*
- * The sequence of the contacts id column (serial or identity), from which
- * a commit draws the ids of the contacts it creates; *always when the
- * column is GENERATED ALWAYS (the insert then overrides it).  Looked up on
- * first use and kept in the binding.
+ * The sequence a column default of the form nextval('seq') names, for an
+ * id column whose sequence was made by hand (not OWNED BY it); InvalidOid
+ * for any other default.
+ */
+static Oid
+default_sequence(Oid relid, AttrNumber attnum)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+	Node	   *expr = build_column_default(rel, attnum);
+	Oid			seq = InvalidOid;
+
+	relation_close(rel, AccessShareLock);
+	if (expr && IsA(expr, FuncExpr) && ((FuncExpr *) expr)->funcid == F_NEXTVAL &&
+		list_length(((FuncExpr *) expr)->args) == 1)
+	{
+		Node	   *arg = strip_implicit_coercions(linitial(((FuncExpr *) expr)->args));
+
+		if (IsA(arg, Const) && !((Const *) arg)->constisnull &&
+			((Const *) arg)->consttype == REGCLASSOID)
+			seq = DatumGetObjectId(((Const *) arg)->constvalue);
+	}
+	return seq;
+}
+
+/*
+ * The sequence of the contacts id column (serial or identity, or the one
+ * its default's nextval names), from which a commit draws the ids of the
+ * contacts it creates; *always when the column is GENERATED ALWAYS (the
+ * insert then overrides it).  Looked up on first use and kept in the
+ * binding.
  */
 Oid
 ap_binding_id_sequence(const ApBinding *cb, bool *always)
@@ -131,6 +217,8 @@ ap_binding_id_sequence(const ApBinding *cb, bool *always)
 				table == b->relid && col == b->id_attnum)
 				b->id_seq = lfirst_oid(lc);
 		}
+		if (!OidIsValid(b->id_seq))
+			b->id_seq = default_sequence(b->relid, b->id_attnum);
 		b->id_always = attidentity(b->relid, b->id_attnum) == ATTRIBUTE_IDENTITY_ALWAYS;
 		b->id_seq_known = true;
 	}
@@ -180,8 +268,12 @@ ap_binding_load(FunctionCallInfo fcinfo)
 		b->col[f] = col ? check_column(relid, tschema, tname, col,
 									   ap_contract[f].name, &b->attnum[f]) : NULL;
 		if (col)
+		{
 			b->bound |= (uint16) (1 << f);
+			b->maxlen[f] = check_text_column(relid, b->attnum[f], col, ap_contract[f].name);
+		}
 	}
+	b->row_image = row_image_supported(relid);
 	if (SPI_tuptable)
 		SPI_freetuptable(SPI_tuptable);
 	return b;

@@ -13,6 +13,7 @@
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -37,11 +38,12 @@ event_not_found(const char *kind, int64 event_id)
 /*
  * The tenant's event event_id, which must be of kind ("import" or
  * "export") and kept: *undone_by gets the undo that undid an import (0:
- * none).
+ * none), *pending the contacts (int8[]) that undo left because they had
+ * changed since, which undoing again retries (0: none).
  */
 void
 ap_history_event(const ApBinding *b, int64 user_id, int64 event_id,
-				 const char *kind, int64 *undone_by)
+				 const char *kind, int64 *undone_by, Datum *pending)
 {
 	Oid			types[2] = {INT8OID, INT8OID};
 	Datum		values[2] = {Int64GetDatum(user_id), Int64GetDatum(event_id)};
@@ -70,6 +72,8 @@ ap_history_event(const ApBinding *b, int64 user_id, int64 event_id,
 	{
 		d = SPI_getbinval(tup, desc, 3, &isnull);
 		*undone_by = isnull ? 0 : DatumGetInt64(d);
+		d = SPI_getbinval(tup, desc, 5, &isnull);
+		*pending = isnull ? (Datum) 0 : PointerGetDatum(DatumGetArrayTypePCopy(d));
 	}
 }
 
@@ -139,7 +143,7 @@ activepipe_import_report(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	b = ap_binding_load(fcinfo);
-	ap_history_event(b, user_id, event_id, "import", NULL);
+	ap_history_event(b, user_id, event_id, "import", NULL, NULL);
 	scan_report(b, user_id, event_id, report_row, fcinfo->resultinfo);
 	SPI_finish();
 	return (Datum) 0;
@@ -219,7 +223,7 @@ activepipe_import_report_csv(PG_FUNCTION_ARGS)
 	r.escape_formulas = PG_GETARG_BOOL(2);
 	SPI_connect();
 	b = ap_binding_load(fcinfo);
-	ap_history_event(b, user_id, event_id, "import", NULL);
+	ap_history_event(b, user_id, event_id, "import", NULL, NULL);
 	appendStringInfoString(r.buf, "line,action,contact_id,matched_by,reason");
 	/* a fresh snapshot, as the event's and the rows' reads take */
 	if (ap_spi_run(b, AP_Q_REPORT_HEADER, 2, types, values, NULL, false) == 1)
@@ -255,7 +259,7 @@ activepipe_export_report(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	SPI_connect();
 	b = ap_binding_load(fcinfo);
-	ap_history_event(b, user_id, event_id, "export", NULL);
+	ap_history_event(b, user_id, event_id, "export", NULL, NULL);
 	ap_spi_run(b, AP_Q_EXPORT_REPORT, 2, types, values, NULL, true);
 	for (i = 0; i < SPI_processed; i++)
 	{

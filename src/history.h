@@ -16,6 +16,6 @@
 #define AP_REPORT_NATTS 9
 
 extern void ap_history_event(const ApBinding *b, int64 user_id, int64 event_id,
-							 const char *kind, int64 *undone_by);
+							 const char *kind, int64 *undone_by, Datum *pending);
 
 #endif							/* ACTIVEPIPE_HISTORY_H */

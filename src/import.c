@@ -48,6 +48,7 @@ typedef struct ApChunkRow
 	uint8		by;				/* ApMatchKey */
 	int32		contact;		/* -1: none */
 	int32		holders;
+	uint16		long_mask;		/* identity values too long for their column */
 	const char *key[3];
 	uint32		klen[3];
 	uint32		khash[3];
@@ -254,6 +255,24 @@ read_header(ApImport *im, const ap_csv_field *fields, int n, long line)
 	start_rows(im, fields, n);
 }
 
+/*
+ * The identity values of the row longer than their column holds (a
+ * varchar(n) column): the row is skipped and says which, instead of the
+ * whole commit failing when it writes it.
+ */
+static uint16
+too_long(const ApBinding *b, const ApRowValues *rv)
+{
+	uint16		mask = 0;
+	int			f;
+
+	for (f = 0; f < AP_NIDENTITY; f++)
+		if (b->maxlen[f] > 0 && rv->val[f] != NULL && rv->len[f] > (uint32) b->maxlen[f] &&
+			pg_mbstrlen_with_len(rv->val[f], rv->len[f]) > b->maxlen[f])
+			mask |= (uint16) (1 << f);
+	return mask;
+}
+
 /* Compute the row's match keys into its chunk memory. */
 static void
 row_keys(ApImport *im, ApChunkRow *row)
@@ -262,6 +281,7 @@ row_keys(ApImport *im, ApChunkRow *row)
 	int			k;
 
 	row->has_key = false;
+	row->long_mask = too_long(im->tenant.binding, rv);
 	for (k = 0; k < 3; k++)
 	{
 		int			f = ap_match_fields[k];
@@ -375,6 +395,13 @@ import_row(ApImport *im, ApChunkRow *row, ApOutcome *o)
 	{
 		o->action = AP_ACT_SKIP;
 		o->why = AP_WHY_NO_KEY;
+		return;
+	}
+	if (row->long_mask)
+	{
+		o->action = AP_ACT_SKIP;
+		o->why = AP_WHY_TOO_LONG;
+		o->long_mask = row->long_mask;
 		return;
 	}
 	/* rows before this one may have changed who holds its keys */

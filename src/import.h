@@ -286,10 +286,11 @@ typedef struct ApRowValues
 
 /* Why a row is what it is (bits of ApOutcome.why), most serious first. */
 #define AP_WHY_NO_KEY		0x01	/* skip: no usable match key */
-#define AP_WHY_DELETED		0x02	/* skip: the contact vanished meanwhile */
-#define AP_WHY_AMBIGUOUS	0x04	/* conflict: several contacts hold the key */
-#define AP_WHY_CONFLICT		0x08	/* conflict: names (or email) differ */
-#define AP_WHY_BAD_NUMBER	0x10	/* a range kept as text */
+#define AP_WHY_TOO_LONG		0x02	/* skip: a value too long for its column */
+#define AP_WHY_DELETED		0x04	/* skip: the contact vanished meanwhile */
+#define AP_WHY_AMBIGUOUS	0x08	/* conflict: several contacts hold the key */
+#define AP_WHY_CONFLICT		0x10	/* conflict: names (or email) differ */
+#define AP_WHY_BAD_NUMBER	0x20	/* a range kept as text */
 
 /*
  * What one row did.  Reasons are kept as bits and field masks, and turned
@@ -304,6 +305,7 @@ typedef struct ApOutcome
 	int32		contact;		/* index into the tenant, -1 none */
 	int32		ambiguous;		/* contacts sharing the key */
 	uint16		conflict_mask;	/* identity fields that differ */
+	uint16		long_mask;		/* identity fields too long for their column */
 	uint64		bad_mask;		/* range fields kept as text */
 	Jsonb	   *conflicts;		/* {field: {file, stored}}, conflicts only */
 	Jsonb	   *changes;		/* {field: {old, new}}, when asked for */

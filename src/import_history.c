@@ -268,8 +268,9 @@ push_before_text(JsonbParseState **st, const char *s, uint32 len)
 
 /*
  * What contact ct was before the commit, in the fields it changes:
- * {"columns": {column field: text or null}, "payload": {key: value or
- * null (absent)}}.
+ * {"columns": {column field: text or null}, "payload": {key: [value] or
+ * null}}: a payload value is wrapped in an array, so that a key that held
+ * a JSON null ([null]) differs from a key that was absent (null).
  */
 static Jsonb *
 before_values(const ApTenant *t, const ApContact *ct, Jsonb *after)
@@ -309,7 +310,11 @@ before_values(const ApTenant *t, const ApContact *ct, Jsonb *after)
 		v = ap_payload_field(ct->payload, NULL, f, &buf);
 		ap_push_string(&st, WJB_KEY, ap_contract[f].name, ap_contract[f].name_len);
 		if (v)
-			ap_push_value(&st, v);
+		{
+			pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+			pushJsonbValue(&st, WJB_ELEM, v);	/* a scalar, or a container */
+			pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+		}
 		else
 			push_before_text(&st, NULL, 0);
 	}

@@ -50,6 +50,8 @@ ap_reason_code(const ApOutcome *o)
 	{
 		case AP_WHY_NO_KEY:
 			return "no_match_key";
+		case AP_WHY_TOO_LONG:
+			return "too_long";
 		case AP_WHY_DELETED:
 			return "contact_deleted";
 		case AP_WHY_AMBIGUOUS:
@@ -67,6 +69,8 @@ ap_reason_field(const ApOutcome *o)
 {
 	switch (primary(o))
 	{
+		case AP_WHY_TOO_LONG:
+			return ap_contract[first_field(o->long_mask)].name;
 		case AP_WHY_AMBIGUOUS:
 			return ap_match_names[o->matched_by];
 		case AP_WHY_CONFLICT:
@@ -95,6 +99,9 @@ ap_reason_text(const ApOutcome *o)
 
 	if (o->why & AP_WHY_NO_KEY)
 		return pstrdup("no match key");
+	if (o->why & AP_WHY_TOO_LONG)
+		return psprintf("%s is too long for its column",
+						ap_contract[first_field(o->long_mask)].name);
 	if (o->why & AP_WHY_DELETED)
 		return pstrdup("contact deleted");
 	if (o->why == 0)

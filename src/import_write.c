@@ -183,16 +183,58 @@ written(ApTenant *t, ApContact **batch, int n)
 		}
 }
 
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The new contacts of the batch, with the ids drawn for them.  A trigger
+ * or rule that skips a row or gives it another id would leave rows paired
+ * with contacts that do not exist (or with another contact): refused.
+ */
 static void
 write_inserts(ApTenant *t, ApContact **batch, int n, ApHistory *h)
 {
 	Oid			types[2 + AP_NIDENTITY];
 	Datum		values[2 + AP_NIDENTITY];
+	int64	   *want = palloc(sizeof(int64) * n);
+	int64	   *got;
+	uint64		i;
+	bool		same;
 
 	identity_params(t, batch, n, false, types, values);
-	if (ap_spi_run(t->binding, AP_Q_IMPORT_INSERT, 2 + AP_NIDENTITY, types,
-				   values, NULL, false) != (uint64) n)
-		elog(ERROR, "activepipe: inserting new contacts returned a wrong count");
+	same = ap_spi_run(t->binding, AP_Q_IMPORT_INSERT, 2 + AP_NIDENTITY, types,
+					  values, NULL, false) == (uint64) n;
+	got = palloc(sizeof(int64) * Max(SPI_processed, 1));
+	for (i = 0; same && i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		got[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+											 1, &isnull));
+		want[i] = batch[i]->id;
+	}
+	if (same)
+	{
+		qsort(want, n, sizeof(int64), cmp_int64);
+		qsort(got, n, sizeof(int64), cmp_int64);
+		same = memcmp(want, got, sizeof(int64) * n) == 0;
+	}
+	if (!same)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("a trigger or rule on %s changed the new contacts the import inserted",
+						t->binding->table),
+				 errdetail("The import inserts new contacts with ids drawn from the %s column's sequence and needs each row stored with its id; " UINT64_FORMAT " of %d came back as inserted.",
+						   t->binding->id_col, SPI_processed, n),
+				 errhint("Let INSERT triggers on the contacts table keep a given id and not skip rows.")));
+	pfree(want);
+	pfree(got);
 }
 
 static void
@@ -409,7 +451,9 @@ ap_assign_ids(ApTenant *t, int32 from)
 	values[0] = ObjectIdGetDatum(seq);
 	values[1] = Int32GetDatum(n);
 	if (ap_spi_run(t->binding, AP_Q_CONTACT_IDS, 2, types, values, NULL, false) != (uint64) n)
-		elog(ERROR, "activepipe: drawing %d contact ids returned a wrong count", n);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("activepipe: drawing %d contact ids returned a wrong count", n)));
 	for (c = from; c < t->ncontacts; c++)
 	{
 		bool		isnull;

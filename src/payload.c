@@ -601,10 +601,10 @@ ap_payload_edits_change(Jsonb *payload, const ApFieldEdit *pending,
 }
 
 /*
- * payload with the keys of before put back as they were: a JSON null in
- * before removes the key, any other value replaces it.  An undo calls
- * this on the payload its import left, so the result is the payload from
- * before the import, byte for byte.
+ * payload with the keys of before put back as they were: a null in before
+ * removes the key (it was absent), [value] sets it to value (a JSON null
+ * included).  An undo calls this on the payload its import left, so the
+ * result is the payload from before the import, byte for byte.
  */
 Jsonb *
 ap_payload_restore(Jsonb *payload, Jsonb *before)
@@ -638,10 +638,14 @@ ap_payload_restore(Jsonb *payload, Jsonb *before)
 	{
 		if (tok == WJB_KEY)
 			k = v;
-		else if (tok == WJB_VALUE && v.type != jbvNull)
+		else if (tok == WJB_VALUE && v.type == jbvBinary)
 		{
+			JsonbValue *was = getIthJsonbValueFromContainer(v.val.binary.data, 0);
+
+			if (was == NULL)
+				continue;
 			pushJsonbValue(&st, WJB_KEY, &k);
-			pushJsonbValue(&st, WJB_VALUE, &v);
+			ap_push_value(&st, was);
 		}
 	}
 	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));

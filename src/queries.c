@@ -415,6 +415,7 @@ import_insert(StringInfo s, const ApBinding *b)
 		if (b->col[f])
 			appendStringInfo(s, ", u.f%d", f);
 	identity_unnest(s, 3, "pg_catalog.unnest($2::pg_catalog.int8[])", "id");
+	appendStringInfo(s, " RETURNING %s::pg_catalog.int8", b->id_col);
 }
 
 /*
@@ -475,6 +476,21 @@ history_rows(StringInfo s, const ApBinding *b)
 }
 
 /*
+ * The contact row alias as an undo compares it: the md5 of its binary
+ * image (record_send, which no session setting changes), so that a change
+ * to any column, not only the bound ones, shows; NULL when a column of
+ * the table has no binary form.
+ */
+static void
+row_image(StringInfo s, const ApBinding *b, const char *alias)
+{
+	if (b->row_image)
+		appendStringInfo(s, "pg_catalog.md5(pg_catalog.record_send(%s))::pg_catalog.uuid", alias);
+	else
+		appendStringInfoString(s, "NULL::pg_catalog.uuid");
+}
+
+/*
  * What an undo needs of a batch of contacts the commit wrote.  A contact
  * written again by a later chunk keeps what it was first (its existence,
  * timestamps, and the values before of the fields both writes changed) and
@@ -485,23 +501,29 @@ history_contacts(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
 					 "INSERT INTO %s.import_contacts AS h (user_id, event_id, contact_id, created,"
-					 " had_profile, imported_at, updated_at, before, after_hash)"
-					 " SELECT $1, $2, u.* FROM ROWS FROM ("
-					 "pg_catalog.unnest($3::pg_catalog.int8[]),"
-					 " pg_catalog.unnest($4::pg_catalog.bool[]),"
-					 " pg_catalog.unnest($5::pg_catalog.bool[]),"
-					 " pg_catalog.unnest($6::pg_catalog.timestamptz[]),"
-					 " pg_catalog.unnest($7::pg_catalog.timestamptz[]),"
-					 " pg_catalog.unnest($8::pg_catalog.jsonb[]),"
-					 " pg_catalog.unnest($9::pg_catalog.int8[])) AS u"
+					 " had_profile, imported_at, updated_at, before, after_hash, row_hash)"
+					 " SELECT $1, $2, u.id, u.cr, u.hp, u.ia, u.ua, u.bf, u.ah, ",
+					 b->ext_schema);
+	row_image(s, b, "c");
+	appendStringInfoString(s, " FROM ROWS FROM ("
+						   "pg_catalog.unnest($3::pg_catalog.int8[]),"
+						   " pg_catalog.unnest($4::pg_catalog.bool[]),"
+						   " pg_catalog.unnest($5::pg_catalog.bool[]),"
+						   " pg_catalog.unnest($6::pg_catalog.timestamptz[]),"
+						   " pg_catalog.unnest($7::pg_catalog.timestamptz[]),"
+						   " pg_catalog.unnest($8::pg_catalog.jsonb[]),"
+						   " pg_catalog.unnest($9::pg_catalog.int8[])) AS u(id, cr, hp, ia, ua, bf, ah)");
+	if (b->row_image)
+		appendStringInfo(s, " LEFT JOIN %s c ON c.%s" EQ "$1 AND c.%s" EQ "u.id",
+						 b->table, b->user_col, b->id_col);
+	appendStringInfo(s,
 					 " ON CONFLICT (user_id, event_id, contact_id) DO UPDATE"
-					 " SET after_hash = EXCLUDED.after_hash,"
+					 " SET after_hash = EXCLUDED.after_hash, row_hash = EXCLUDED.row_hash,"
 					 " before = pg_catalog.jsonb_set(pg_catalog.jsonb_set(EXCLUDED.before, '{columns}',"
 					 " (EXCLUDED.before OPERATOR(pg_catalog.->) 'columns') OPERATOR(pg_catalog.||)"
 					 " (h.before OPERATOR(pg_catalog.->) 'columns')), '{payload}',"
 					 " (EXCLUDED.before OPERATOR(pg_catalog.->) 'payload') OPERATOR(pg_catalog.||)"
-					 " (h.before OPERATOR(pg_catalog.->) 'payload'))",
-					 b->ext_schema);
+					 " (h.before OPERATOR(pg_catalog.->) 'payload'))");
 }
 
 /* Which contacts an export sent (activepipe_export_report). */
@@ -524,7 +546,7 @@ event_find(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
 					 "SELECT e.event_type, h.event_id IS NOT NULL AND NOT h.pruning,"
-					 " h.undone_by, x.event_id IS NOT NULL"
+					 " h.undone_by, x.event_id IS NOT NULL, h.undo_pending"
 					 " FROM %s.integration_events e"
 					 " LEFT JOIN %s.import_history h ON h.user_id" EQ "$1 AND h.event_id" EQ "e.id"
 					 " LEFT JOIN %s.export_contacts x ON x.user_id" EQ "$1 AND x.event_id" EQ "e.id"
@@ -561,25 +583,47 @@ export_report(StringInfo s, const ApBinding *b)
 					 b->ext_schema);
 }
 
+/* The contacts of an undo: the import's ($1, $2), or those of $3 when set. */
+#define UNDO_WHICH " WHERE h.user_id" EQ "$1 AND h.event_id" EQ "$2" \
+	" AND ($3::pg_catalog.int8[] IS NULL OR h.contact_id" EQ "ANY ($3))"
+
 /*
  * What an undo reads: each contact its import wrote, as the import left it
- * (import_contacts) and as it is now (its bound columns, its profile).
+ * (import_contacts) and as it is now (its bound columns, its row's image,
+ * its profile).
  */
 static void
 undo_contacts(StringInfo s, const ApBinding *b)
 {
 	appendStringInfoString(s,
 						   "SELECT h.contact_id, h.created, h.had_profile, h.imported_at,"
-						   " h.updated_at, h.before, h.after_hash, c.");
-	appendStringInfo(s, "%s IS NOT NULL", b->id_col);
+						   " h.updated_at, h.before, h.after_hash, h.row_hash, ");
+	row_image(s, b, "c");
+	appendStringInfo(s, ", c.%s IS NOT NULL", b->id_col);
 	identity_columns(s, b, false);
 	appendStringInfo(s,
 					 ", ci.payload_json FROM %s.import_contacts h"
 					 " LEFT JOIN %s c ON c.%s" EQ "$1 AND c.%s" EQ "h.contact_id"
 					 " LEFT JOIN %s.contact_integrations ci ON ci.user_id" EQ "$1"
 					 " AND ci.contact_id" EQ "h.contact_id" KEY_FILTER
-					 " WHERE h.user_id" EQ "$1 AND h.event_id" EQ "$2 ORDER BY h.contact_id",
+					 UNDO_WHICH " ORDER BY h.contact_id",
 					 b->ext_schema, b->table, b->user_col, b->id_col, b->ext_schema);
+}
+
+/*
+ * Before an undo compares, it locks the contacts it may write: the
+ * application writes contacts without the tenant lock, and an edit that
+ * landed between the compare and the write would be overwritten.
+ */
+static void
+undo_lock(StringInfo s, const ApBinding *b)
+{
+	appendStringInfo(s,
+					 "SELECT pg_catalog.count(*) FROM (SELECT 1 FROM %s c"
+					 " WHERE c.%s" EQ "$1 AND c.%s" EQ "ANY (ARRAY("
+					 "SELECT h.contact_id FROM %s.import_contacts h" UNDO_WHICH "))"
+					 " FOR UPDATE OF c) l",
+					 b->table, b->user_col, b->id_col, b->ext_schema);
 }
 
 static void
@@ -642,11 +686,13 @@ undo_profiles(StringInfo s, const ApBinding *b)
 					 b->ext_schema);
 }
 
+/* $3 the undo event (the first one stays), $4 the contacts it left. */
 static void
 undo_done(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
-					 "UPDATE %s.import_history h SET undone_by = $3"
+					 "UPDATE %s.import_history h"
+					 " SET undone_by = COALESCE(h.undone_by, $3), undo_pending = $4"
 					 " WHERE h.user_id" EQ "$1 AND h.event_id" EQ "$2",
 					 b->ext_schema);
 }
@@ -704,6 +750,7 @@ static const ApStatement statements[AP_NQUERIES] = {
 	{"report_rows", report_rows},
 	{"report_header", report_header},
 	{"export_report", export_report},
+	{"undo_lock", undo_lock},
 	{"undo_contacts", undo_contacts},
 	{"undo_delete_contacts", undo_delete_contacts},
 	{"undo_delete_profiles", undo_delete_profiles},

@@ -4,13 +4,16 @@
  *	  what an import commit changed, from what it kept (import_contacts).
  *
  * Each contact the commit wrote is compared with what the commit left (a
- * hash of its bound columns and its payload): one changed since, by
- * anything but an export's timestamp, is left as it is and reported as a
- * conflict.  Otherwise a contact the commit created is deleted with its
- * profile, and one it updated gets back its columns, payload fields,
- * last_imported_at and updated_at, and loses a profile the commit made.
- * The contacts are read and written in batches, in the caller's
- * transaction, under the tenant lock.
+ * hash of its bound columns and its payload, and the image of its whole
+ * row): one changed since, by anything but an export's timestamp, is left
+ * as it is and reported as a conflict.  Otherwise a contact the commit
+ * created is deleted with its profile, and one it updated gets back its
+ * columns, payload fields, last_imported_at and updated_at, and loses a
+ * profile the commit made.  The contacts are locked, then read and written
+ * in batches, in the caller's transaction, under the tenant lock.  The
+ * contacts an undo leaves are kept with the import (undo_pending), and
+ * undoing it again retries those only: after the newer import that changed
+ * them is undone, say.
  */
 #include "activepipe.h"
 
@@ -21,6 +24,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/uuid.h"
 
 #include "history.h"
 #include "import_history.h"
@@ -35,8 +39,10 @@
 #define U_UPDATED_AT 5
 #define U_BEFORE 6
 #define U_HASH 7
-#define U_EXISTS 8
-#define U_FIRST_FIELD 9
+#define U_ROW_HASH 8
+#define U_ROW_NOW 9
+#define U_EXISTS 10
+#define U_FIRST_FIELD 11
 #define U_PAYLOAD (U_FIRST_FIELD + AP_NIDENTITY)
 
 /* The writes of one batch, as arrays. */
@@ -71,6 +77,10 @@ typedef struct Undo
 	int64		conflicts;
 	int64		shown_ids[AP_SUMMARY_ROWS];	/* the first conflicts */
 	int			nshown;
+	Datum		which;			/* int8[] of the contacts to retry; 0: all */
+	Datum	   *left;			/* every conflict's contact id */
+	int			nleft;
+	int			maxleft;
 	UndoBatch	batch;
 } Undo;
 
@@ -216,6 +226,39 @@ restore_columns(Undo *u, int64 id, Jsonb *before)
 }
 
 /*
+ * Whether the contact's row is the one the commit left, in every column:
+ * compared by the md5 of the row's binary image when the commit kept one.
+ */
+static bool
+row_unchanged(HeapTuple tup, TupleDesc desc)
+{
+	bool		kept_null,
+				now_null;
+	Datum		kept = SPI_getbinval(tup, desc, U_ROW_HASH, &kept_null);
+	Datum		now = SPI_getbinval(tup, desc, U_ROW_NOW, &now_null);
+
+	if (kept_null)
+		return true;
+	return !now_null && memcmp(DatumGetUUIDP(kept), DatumGetUUIDP(now), UUID_LEN) == 0;
+}
+
+/* Note a contact the undo leaves (changed since), for the summary and a retry. */
+static void
+leave(Undo *u, int64 id)
+{
+	if (u->nshown < AP_SUMMARY_ROWS)
+		u->shown_ids[u->nshown++] = id;
+	if (u->nleft == u->maxleft)
+	{
+		u->maxleft = Max(64, u->maxleft * 2);
+		u->left = u->left ? repalloc_huge(u->left, sizeof(Datum) * u->maxleft) :
+			MemoryContextAllocHuge(CurrentMemoryContext, sizeof(Datum) * u->maxleft);
+	}
+	u->left[u->nleft++] = Int64GetDatum(id);
+	u->conflicts++;
+}
+
+/*
  * One contact of the import: compare, then queue what puts it back.
  * Returns false for a conflict.
  */
@@ -253,6 +296,8 @@ undo_contact(Undo *u, HeapTuple tup, TupleDesc desc)
 	if (ap_contact_state_hash(u->b, vals, lens, payload) !=
 		DatumGetInt64(SPI_getbinval(tup, desc, U_HASH, &isnull)))
 		return false;			/* changed since */
+	if (!row_unchanged(tup, desc))
+		return false;			/* a column the import did not bind changed */
 	if (DatumGetBool(SPI_getbinval(tup, desc, U_CREATED, &isnull)))
 	{
 		ub->delete_ids[ub->ndelete++] = Int64GetDatum(id);
@@ -279,17 +324,25 @@ undo_contact(Undo *u, HeapTuple tup, TupleDesc desc)
 	return true;
 }
 
-/* Read the import's contacts in batches; write each batch's undo. */
+/*
+ * Read the import's contacts (or those to retry) in batches; write each
+ * batch's undo.  An undo (not its preview) locks them first, and then
+ * reads them in a new snapshot, which sees any edit it waited for.
+ */
 static void
 undo_contacts(Undo *u)
 {
-	Oid			types[2] = {INT8OID, INT8OID};
-	Datum		values[2] = {Int64GetDatum(u->user_id), Int64GetDatum(u->event_id)};
-	Portal		portal = ap_spi_cursor(u->b, AP_Q_UNDO_CONTACTS, 2, types, values, NULL);
+	Oid			types[3] = {INT8OID, INT8OID, INT8ARRAYOID};
+	Datum		values[3] = {Int64GetDatum(u->user_id), Int64GetDatum(u->event_id), u->which};
+	char		nulls[3] = {' ', ' ', u->which ? ' ' : 'n'};
+	Portal		portal;
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext cxt = AllocSetContextCreate(caller, "activepipe undo batch",
 											  ALLOCSET_DEFAULT_SIZES);
 
+	if (!u->preview)
+		ap_spi_run(u->b, AP_Q_UNDO_LOCK, 3, types, values, nulls, false);
+	portal = ap_spi_cursor(u->b, AP_Q_UNDO_CONTACTS, 3, types, values, nulls);
 	batch_init(&u->batch);
 	for (;;)
 	{
@@ -306,12 +359,12 @@ undo_contacts(Undo *u)
 			bool		isnull;
 
 			CHECK_FOR_INTERRUPTS();
-			if (undo_contact(u, tt->vals[i], tt->tupdesc))
-				continue;
-			if (u->nshown < AP_SUMMARY_ROWS)
-				u->shown_ids[u->nshown++] =
-					DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, U_ID, &isnull));
-			u->conflicts++;
+			if (!undo_contact(u, tt->vals[i], tt->tupdesc))
+			{
+				MemoryContextSwitchTo(caller);
+				leave(u, DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, U_ID, &isnull)));
+				MemoryContextSwitchTo(cxt);
+			}
 		}
 		if (!u->preview)
 			flush_batch(u);
@@ -383,12 +436,16 @@ undo_summary(const Undo *u, const char *status, int64 undo_event, bool for_event
 	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 }
 
-/* Log the undo and mark the import undone by it; returns the event id. */
+/*
+ * Log the undo and mark the import undone (by its first undo), with the
+ * contacts left to retry; returns the event id.
+ */
 static int64
 log_undo(Undo *u)
 {
-	Oid			types[3] = {INT8OID, INT8OID, INT8OID};
-	Datum		values[3];
+	Oid			types[4] = {INT8OID, INT8OID, INT8OID, INT8ARRAYOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', u->nleft ? ' ' : 'n'};
 	ApEventCounts counts = {0};
 	int64		event_id = ap_event_id(u->b);
 
@@ -400,7 +457,8 @@ log_undo(Undo *u)
 	values[0] = Int64GetDatum(u->user_id);
 	values[1] = Int64GetDatum(u->event_id);
 	values[2] = Int64GetDatum(event_id);
-	ap_spi_run(u->b, AP_Q_UNDO_DONE, 3, types, values, NULL, false);
+	values[3] = u->nleft ? array_of(u->left, NULL, u->nleft, INT8OID) : (Datum) 0;
+	ap_spi_run(u->b, AP_Q_UNDO_DONE, 4, types, values, nulls, false);
 	return event_id;
 }
 
@@ -423,8 +481,8 @@ undo_call(FunctionCallInfo fcinfo, bool preview)
 		ap_refuse_xact_snapshot("activepipe_import_undo");
 		ap_lock_tenant(u->b, u->user_id);
 	}
-	ap_history_event(u->b, u->user_id, u->event_id, "import", &undone_by);
-	if (undone_by)
+	ap_history_event(u->b, u->user_id, u->event_id, "import", &undone_by, &u->which);
+	if (undone_by && !u->which)
 		summary = undo_summary(u, "already undone", undone_by, false);
 	else
 	{

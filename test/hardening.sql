@@ -5,7 +5,7 @@
 -- deleted while an import runs is reported, never recreated (10), and
 -- the summary's rows are bounded (1).
 BEGIN;
-SELECT plan(40);
+SELECT plan(46);
 
 INSERT INTO users (id) SELECT g FROM generate_series(1201, 1230) g;
 
@@ -201,6 +201,44 @@ SELECT throws_ok($$SELECT activepipe_import_commit(1203, E'email\nnew@x.com\n')$
 	'an id column without a sequence: 55000, naming the column');
 SELECT is((activepipe_import_preview(1203, E'email\nnew@x.com\n') ->> 'new')::int, 1,
 	'... which a preview, creating nothing, does not need');
+-- a sequence made by hand, named by the column's default (not OWNED BY it)
+CREATE SEQUENCE public.contacts_handseq START 7000;
+ALTER TABLE public.contacts_noseq ALTER COLUMN id SET DEFAULT nextval('public.contacts_handseq');
+SELECT is((activepipe_import_commit(1203, E'email\nhand@x.com\n') ->> 'new')::int, 1,
+	'an id column whose default is nextval() of a sequence it does not own: ids from that sequence');
+SELECT is((SELECT id FROM contacts_noseq WHERE email = 'hand@x.com'), 7000::bigint, '... the first one, 7000');
+-- a BEFORE INSERT trigger that gives new rows other ids: refused, not mispaired
+CREATE FUNCTION pg_temp.other_id() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.id := NEW.id + 1000000; RETURN NEW; END $$;
+CREATE TRIGGER other_id BEFORE INSERT ON contacts_noseq FOR EACH ROW EXECUTE FUNCTION pg_temp.other_id();
+SELECT throws_ok($$SELECT activepipe_import_commit(1203, E'email\ntrig@x.com\n')$$, '55000',
+	'a trigger or rule on public.contacts_noseq changed the new contacts the import inserted',
+	'a trigger that changes the ids of new contacts: 55000, nothing paired with the wrong contact');
+DROP TRIGGER other_id ON contacts_noseq;
+DELETE FROM contacts_binding;
+
+/*
+ * 8b. The binding's columns: an identity field bound to a column that is
+ * not text is refused by name; a value longer than a varchar(n) column
+ * holds skips its row, reported, instead of failing the whole commit.
+ */
+CREATE TABLE public.contacts_typed (id bigserial PRIMARY KEY, user_id bigint NOT NULL,
+	first_name varchar(5), last_name text, email text, postcode integer);
+INSERT INTO contacts_binding (table_name, phone, mobile, streetaddress, city, state, country)
+	VALUES ('contacts_typed', NULL, NULL, NULL, NULL, NULL, NULL);
+SELECT throws_ok($$SELECT activepipe_import_preview(1203, E'email\na@x.com\n')$$, '42804',
+	'activepipe contacts binding: column "postcode" (postcode) is of type integer, not text',
+	'an identity field bound to an integer column: 42804, naming it');
+UPDATE contacts_binding SET postcode = NULL;
+SELECT results_eq($$SELECT line, action, reason_code, field, reason FROM activepipe_import_plan(1203,
+		E'email,firstname\nlong@x.com,Alexandra\nshort@x.com,Alex\n')$$,
+	$$VALUES (2, 'skip', 'too_long', 'firstname', 'firstname is too long for its column'),
+	         (3, 'new', NULL, NULL, NULL)$$,
+	'a value longer than its varchar(5) column: the row is skipped, naming the field');
+SELECT is(activepipe_import_commit(1203, E'email,firstname\nlong@x.com,Alexandra\nshort@x.com,Alex\n') - 'event_id' - 'rows'
+	- 'encoding' - 'overwrite' - 'ignored_columns' - 'ignored_columns_total' - 'rows_omitted',
+	'{"new": 1, "matched": 0, "skipped": 1, "updated": 0, "conflicts": 0, "unchanged": 0, "total_rows": 2}'::jsonb,
+	'... and the commit stores the other row');
 DELETE FROM contacts_binding;
 
 /*

@@ -4,7 +4,7 @@
 -- changed since, once only, in either order.  Pruning, cancellation and
 -- pg_dump are in test/scripts/history.sh.
 BEGIN;
-SELECT plan(35);
+SELECT plan(42);
 
 INSERT INTO users (id) VALUES (1501), (1502), (1503), (1504);
 INSERT INTO contacts (id, user_id, first_name, last_name, email, mobile, city) VALUES
@@ -152,6 +152,35 @@ SELECT is(activepipe_import_undo(1504, (SELECT id FROM a4)) ->> 'conflicts', '1'
 SELECT is((SELECT payload_json ->> 'status' FROM contact_integrations WHERE user_id = 1504), 'two',
 	'... the newer import''s value stays');
 SELECT is(activepipe_import_undo(1504, (SELECT id FROM b4)) ->> 'restored', '1', 'the newer one still undoes');
+SELECT is(activepipe_import_undo(1504, (SELECT id FROM a4)) - 'event_id' - 'undone_event_id',
+	'{"status": "undone", "restored": 1, "deleted": 0, "conflicts": 0, "rows_omitted": 0, "rows": []}'::jsonb,
+	'undoing the older one again retries the contact it left, which now undoes');
+SELECT is((SELECT payload_json FROM contact_integrations WHERE user_id = 1504), NULL,
+	'... back to before both (Jo had no profile)');
+SELECT is(activepipe_import_undo(1504, (SELECT id FROM a4)) ->> 'status', 'already undone',
+	'and a third undo of it: already undone');
+
+-- a contact the import created, then changed in a column no import binds:
+-- not deleted (its whole row is compared)
+INSERT INTO users (id) VALUES (1505);
+ALTER TABLE contacts ADD COLUMN notes text;
+CREATE TEMP TABLE a5 AS SELECT (activepipe_import_commit(1505, E'email,firstname\ncarol@x.com,Carol\ndan@x.com,Dan\n') ->> 'event_id')::bigint AS id;
+UPDATE contacts SET notes = 'hot lead' WHERE user_id = 1505 AND email = 'carol@x.com';
+SELECT is(activepipe_import_undo(1505, (SELECT id FROM a5)) - 'event_id' - 'undone_event_id' - 'rows',
+	'{"status": "undone", "restored": 0, "deleted": 1, "conflicts": 1, "rows_omitted": 0}'::jsonb,
+	'undo of an import whose new contact the application has written to since: that one is a conflict');
+SELECT is((SELECT string_agg(first_name || ':' || coalesce(notes, ''), ',' ORDER BY id) FROM contacts WHERE user_id = 1505),
+	'Carol:hot lead', 'Carol and her notes stay; Dan, untouched, is deleted');
+ALTER TABLE contacts DROP COLUMN notes;
+
+-- a payload key that held a JSON null is put back as a JSON null
+INSERT INTO users (id) VALUES (1506);
+INSERT INTO contacts (id, user_id, first_name, email) VALUES (150601, 1506, 'Nul', 'nul@x.com');
+INSERT INTO contact_integrations (user_id, contact_id, payload_json) VALUES (1506, 150601, '{"status": null, "source": "Open home"}');
+CREATE TEMP TABLE a6 AS SELECT (activepipe_import_commit(1506, E'email,status,sms_status\nnul@x.com,subscribed,x\n') ->> 'event_id')::bigint AS id;
+SELECT is((activepipe_import_undo(1506, (SELECT id FROM a6)) ->> 'restored')::int, 1, 'undo of an import over a JSON null');
+SELECT is((SELECT payload_json::text FROM contact_integrations WHERE user_id = 1506), '{"source": "Open home", "status": null}',
+	'... the key is back holding null, and the key the import added is gone');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -96,5 +96,33 @@ is "$log" 0 "activepipe_prune_history(user_id) prunes that tenant only"
 like "$(sqlerr $DB "BEGIN; CALL activepipe_prune_history(); COMMIT;")" "^2D000" \
 	"inside a transaction block it refuses (it commits between batches)"
 
+# 4. an application edit that lands while an undo runs is never overwritten:
+#    the undo locks the import's contacts before it compares them
+q $DB "INSERT INTO contacts (id, user_id, first_name, email, city) VALUES (900001, 3, 'Cat', 'cat@x.com', 'Newtown')" >/dev/null
+ev4=$(q $DB "SELECT activepipe_import_commit(3, E'email,city\ncat@x.com,Enmore\n', true) ->> 'event_id'")
+(psql -X -q -d $DB -c "BEGIN" -c "UPDATE contacts SET city = 'Marrickville (app)' WHERE id = 900001" \
+	-c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null 2>&1) &
+sleep 0.5
+out=$(q $DB "SELECT activepipe_import_undo(3, $ev4) - 'event_id' - 'undone_event_id' - 'rows'")
+wait
+is "$out" '{"status": "undone", "deleted": 0, "restored": 0, "conflicts": 1, "rows_omitted": 0}' \
+	"an undo that meets an application edit in flight waits for it, then reports the contact changed since"
+is "$(q $DB "SELECT city FROM contacts WHERE id = 900001")" "Marrickville (app)" "... and the edit stays"
+
+# 5. pruning waits for an undo of the same tenant in flight (the tenant
+#    lock), so an undo never reports "undone" over a report pruned under it
+ev5=$(q $DB "SELECT activepipe_import_commit(3, E'email,city\ncat@x.com,Glebe\n', true) ->> 'event_id'")
+q $DB "UPDATE import_history SET created_at = now() - interval '100 days' WHERE event_id = $ev5" >/dev/null
+(psql -X -q -At -d $DB -c "BEGIN" -c "SELECT activepipe_import_undo(3, $ev5) ->> 'restored'" \
+	-c "SELECT pg_sleep(2)" -c "COMMIT" >"$work/undo5.out" 2>&1) &
+sleep 0.5
+t0=$(date +%s%N)
+pruned=$(psql -X -q -At -d $DB -c "CALL activepipe_prune_history(3)" 2>&1)
+waited=$(( ($(date +%s%N) - t0) / 1000000 ))
+wait
+is "$(cat "$work/undo5.out") $pruned" "1 1" "the undo restored its contact, and the prune then removed the report"
+ok $([ "$waited" -ge 1000 ]; echo $?) "the prune waited for the undo (${waited} ms)"
+is "$(q $DB "SELECT city FROM contacts WHERE id = 900001")" "Marrickville (app)" "... which was undone whole"
+
 crash_check
 done_testing
