@@ -242,11 +242,11 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.export_contacts', '');
 REVOKE ALL ON TABLE @extschema@.import_history, @extschema@.import_rows,
 	@extschema@.import_contacts, @extschema@.export_contacts FROM PUBLIC;
 SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.integration_events', 'INSERT',
-	'GRANT SELECT, INSERT, UPDATE ON TABLE @extschema@.import_history TO %s');
+	'GRANT SELECT, INSERT, UPDATE (undone_by, undo_pending) ON TABLE @extschema@.import_history TO %s');
 SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.integration_events', 'INSERT',
 	'GRANT SELECT, INSERT ON TABLE @extschema@.import_rows TO %s');
 SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.integration_events', 'INSERT',
-	'GRANT SELECT, INSERT, UPDATE ON TABLE @extschema@.import_contacts TO %s');
+	'GRANT SELECT, INSERT, UPDATE (after_hash, row_hash, before) ON TABLE @extschema@.import_contacts TO %s');
 SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.integration_events', 'INSERT',
 	'GRANT SELECT, INSERT ON TABLE @extschema@.export_contacts TO %s');
 

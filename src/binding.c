@@ -15,6 +15,7 @@
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_attribute.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/parse_coerce.h"
@@ -142,6 +143,45 @@ check_objects(Oid nsp)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the activepipe library is version 1.2 but the extension's objects in this database are older"),
 				 errhint("Run ALTER EXTENSION activepipe UPDATE.")));
+}
+
+/*
+ * On Citus, with the contacts table distributed, every table of the
+ * extension that holds tenant rows must be distributed with it: one left
+ * local keeps a copy per node, and the tenant lock, taken on whichever node
+ * runs a call, would no longer hold across nodes.  Checked until it holds
+ * once in this backend (placement does not go back).
+ */
+static void
+check_citus_placement(const ApBinding *b)
+{
+	static bool placed = false;
+	char	   *sql;
+
+	if (placed || !OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
+		return;
+	sql = psprintf("SELECT pg_catalog.string_agg(c.relname::pg_catalog.text, ', ' ORDER BY c.relname)"
+				   " FROM pg_catalog.pg_class c, pg_catalog.pg_dist_partition d"
+				   " WHERE d.logicalrelid OPERATOR(pg_catalog.=) %u::pg_catalog.oid"
+				   " AND d.partmethod OPERATOR(pg_catalog.=) 'h'"
+				   " AND c.relnamespace OPERATOR(pg_catalog.=) %u::pg_catalog.oid"
+				   " AND c.relname OPERATOR(pg_catalog.=) ANY (ARRAY['contact_integrations',"
+				   " 'integration_events', 'tenant_locks', 'import_history', 'import_rows',"
+				   " 'import_contacts', 'export_contacts'])"
+				   " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p"
+				   " WHERE p.logicalrelid OPERATOR(pg_catalog.=) c.oid"
+				   " AND p.colocationid OPERATOR(pg_catalog.=) d.colocationid)",
+				   b->relid, b->ext_nsp);
+	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "activepipe: reading the Citus placement failed");
+	if (!heap_attisnull(SPI_tuptable->vals[0], 1, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("activepipe tables are not distributed with the contacts table %s: %s",
+						b->table, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errdetail("On Citus, every activepipe table that holds tenant rows must be distributed by user_id and colocated with the contacts table; otherwise the tenant lock does not hold across nodes."),
+				 errhint("Distribute them as docs/scaling.md says: create_distributed_table(..., 'user_id', colocate_with := 'contacts').")));
+	placed = true;
 }
 
 bool
@@ -274,6 +314,7 @@ ap_binding_load(FunctionCallInfo fcinfo)
 		}
 	}
 	b->row_image = row_image_supported(relid);
+	check_citus_placement(b);
 	if (SPI_tuptable)
 		SPI_freetuptable(SPI_tuptable);
 	return b;

@@ -261,14 +261,41 @@ save_value_text(JsonbValue *v, int field, int *len)
 	return buf.data;
 }
 
-/* Turn the fields argument into one edit per contract field. */
+/*
+ * Whether v is what the card shows for bound identity field f of the
+ * contact (tup): the column's text, or null for a NULL column.  A form
+ * that posts back every field of the card sends these unchanged.
+ */
+static bool
+shows_column(const JsonbValue *v, int f, HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, AP_COL_FIRST_FIELD + f, &isnull);
+	text	   *t;
+
+	if (isnull || v->type == jbvNull)
+		return isnull && v->type == jbvNull;
+	if (v->type != jbvString)
+		return false;
+	t = DatumGetTextPP(d);
+	return v->val.string.len == VARSIZE_ANY_EXHDR(t) &&
+		memcmp(v->val.string.val, VARDATA_ANY(t), v->val.string.len) == 0;
+}
+
+/*
+ * Turn the fields argument into one edit per contract field.  The
+ * contact's own fields (bound identity columns) are accepted only as the
+ * card shows them, and change nothing.
+ */
 static void
-save_edits(const ApBinding *b, Jsonb *fields, ApFieldEdit *edits)
+save_edits(const ApBinding *b, Jsonb *fields, ApFieldEdit *edits,
+		   HeapTuple tup, TupleDesc desc)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 	int			f = -1;
+	char	   *key = NULL;
 
 	if (!JB_ROOT_IS_OBJECT(fields))
 		ereport(ERROR,
@@ -279,18 +306,21 @@ save_edits(const ApBinding *b, Jsonb *fields, ApFieldEdit *edits)
 	{
 		if (tok == WJB_KEY)
 		{
-			char	   *key = pnstrdup(v.val.string.val, v.val.string.len);
-
+			key = pnstrdup(v.val.string.val, v.val.string.len);
 			f = ap_field_index(key, strlen(key));
 			if (f < 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("unknown ActivePipe field \"%s\"", key),
 						 errhint("The card saves the 26 integration fields of the ActivePipe contract; see activepipe_contract().")));
-			if (f < AP_NIDENTITY && b->col[f] != NULL)
+		}
+		else if (tok == WJB_VALUE && f < AP_NIDENTITY && b->col[f] != NULL)
+		{
+			if (!shows_column(&v, f, tup, desc))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("ActivePipe field \"%s\" belongs to the contact, not the card", key),
+						 errdetail("The card accepts the contact's fields only unchanged, as it shows them."),
 						 errhint("Edit the contact itself to change identity and address fields.")));
 		}
 		else if (tok == WJB_VALUE)
@@ -333,7 +363,7 @@ activepipe_card_save(PG_FUNCTION_ARGS)
 	d = SPI_getbinval(tup, SPI_tuptable->tupdesc, AP_COL_PAYLOAD, &isnull);
 	if (!isnull)
 		old = DatumGetJsonbP(d);
-	save_edits(b, fields, edits);
+	save_edits(b, fields, edits, tup, SPI_tuptable->tupdesc);
 	/* a range value that is not a number is kept as text, as import does */
 	payload = ap_payload_apply(old, edits, true, &not_numbers);
 	if (payload != NULL || !has_profile)

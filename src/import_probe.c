@@ -33,6 +33,7 @@
 #include "catalog/pg_statistic.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
@@ -233,15 +234,21 @@ tenant_at_least(const ApTenant *t, double estimate, double bound)
 									   1, &(bool){false})) >= (int64) bound;
 }
 
-/* The name activepipe_match_indexes gives key field k's index. */
+/*
+ * The name activepipe_match_indexes gives key field k's index: the table's
+ * name, clipped at a character boundary so that the suffix always fits in
+ * NAMEDATALEN (three names cut at the same byte would collide).
+ */
 static char *
 index_name(Relation rel, int k)
 {
-	char		name[NAMEDATALEN];
+	const char *table = RelationGetRelationName(rel);
+	char		suffix[32];
+	int			keep;
 
-	snprintf(name, sizeof(name), "%s_activepipe_%s_idx",
-			 RelationGetRelationName(rel), index_suffix[k]);
-	return pstrdup(name);
+	snprintf(suffix, sizeof(suffix), "_activepipe_%s_idx", index_suffix[k]);
+	keep = pg_mbcliplen(table, strlen(table), NAMEDATALEN - 1 - (int) strlen(suffix));
+	return psprintf("%.*s%s", keep, table, suffix);
 }
 
 /*

@@ -1,7 +1,7 @@
 -- The ActivePipe card API (issue 3): activepipe_card, activepipe_card_save
 -- and activepipe_card_clear, on the reference Ulysses schema.
 BEGIN;
-SELECT plan(76);
+SELECT plan(79);
 
 INSERT INTO public.users (id, email) VALUES (7001, 'agent1@example.com'), (7002, 'agent2@example.com');
 INSERT INTO public.contacts (id, user_id, first_name, last_name, email, phone, mobile,
@@ -185,6 +185,14 @@ SELECT is((SELECT row(payload_json, updated_at)::text FROM public.contact_integr
 	'saving the card back changes nothing and writes nothing');
 SELECT is(public.activepipe_card(7001, 700105), (SELECT card FROM poa),
 	'the card after saving it back is the card before');
+SELECT lives_ok($$SELECT public.activepipe_card_save(7001, 700105, (SELECT card->'fields' FROM poa))$$,
+	'posting back every field the card shows, the contact''s own included, saves');
+SELECT is(public.activepipe_card(7001, 700105), (SELECT card FROM poa),
+	'... and changes nothing');
+SELECT throws_ok($$SELECT public.activepipe_card_save(7001, 700105,
+		jsonb_set((SELECT card->'fields' FROM poa), '{email}', '"changed@example.com"'))$$, '22023',
+	'ActivePipe field "email" belongs to the contact, not the card',
+	'a changed contact field is still refused: it is edited on the contact');
 
 CREATE TEMP TABLE txt AS SELECT public.activepipe_card_save(7001, 700105, $${
 	"minbeds": "three", "maxbeds": " 3+ ", "minbaths": "-2", "maxbaths": "1,25",

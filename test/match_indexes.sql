@@ -4,7 +4,7 @@
 -- answers of the two are compared on random files in
 -- test/scripts/match_property.sh.
 BEGIN;
-SELECT plan(22);
+SELECT plan(24);
 
 INSERT INTO users (id) SELECT g FROM generate_series(1401, 1405) g;
 
@@ -117,6 +117,25 @@ SELECT throws_ok($$SELECT activepipe_import_preview(1401, E'email,mobile\na@x.co
 	'probe with a payload-held key in the file: 55000');
 SELECT lives_ok($$SELECT activepipe_import_preview(1401, E'email,firstname\na@x.com,A\n')$$,
 	'... a file without that key probes fine');
+DELETE FROM contacts_binding;
+
+-- a long table name: the three index names stay distinct (clipped at a
+-- character boundary so each suffix fits in 63 bytes)
+CREATE TABLE public."Kontakte_für_die_Immobilienverwaltung_Großraum_München_Süd" (
+	id bigserial PRIMARY KEY, user_id bigint NOT NULL, first_name text, last_name text,
+	email text, phone text, mobile text, street_address text, city text, state text,
+	postcode text, country text);
+INSERT INTO contacts_binding (table_name) VALUES ('Kontakte_für_die_Immobilienverwaltung_Großraum_München_Süd');
+SELECT is((SELECT count(DISTINCT substring(s FROM 'EXISTS ("[^"]+"|\S+)'))::int FROM activepipe_match_indexes() s), 3,
+	'a 60-character table name: three distinct index names');
+DO $$
+DECLARE s text;
+BEGIN
+	FOR s IN SELECT * FROM activepipe_match_indexes() LOOP
+		EXECUTE replace(s, 'CONCURRENTLY ', '');
+	END LOOP;
+END $$;
+SELECT is_empty($$SELECT * FROM activepipe_match_indexes()$$, '... all three made, nothing left to create');
 DELETE FROM contacts_binding;
 
 -- the key functions an index holds are immutable; the setting-reading one is not

@@ -129,6 +129,7 @@ normalise() {
 messages() {
 	sed -E 's/^psql:[^:]*:[0-9]+: //' "$1" | awk '
 		/^@@@ [0-9]+$/ { skip = 0; print; next }
+		/^(DETAIL|HINT|CONTEXT|STATEMENT|QUERY):  / { if (!skip) print; next }
 		/^[A-Z]+:  / { skip = ($0 ~ /^(DEBUG|LOG):/) }
 		!skip'
 }

@@ -163,6 +163,22 @@ for name in "${call_names[@]}"; do
 	done
 done
 
+# The delegated path must really delegate: every bare top-level call of a
+# distributed function (the forms an application sends) was pushed down to
+# the tenant's worker, as Citus' own debug message says.
+not_pushed=()
+for i in "${part1[@]}"; do
+	[ "${inst_path[$i]}" = delegated ] || continue
+	case ${inst_call[$i]} in
+	card|"card(no profile)"|card_save|"card_save(new profile)"|card_clear|export|"export(escaped)"|\
+	export_summary|export_rows|"import_preview(text)"|"import_preview(bytea)"|import_plan|\
+	"import_commit(text)"|"import_commit(bytea)")
+		[ -n "${inst_pushed[$i]:-}" ] || not_pushed+=("${inst_label[$i]}") ;;
+	esac
+done
+ok "${#not_pushed[@]}" "delegated: every bare call of a distributed function was pushed down to the tenant's worker" \
+	"$(printf '%s\n' "${not_pushed[@]:0:10}")"
+
 # A call once per row of a query on contacts cannot run on Citus: the
 # query goes to the shard, and a function there cannot start distributed
 # queries.  docs/scaling.md says so and gives the forms that work (a

@@ -2,7 +2,8 @@
 -- ("Updating the extension on a cluster") says, after 1.1 was distributed
 -- as 1.1's documentation said.  test/citus/upgrade.sh loads it on the
 -- coordinator with psql -f from the repository root, in three parts:
--- -v part=install, then part=update, then part=check.
+-- -v part=install, then part=update (the update), then part=place (the
+-- tables and functions it created placed).
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 
@@ -10,7 +11,7 @@ SET client_min_messages = warning;
 \else
 \set part install
 \endif
-SELECT :'part' = 'install' AS install, :'part' = 'update' AS update \gset
+SELECT :'part' = 'install' AS install, :'part' = 'update' AS update, :'part' = 'place' AS place \gset
 
 \if :install
 \i test/fixtures/ulysses_schema.sql
@@ -49,6 +50,9 @@ SELECT u, 'import', 2 FROM generate_series(1, 20) u;
 \if :update
 -- docs/scaling.md, "Updating the extension on a cluster"
 ALTER EXTENSION activepipe UPDATE;
+\endif
+
+\if :place
 
 -- the tables the update created, colocated with contacts
 SELECT format('SELECT create_distributed_table(%L, %L, colocate_with := %L)',
