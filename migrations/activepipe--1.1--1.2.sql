@@ -251,17 +251,22 @@ SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.integration_events', 
 	'GRANT SELECT, INSERT ON TABLE @extschema@.export_contacts TO %s');
 
 /* Reading the reports, and undoing an import. */
+/*
+ * The reports and the undo preview read in a fresh snapshot each (after
+ * the tenant lock an undo takes, and the writes of a commit made earlier in
+ * the same statement): VOLATILE, as they are.
+ */
 CREATE FUNCTION @extschema@.activepipe_import_report(user_id bigint, event_id bigint)
 RETURNS TABLE (line int, action text, contact_id bigint, matched_by text, reason text,
 	changes jsonb, conflicts jsonb, reason_code text, field text)
 AS 'MODULE_PATHNAME', 'activepipe_import_report'
-LANGUAGE C STABLE STRICT ROWS 1000;
+LANGUAGE C VOLATILE STRICT ROWS 1000;
 
 CREATE FUNCTION @extschema@.activepipe_import_report_csv(user_id bigint, event_id bigint,
 	escape_formulas boolean DEFAULT false)
 RETURNS text
 AS 'MODULE_PATHNAME', 'activepipe_import_report_csv'
-LANGUAGE C STABLE STRICT;
+LANGUAGE C VOLATILE STRICT;
 
 CREATE FUNCTION @extschema@.activepipe_import_undo(user_id bigint, event_id bigint)
 RETURNS jsonb
@@ -271,12 +276,12 @@ LANGUAGE C VOLATILE STRICT;
 CREATE FUNCTION @extschema@.activepipe_import_undo_preview(user_id bigint, event_id bigint)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'activepipe_import_undo_preview'
-LANGUAGE C STABLE STRICT;
+LANGUAGE C VOLATILE STRICT;
 
 CREATE FUNCTION @extschema@.activepipe_export_report(user_id bigint, event_id bigint)
 RETURNS SETOF bigint
 AS 'MODULE_PATHNAME', 'activepipe_export_report'
-LANGUAGE C STABLE STRICT ROWS 1000;
+LANGUAGE C VOLATILE STRICT ROWS 1000;
 
 REVOKE ALL ON FUNCTION @extschema@.activepipe_import_report(bigint, bigint),
 	@extschema@.activepipe_import_report_csv(bigint, bigint, boolean),
