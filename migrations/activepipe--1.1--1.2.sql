@@ -216,7 +216,7 @@ CREATE TABLE @extschema@.import_contacts (
 	updated_at timestamptz,		/* and its updated_at */
 	before jsonb NOT NULL,		/* {columns: {...}, payload: {...}} it changed, as they were */
 	after_hash bigint NOT NULL, /* what the commit left, to tell a later change */
-	row_hash uuid,				/* md5 of the contact's row (binary image) as the commit left it */
+	row_hash bigint,			/* a contact the commit created: its whole row as the commit left it */
 	CONSTRAINT import_contacts_pkey PRIMARY KEY (user_id, event_id, contact_id)
 );
 

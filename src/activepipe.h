@@ -73,10 +73,11 @@ typedef struct ApBinding
 	uint16		bound;			/* identity fields that have a column */
 	/* phone-key regions of the probe statements, as the indexes spell them */
 	char	   *probe_region[2];	/* mobile, phone */
-	/* characters a varchar(n)/char(n) column holds; 0: no limit */
+	/* characters a varchar(n)/char(n) column holds; 0: no limit; -1: the
+	 * column is not of a string type (an import refuses it) */
 	int32		maxlen[AP_NIDENTITY];
-	/* every column of the table has a binary send function: an undo can
-	 * tell a change to any column from the row's image */
+	/* every column of the table can be hashed: an undo can tell a change
+	 * to any column of a contact an import created */
 	bool		row_image;
 	/* the id column's sequence: see ap_binding_id_sequence */
 	Oid			id_seq;
@@ -88,6 +89,7 @@ typedef struct ApBinding
 extern ApBinding *ap_binding_load(FunctionCallInfo fcinfo);
 extern char *ap_extension_schema(FunctionCallInfo fcinfo);
 extern bool ap_binding_has_payload_ident(const ApBinding *b);
+extern void ap_binding_require_text(const ApBinding *b);
 extern Oid	ap_binding_id_sequence(const ApBinding *b, bool *always);
 
 /*

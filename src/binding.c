@@ -25,6 +25,7 @@
 #include "utils/rel.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 
 char *
 ap_extension_schema(FunctionCallInfo fcinfo)
@@ -78,13 +79,13 @@ check_column(Oid relid, const char *schema, const char *table,
 
 /*
  * An identity field's column must hold text (text, varchar, char, or a
- * domain or extension type of the string category such as citext): the
- * import writes the file's text.  Its length limit, if any, is kept so
- * that a row too long for it is skipped and reported rather than failing
- * the whole commit.
+ * domain or extension type of the string category such as citext) for an
+ * import to write the file's text into it; cards and exports, which only
+ * read it as text, take any type.  Returns the column's length limit in
+ * characters (0: none), or -1 when it is not of a string type.
  */
 static int32
-check_text_column(Oid relid, AttrNumber attnum, const char *column, const char *role)
+text_column_limit(Oid relid, AttrNumber attnum)
 {
 	Oid			type;
 	int32		typmod;
@@ -94,17 +95,33 @@ check_text_column(Oid relid, AttrNumber attnum, const char *column, const char *
 	get_atttypetypmodcoll(relid, attnum, &type, &typmod, &collation);
 	base = getBaseTypeAndTypmod(type, &typmod);
 	if (TypeCategory(base) != TYPCATEGORY_STRING)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("activepipe contacts binding: column \"%s\" (%s) is of type %s, not text",
-						column, role, format_type_be(type)),
-				 errhint("Bind the field to a text or varchar column, or set it to NULL in contacts_binding to keep it in the payload.")));
+		return -1;
 	if ((base == VARCHAROID || base == BPCHAROID) && typmod > VARHDRSZ)
 		return typmod - VARHDRSZ;
 	return 0;
 }
 
-/* Whether every live column of relid has a binary send function. */
+/* For an import: refuse identity fields bound to columns that are not text. */
+void
+ap_binding_require_text(const ApBinding *b)
+{
+	int			f;
+
+	for (f = 0; f < AP_NIDENTITY; f++)
+		if (b->col[f] != NULL && b->maxlen[f] < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("activepipe contacts binding: column %s (%s) is of type %s, not text",
+							b->col[f], ap_contract[f].name,
+							format_type_be(get_atttype(b->relid, b->attnum[f]))),
+					 errdetail("An import writes the file's text into the contacts table's identity columns."),
+					 errhint("Bind the field to a text or varchar column, or set it to NULL in contacts_binding to keep it in the payload.")));
+}
+
+/*
+ * Whether every live column of relid has an extended hash function, so
+ * that hash_record_extended can hash its rows (json, for one, has none).
+ */
 static bool
 row_image_supported(Oid relid)
 {
@@ -116,14 +133,10 @@ row_image_supported(Oid relid)
 	for (i = 0; i < desc->natts && ok; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
-		HeapTuple	tup;
 
-		if (att->attisdropped)
-			continue;
-		tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(att->atttypid));
-		ok = HeapTupleIsValid(tup) && OidIsValid(((Form_pg_type) GETSTRUCT(tup))->typsend);
-		if (HeapTupleIsValid(tup))
-			ReleaseSysCache(tup);
+		if (!att->attisdropped)
+			ok = OidIsValid(lookup_type_cache(att->atttypid,
+											  TYPECACHE_HASH_EXTENDED_PROC)->hash_extended_proc);
 	}
 	relation_close(rel, AccessShareLock);
 	return ok;
@@ -149,39 +162,50 @@ check_objects(Oid nsp)
  * On Citus, with the contacts table distributed, every table of the
  * extension that holds tenant rows must be distributed with it: one left
  * local keeps a copy per node, and the tenant lock, taken on whichever node
- * runs a call, would no longer hold across nodes.  Checked until it holds
- * once in this backend (placement does not go back).
+ * runs a call, would no longer hold across nodes.  Once the placement is
+ * found right for a contacts table, this backend does not look again
+ * (placement does not go back); until then, every call looks.
  */
 static void
 check_citus_placement(const ApBinding *b)
 {
-	static bool placed = false;
+	static Oid	placed = InvalidOid;
 	char	   *sql;
+	bool		distributed;
+	bool		isnull;
 
-	if (placed || !OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
+	if (placed == b->relid ||
+		!OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
 		return;
-	sql = psprintf("SELECT pg_catalog.string_agg(c.relname::pg_catalog.text, ', ' ORDER BY c.relname)"
-				   " FROM pg_catalog.pg_class c, pg_catalog.pg_dist_partition d"
-				   " WHERE d.logicalrelid OPERATOR(pg_catalog.=) %u::pg_catalog.oid"
-				   " AND d.partmethod OPERATOR(pg_catalog.=) 'h'"
-				   " AND c.relnamespace OPERATOR(pg_catalog.=) %u::pg_catalog.oid"
+	sql = psprintf("SELECT d.logicalrelid IS NOT NULL,"
+				   " (SELECT pg_catalog.string_agg(c.relname::pg_catalog.text, ', ' ORDER BY c.relname)"
+				   " FROM pg_catalog.pg_class c"
+				   " WHERE c.relnamespace OPERATOR(pg_catalog.=) %u::pg_catalog.oid"
 				   " AND c.relname OPERATOR(pg_catalog.=) ANY (ARRAY['contact_integrations',"
 				   " 'integration_events', 'tenant_locks', 'import_history', 'import_rows',"
 				   " 'import_contacts', 'export_contacts'])"
 				   " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p"
 				   " WHERE p.logicalrelid OPERATOR(pg_catalog.=) c.oid"
-				   " AND p.colocationid OPERATOR(pg_catalog.=) d.colocationid)",
-				   b->relid, b->ext_nsp);
+				   " AND p.colocationid OPERATOR(pg_catalog.=) d.colocationid))"
+				   " FROM (SELECT NULL) x LEFT JOIN pg_catalog.pg_dist_partition d"
+				   " ON d.logicalrelid OPERATOR(pg_catalog.=) %u::pg_catalog.oid"
+				   " AND d.partmethod OPERATOR(pg_catalog.=) 'h'",
+				   b->ext_nsp, b->relid);
 	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "activepipe: reading the Citus placement failed");
-	if (!heap_attisnull(SPI_tuptable->vals[0], 1, NULL))
+	distributed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											 1, &isnull));
+	if (!distributed)
+		return;					/* contacts not distributed (yet): look again next time */
+	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	if (!isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("activepipe tables are not distributed with the contacts table %s: %s",
-						b->table, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+						b->table, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)),
 				 errdetail("On Citus, every activepipe table that holds tenant rows must be distributed by user_id and colocated with the contacts table; otherwise the tenant lock does not hold across nodes."),
 				 errhint("Distribute them as docs/scaling.md says: create_distributed_table(..., 'user_id', colocate_with := 'contacts').")));
-	placed = true;
+	placed = b->relid;
 }
 
 bool
@@ -310,7 +334,7 @@ ap_binding_load(FunctionCallInfo fcinfo)
 		if (col)
 		{
 			b->bound |= (uint16) (1 << f);
-			b->maxlen[f] = check_text_column(relid, b->attnum[f], col, ap_contract[f].name);
+			b->maxlen[f] = text_column_limit(relid, b->attnum[f]);
 		}
 	}
 	b->row_image = row_image_supported(relid);

@@ -320,7 +320,7 @@ save_edits(const ApBinding *b, Jsonb *fields, ApFieldEdit *edits,
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("ActivePipe field \"%s\" belongs to the contact, not the card", key),
-						 errdetail("The card accepts the contact's fields only unchanged, as it shows them."),
+						 errdetail("The card accepts the contact's own fields only as they are on the contact now; this one differs (changed in the form, or on the contact since the card was read)."),
 						 errhint("Edit the contact itself to change identity and address fields.")));
 		}
 		else if (tok == WJB_VALUE)

@@ -767,6 +767,7 @@ run_import(FunctionCallInfo fcinfo, ApMode mode, int64 user_id,
 
 	SPI_connect();
 	b = ap_binding_load(fcinfo);
+	ap_binding_require_text(b);
 	if (mode == AP_MODE_COMMIT)
 	{
 		ap_refuse_xact_snapshot("activepipe_import_commit");

@@ -476,18 +476,18 @@ history_rows(StringInfo s, const ApBinding *b)
 }
 
 /*
- * The contact row alias as an undo compares it: the md5 of its binary
- * image (record_send, which no session setting changes), so that a change
- * to any column, not only the bound ones, shows; NULL when a column of
- * the table has no binary form.
+ * The whole row of a contact (alias c) as an undo compares it, for the
+ * contacts an import created: hash_record_extended, which no session
+ * setting (client encoding, time zone) changes.  NULL where a column of
+ * the table cannot be hashed.
  */
 static void
-row_image(StringInfo s, const ApBinding *b, const char *alias)
+row_image(StringInfo s, const ApBinding *b, const char *created)
 {
 	if (b->row_image)
-		appendStringInfo(s, "pg_catalog.md5(pg_catalog.record_send(%s))::pg_catalog.uuid", alias);
+		appendStringInfo(s, "CASE WHEN %s THEN pg_catalog.hash_record_extended(c, 0) END", created);
 	else
-		appendStringInfoString(s, "NULL::pg_catalog.uuid");
+		appendStringInfoString(s, "NULL::pg_catalog.int8");
 }
 
 /*
@@ -504,7 +504,7 @@ history_contacts(StringInfo s, const ApBinding *b)
 					 " had_profile, imported_at, updated_at, before, after_hash, row_hash)"
 					 " SELECT $1, $2, u.id, u.cr, u.hp, u.ia, u.ua, u.bf, u.ah, ",
 					 b->ext_schema);
-	row_image(s, b, "c");
+	row_image(s, b, "u.cr");
 	appendStringInfoString(s, " FROM ROWS FROM ("
 						   "pg_catalog.unnest($3::pg_catalog.int8[]),"
 						   " pg_catalog.unnest($4::pg_catalog.bool[]),"
@@ -583,9 +583,14 @@ export_report(StringInfo s, const ApBinding *b)
 					 b->ext_schema);
 }
 
-/* The contacts of an undo: the import's ($1, $2), or those of $3 when set. */
+/*
+ * The contacts of an undo: the import's ($1, $2), or those of $3 when set.
+ * IN (SELECT unnest) rather than = ANY: a kept generic plan hashes the
+ * subquery once, where it would scan the array for every row.
+ */
 #define UNDO_WHICH " WHERE h.user_id" EQ "$1 AND h.event_id" EQ "$2" \
-	" AND ($3::pg_catalog.int8[] IS NULL OR h.contact_id" EQ "ANY ($3))"
+	" AND ($3::pg_catalog.int8[] IS NULL" \
+	" OR h.contact_id IN (SELECT pg_catalog.unnest($3::pg_catalog.int8[])))"
 
 /*
  * What an undo reads: each contact its import wrote, as the import left it
@@ -598,7 +603,7 @@ undo_contacts(StringInfo s, const ApBinding *b)
 	appendStringInfoString(s,
 						   "SELECT h.contact_id, h.created, h.had_profile, h.imported_at,"
 						   " h.updated_at, h.before, h.after_hash, h.row_hash, ");
-	row_image(s, b, "c");
+	row_image(s, b, "h.created");
 	appendStringInfo(s, ", c.%s IS NOT NULL", b->id_col);
 	identity_columns(s, b, false);
 	appendStringInfo(s,
@@ -613,7 +618,10 @@ undo_contacts(StringInfo s, const ApBinding *b)
 /*
  * Before an undo compares, it locks the contacts it may write: the
  * application writes contacts without the tenant lock, and an edit that
- * landed between the compare and the write would be overwritten.
+ * landed between the compare and the write would be overwritten.  NO KEY
+ * UPDATE, as an UPDATE takes, so that rows of other tables referencing
+ * these contacts can still be inserted meanwhile (a delete of a contact
+ * the import created takes the stronger lock when it runs).
  */
 static void
 undo_lock(StringInfo s, const ApBinding *b)
@@ -622,7 +630,7 @@ undo_lock(StringInfo s, const ApBinding *b)
 					 "SELECT pg_catalog.count(*) FROM (SELECT 1 FROM %s c"
 					 " WHERE c.%s" EQ "$1 AND c.%s" EQ "ANY (ARRAY("
 					 "SELECT h.contact_id FROM %s.import_contacts h" UNDO_WHICH "))"
-					 " FOR UPDATE OF c) l",
+					 " FOR NO KEY UPDATE OF c) l",
 					 b->table, b->user_col, b->id_col, b->ext_schema);
 }
 

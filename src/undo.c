@@ -4,9 +4,9 @@
  *	  what an import commit changed, from what it kept (import_contacts).
  *
  * Each contact the commit wrote is compared with what the commit left (a
- * hash of its bound columns and its payload, and the image of its whole
- * row): one changed since, by anything but an export's timestamp, is left
- * as it is and reported as a conflict.  Otherwise a contact the commit
+ * hash of its bound columns and its payload; for a contact it created, of
+ * its whole row too): one changed since, by anything but an export's
+ * timestamp, is left as it is and reported as a conflict.  Otherwise a contact the commit
  * created is deleted with its profile, and one it updated gets back its
  * columns, payload fields, last_imported_at and updated_at, and loses a
  * profile the commit made.  The contacts are locked, then read and written
@@ -24,7 +24,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
-#include "utils/uuid.h"
 
 #include "history.h"
 #include "import_history.h"
@@ -226,8 +225,9 @@ restore_columns(Undo *u, int64 id, Jsonb *before)
 }
 
 /*
- * Whether the contact's row is the one the commit left, in every column:
- * compared by the md5 of the row's binary image when the commit kept one.
+ * Whether a contact the commit created is, in every column, the row the
+ * commit left (by the hash of the whole row the commit kept; contacts it
+ * only updated are compared by their bound columns and payload).
  */
 static bool
 row_unchanged(HeapTuple tup, TupleDesc desc)
@@ -239,7 +239,7 @@ row_unchanged(HeapTuple tup, TupleDesc desc)
 
 	if (kept_null)
 		return true;
-	return !now_null && memcmp(DatumGetUUIDP(kept), DatumGetUUIDP(now), UUID_LEN) == 0;
+	return !now_null && DatumGetInt64(kept) == DatumGetInt64(now);
 }
 
 /* Note a contact the undo leaves (changed since), for the summary and a retry. */

@@ -5,7 +5,7 @@
 -- deleted while an import runs is reported, never recreated (10), and
 -- the summary's rows are bounded (1).
 BEGIN;
-SELECT plan(46);
+SELECT plan(48);
 
 INSERT INTO users (id) SELECT g FROM generate_series(1201, 1230) g;
 
@@ -227,8 +227,13 @@ CREATE TABLE public.contacts_typed (id bigserial PRIMARY KEY, user_id bigint NOT
 INSERT INTO contacts_binding (table_name, phone, mobile, streetaddress, city, state, country)
 	VALUES ('contacts_typed', NULL, NULL, NULL, NULL, NULL, NULL);
 SELECT throws_ok($$SELECT activepipe_import_preview(1203, E'email\na@x.com\n')$$, '42804',
-	'activepipe contacts binding: column "postcode" (postcode) is of type integer, not text',
-	'an identity field bound to an integer column: 42804, naming it');
+	'activepipe contacts binding: column postcode (postcode) is of type integer, not text',
+	'an import with an identity field bound to an integer column: 42804, naming it');
+INSERT INTO contacts_typed (id, user_id, first_name, email, postcode) VALUES (100000, 1203, 'Typ', 'typ@x.com', 2000);
+SELECT is(activepipe_card(1203, 100000) -> 'fields' ->> 'postcode', '2000',
+	'... which a card (reading it as text) still shows');
+SELECT alike(activepipe_export(1203, ARRAY[100000]::bigint[]), '%Typ,,typ@x.com,%,2000,%',
+	'... and an export still writes');
 UPDATE contacts_binding SET postcode = NULL;
 SELECT results_eq($$SELECT line, action, reason_code, field, reason FROM activepipe_import_plan(1203,
 		E'email,firstname\nlong@x.com,Alexandra\nshort@x.com,Alex\n')$$,

@@ -96,13 +96,23 @@ is "$log" 0 "activepipe_prune_history(user_id) prunes that tenant only"
 like "$(sqlerr $DB "BEGIN; CALL activepipe_prune_history(); COMMIT;")" "^2D000" \
 	"inside a transaction block it refuses (it commits between batches)"
 
+# wait_sleeping APP: until a session named APP is in its pg_sleep
+wait_sleeping() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[ "$(q $DB "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$1' AND query LIKE '%pg_sleep%' AND state = 'active'")" = 1 ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # 4. an application edit that lands while an undo runs is never overwritten:
 #    the undo locks the import's contacts before it compares them
 q $DB "INSERT INTO contacts (id, user_id, first_name, email, city) VALUES (900001, 3, 'Cat', 'cat@x.com', 'Newtown')" >/dev/null
 ev4=$(q $DB "SELECT activepipe_import_commit(3, E'email,city\ncat@x.com,Enmore\n', true) ->> 'event_id'")
-(psql -X -q -d $DB -c "BEGIN" -c "UPDATE contacts SET city = 'Marrickville (app)' WHERE id = 900001" \
+(PGAPPNAME=ap_app_edit psql -X -q -d $DB -c "BEGIN" -c "UPDATE contacts SET city = 'Marrickville (app)' WHERE id = 900001" \
 	-c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null 2>&1) &
-sleep 0.5
+wait_sleeping ap_app_edit
 out=$(q $DB "SELECT activepipe_import_undo(3, $ev4) - 'event_id' - 'undone_event_id' - 'rows'")
 wait
 is "$out" '{"status": "undone", "deleted": 0, "restored": 0, "conflicts": 1, "rows_omitted": 0}' \
@@ -110,12 +120,17 @@ is "$out" '{"status": "undone", "deleted": 0, "restored": 0, "conflicts": 1, "ro
 is "$(q $DB "SELECT city FROM contacts WHERE id = 900001")" "Marrickville (app)" "... and the edit stays"
 
 # 5. pruning waits for an undo of the same tenant in flight (the tenant
-#    lock), so an undo never reports "undone" over a report pruned under it
+#    lock): here the undo has read the import and waits on a contact row
+#    (an application session holds it, writing nothing new) when the prune
+#    starts; without the lock the prune would remove the report under it,
+#    and the undo would restore nothing yet say "undone"
 ev5=$(q $DB "SELECT activepipe_import_commit(3, E'email,city\ncat@x.com,Glebe\n', true) ->> 'event_id'")
 q $DB "UPDATE import_history SET created_at = now() - interval '100 days' WHERE event_id = $ev5" >/dev/null
-(psql -X -q -At -d $DB -c "BEGIN" -c "SELECT activepipe_import_undo(3, $ev5) ->> 'restored'" \
-	-c "SELECT pg_sleep(2)" -c "COMMIT" >"$work/undo5.out" 2>&1) &
-sleep 0.5
+(PGAPPNAME=ap_app_hold psql -X -q -d $DB -c "BEGIN" -c "SELECT 1 FROM contacts WHERE id = 900001 FOR UPDATE" \
+	-c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null 2>&1) &
+wait_sleeping ap_app_hold
+(psql -X -q -At -d $DB -c "SELECT activepipe_import_undo(3, $ev5) ->> 'restored'" >"$work/undo5.out" 2>&1) &
+sleep 0.3
 t0=$(date +%s%N)
 pruned=$(psql -X -q -At -d $DB -c "CALL activepipe_prune_history(3)" 2>&1)
 waited=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -123,6 +138,17 @@ wait
 is "$(cat "$work/undo5.out") $pruned" "1 1" "the undo restored its contact, and the prune then removed the report"
 ok $([ "$waited" -ge 1000 ]; echo $?) "the prune waited for the undo (${waited} ms)"
 is "$(q $DB "SELECT city FROM contacts WHERE id = 900001")" "Marrickville (app)" "... which was undone whole"
+
+# 6. the undo's row locks let other tables go on referencing its contacts
+#    (NO KEY UPDATE, as an UPDATE takes: a foreign key check is not blocked)
+q $DB "CREATE TABLE notes (contact_id bigint REFERENCES contacts (id), body text)" >/dev/null
+ev6=$(q $DB "SELECT activepipe_import_commit(3, E'email,city\ncat@x.com,Leichhardt\n', true) ->> 'event_id'")
+(PGAPPNAME=ap_undo_hold psql -X -q -d $DB -c "BEGIN" -c "SELECT activepipe_import_undo(3, $ev6) ->> 'restored'" \
+	-c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null 2>&1) &
+wait_sleeping ap_undo_hold
+out=$(psql -X -q -At -d $DB -c "SET lock_timeout = '1s'" -c "INSERT INTO notes VALUES (900001, 'call back')" 2>&1)
+wait
+is "$out" "" "while an undo holds its contacts, a row referencing one of them is inserted without waiting"
 
 crash_check
 done_testing
