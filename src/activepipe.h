@@ -240,6 +240,7 @@ extern JsonbValue *ap_payload_field(Jsonb *payload, const ApFieldEdit *pending,
 extern uint64 ap_payload_diff(Jsonb *a, Jsonb *b, uint64 mask);
 extern Jsonb *ap_payload_restore(Jsonb *payload, Jsonb *before);
 extern void ap_push_value(JsonbParseState **st, const JsonbValue *v);
+extern Jsonb *ap_jsonb_copy(MemoryContext cxt, const Jsonb *jb);
 
 /* Exporter (export.c), used by the card's single-contact path too. */
 extern void ap_append_csv_header(StringInfo buf);

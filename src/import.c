@@ -348,13 +348,6 @@ match_row(ApImport *im, ApChunkRow *row)
 	}
 }
 
-/* A jsonb built in the row's memory, copied to the chunk's (to be reported). */
-static Jsonb *
-keep(ApImport *im, Jsonb *jb)
-{
-	return memcpy(MemoryContextAlloc(im->chunkcxt, VARSIZE(jb)), jb, VARSIZE(jb));
-}
-
 /*
  * Describe what the merge did to ct.  Building the jsonb leaves a few kB
  * of parse state per row: it is built in the row's memory, only the
@@ -371,10 +364,12 @@ describe(ApImport *im, ApOutcome *o, const ApContact *ct, const ApRowValues *rv,
 	o->conflict_mask = res->conflict_mask;
 	o->bad_mask = res->bad_mask;
 	if (res->conflict_mask)
-		o->conflicts = keep(im, ap_conflict_values(ct, rv, res->conflict_mask));
+		o->conflicts = ap_jsonb_copy(im->chunkcxt,
+									 ap_conflict_values(ct, rv, res->conflict_mask));
 	if (im->want_changes && (res->ident_changed || res->payload_changed))
-		o->changes = keep(im, ap_change_values(&im->tenant, ct, old_ident,
-											   old_pending, res));
+		o->changes = ap_jsonb_copy(im->chunkcxt,
+								   ap_change_values(&im->tenant, ct, old_ident,
+													old_pending, res));
 }
 
 static void
@@ -527,7 +522,8 @@ report_chunk(ApImport *im)
 			{
 				MemoryContext old = MemoryContextSwitchTo(im->rowcxt);
 
-				cells = keep(im, cells_jsonb(row->raw, row->ends, row->ncells));
+				cells = ap_jsonb_copy(im->chunkcxt,
+									  cells_jsonb(row->raw, row->ends, row->ncells));
 				MemoryContextSwitchTo(old);
 				MemoryContextReset(im->rowcxt);
 			}

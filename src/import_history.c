@@ -322,19 +322,13 @@ before_values(const ApTenant *t, const ApContact *ct, Jsonb *after)
 	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 }
 
-/*
- * build(t, ct, after) made in the scratch context (building a jsonb leaves
- * parse state behind), copied into the columns' memory.
- */
+/* before_values made in the scratch context, copied into the columns' memory. */
 static Jsonb *
-built(ApHistory *h, Jsonb *(*build) (const ApTenant *, const ApContact *, Jsonb *),
-	  const ApTenant *t, const ApContact *ct, Jsonb *after)
+before_kept(ApHistory *h, const ApTenant *t, const ApContact *ct, Jsonb *after)
 {
 	MemoryContext old = MemoryContextSwitchTo(h->scratch);
-	Jsonb	   *jb = build(t, ct, after);
-	Jsonb	   *copy = MemoryContextAlloc(h->cxt, VARSIZE(jb));
+	Jsonb	   *copy = ap_jsonb_copy(h->cxt, before_values(t, ct, after));
 
-	memcpy(copy, jb, VARSIZE(jb));
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(h->scratch);
 	return copy;
@@ -367,7 +361,7 @@ ap_history_contact(ApHistory *h, const ApTenant *t, const ApContact *ct,
 		was == NULL || was->imported_null);
 	put(c, HC_UPDATED, TimestampTzGetDatum(was ? was->updated_at : 0),
 		was == NULL || was->updated_null);
-	put(c, HC_BEFORE, JsonbPGetDatum(built(h, before_values, t, ct, after)), false);
+	put(c, HC_BEFORE, JsonbPGetDatum(before_kept(h, t, ct, after)), false);
 	put(c, HC_HASH, Int64GetDatum(ap_contact_state_hash(t->binding, vals, lens, after)),
 		false);
 	c->n++;

@@ -183,15 +183,6 @@ written(ApTenant *t, ApContact **batch, int n)
 		}
 }
 
-static int
-cmp_int64(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
-
-	return x < y ? -1 : x > y;
-}
-
 /*
  * The new contacts of the batch, with the ids drawn for them.  A trigger
  * or rule that skips a row or gives it another id would leave rows paired
@@ -221,8 +212,8 @@ write_inserts(ApTenant *t, ApContact **batch, int n, ApHistory *h)
 	}
 	if (same)
 	{
-		qsort(want, n, sizeof(int64), cmp_int64);
-		qsort(got, n, sizeof(int64), cmp_int64);
+		qsort(want, n, sizeof(int64), ap_cmp_int64);
+		qsort(got, n, sizeof(int64), ap_cmp_int64);
 		same = memcmp(want, got, sizeof(int64) * n) == 0;
 	}
 	if (!same)
@@ -302,7 +293,7 @@ write_profiles(ApTenant *t, ApContact **batch, int n, ApHistory *h)
 		p = profile_payload(batch[i], empty);
 		MemoryContextSwitchTo(batchcxt);
 		if (p != NULL && p != empty && p != batch[i]->payload)
-			p = memcpy(palloc(VARSIZE(p)), p, VARSIZE(p));
+			p = ap_jsonb_copy(batchcxt, p);
 		MemoryContextReset(scratch);
 		if (p == NULL)
 			continue;

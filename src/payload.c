@@ -650,3 +650,13 @@ ap_payload_restore(Jsonb *payload, Jsonb *before)
 	}
 	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 }
+
+/*
+ * A copy of jb in cxt: a jsonb built in scratch memory (building leaves
+ * parse state behind), kept once the scratch is reset.
+ */
+Jsonb *
+ap_jsonb_copy(MemoryContext cxt, const Jsonb *jb)
+{
+	return memcpy(MemoryContextAlloc(cxt, VARSIZE(jb)), jb, VARSIZE(jb));
+}
