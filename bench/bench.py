@@ -769,8 +769,6 @@ def section_undo(res):
     res.ratio(op, und.ms, com.ms, "ms", "<= 1.0x", 1.0)
 
 
-MEM_FILES = None
-
 
 def section_memory(res):
     log("memory")

@@ -47,7 +47,8 @@ if [ -z "${BENCH_NO_INSTALL:-}" ]; then
 fi
 
 export CITUS_TEST_OPTS="-c shared_buffers=512MB -c work_mem=64MB -c max_wal_size=4GB -c checkpoint_timeout=30min"
-eval "$(bash test/citus/cluster.sh start)" || die "could not start the cluster"
+env_out=$(bash test/citus/cluster.sh start) || die "could not start the cluster"
+eval "$env_out"
 work=$(mktemp -d /tmp/apbench-citus.XXXXXX)
 chmod 755 "$work"
 trap 'bash test/citus/cluster.sh stop "$AP_CITUS_DIR"; rm -rf "$work"' EXIT

@@ -30,13 +30,14 @@ SET LOCAL activepipe.match_strategy = auto;
 SELECT lives_ok($$SELECT activepipe_import_preview(1401, E'email\na@x.com\n')$$, 'auto without the indexes: scans');
 
 -- the indexes, as the DBA makes them (CONCURRENTLY cannot run in this test's transaction)
-DO $$
+CREATE FUNCTION pg_temp.make_match_indexes() RETURNS void LANGUAGE plpgsql AS $$
 DECLARE s text;
 BEGIN
 	FOR s IN SELECT * FROM activepipe_match_indexes() LOOP
 		EXECUTE replace(s, 'CONCURRENTLY ', '');
 	END LOOP;
 END $$;
+SELECT pg_temp.make_match_indexes();
 SELECT is_empty($$SELECT * FROM activepipe_match_indexes()$$, 'with the indexes made, nothing is left to create');
 SELECT is((SELECT count(*)::int FROM activepipe_match_indexes('NZ')), 2,
 	'indexes of another region do not count: the NZ phone keys are still to create');
@@ -93,7 +94,6 @@ SELECT is_empty($$(SELECT line, action, contact_id, matched_by, reason, changes,
 SELECT is((SELECT activepipe_import_preview(1401, csv, true) FROM f),
 	(SELECT activepipe_import_preview(1401, csv, true) FROM f, LATERAL (SELECT set_config('activepipe.match_strategy', 'scan', true)) s),
 	'scan and probe give the same summary (overwrite)');
-SET LOCAL activepipe.match_strategy = probe;
 
 -- auto: a small file against a tenant the statistics know probes
 SET LOCAL activepipe.match_strategy = auto;
@@ -128,13 +128,7 @@ CREATE TABLE public."Kontakte_für_die_Immobilienverwaltung_Großraum_München_S
 INSERT INTO contacts_binding (table_name) VALUES ('Kontakte_für_die_Immobilienverwaltung_Großraum_München_Süd');
 SELECT is((SELECT count(DISTINCT substring(s FROM 'EXISTS ("[^"]+"|\S+)'))::int FROM activepipe_match_indexes() s), 3,
 	'a 60-character table name: three distinct index names');
-DO $$
-DECLARE s text;
-BEGIN
-	FOR s IN SELECT * FROM activepipe_match_indexes() LOOP
-		EXECUTE replace(s, 'CONCURRENTLY ', '');
-	END LOOP;
-END $$;
+SELECT pg_temp.make_match_indexes();
 SELECT is_empty($$SELECT * FROM activepipe_match_indexes()$$, '... all three made, nothing left to create');
 DELETE FROM contacts_binding;
 

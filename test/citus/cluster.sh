@@ -38,7 +38,10 @@ stop_all() {
 
 case "$cmd" in
 start)
-	[ -n "$dir" ] || dir=$(mktemp -d /tmp/activepipe-citus.XXXXXX)
+	made=
+	[ -n "$dir" ] || { dir=$(mktemp -d /tmp/activepipe-citus.XXXXXX); made=1; }
+	# a start that fails stops what it started and removes what it made
+	fail() { stop_all; [ -z "$made" ] || rm -rf "$dir"; exit 1; }
 	mkdir -p "$dir"
 	chmod 755 "$dir"
 	[ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
@@ -56,21 +59,21 @@ start)
 		fi
 		as_owner "$PGBIN/initdb" -D "$dir/$n" -U postgres --auth=trust \
 			--encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb-$n.log" 2>&1 \
-			|| { cat "$dir/initdb-$n.log" >&2; stop_all; exit 1; }
+			|| { cat "$dir/initdb-$n.log" >&2; fail; }
 		as_owner "$PGBIN/pg_ctl" -D "$dir/$n" -l "$dir/$n.log" -w -t 120 \
 			-o "-k $dir -p $port -c listen_addresses='' $opts ${CITUS_TEST_OPTS:-}" \
-			start >/dev/null || { cat "$dir/$n.log" >&2; stop_all; exit 1; }
+			start >/dev/null || { cat "$dir/$n.log" >&2; fail; }
 		eval "port_$n=$port"
 	done
 	psql_on() {	# PORT SQL
 		"$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$dir" -p "$1" -U postgres -d postgres -c "$2" >/dev/null
 	}
 	for p in "$port_coord" "$port_w1" "$port_w2"; do
-		psql_on "$p" "CREATE EXTENSION citus" || { stop_all; exit 1; }
+		psql_on "$p" "CREATE EXTENSION citus" || fail
 	done
-	psql_on "$port_coord" "SELECT citus_set_coordinator_host('$dir', $port_coord)" || { stop_all; exit 1; }
-	psql_on "$port_coord" "SELECT citus_add_node('$dir', $port_w1)" || { stop_all; exit 1; }
-	psql_on "$port_coord" "SELECT citus_add_node('$dir', $port_w2)" || { stop_all; exit 1; }
+	psql_on "$port_coord" "SELECT citus_set_coordinator_host('$dir', $port_coord)" || fail
+	psql_on "$port_coord" "SELECT citus_add_node('$dir', $port_w1)" || fail
+	psql_on "$port_coord" "SELECT citus_add_node('$dir', $port_w2)" || fail
 	echo "export PGHOST='$dir' PGPORT='$port_coord' PGUSER=postgres PGDATABASE=postgres" \
 		"AP_CITUS_DIR='$dir' AP_PORT_COORD='$port_coord' AP_PORT_W1='$port_w1'" \
 		"AP_PORT_W2='$port_w2' AP_PORT_PLAIN='$port_plain'"

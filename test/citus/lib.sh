@@ -186,9 +186,8 @@ run_session() {	# SIDE PATH NODE I...
 	normalise <"$f.stdout" | awk -v pre="$scratch/i" -v suf=".$side.out" '
 		/^@@@ [0-9]+$/ { if (out) close(out); out = pre $2 suf; printf "" > out; next }
 		out { print > out }'
-	messages "$f.raw" | normalise | awk -v pre="$scratch/i" -v suf=".$side.out" -v pushed="$f.pushed" '
+	messages "$f.raw" | normalise | awk -v pre="$scratch/i" -v suf=".$side.out" '
 		/^@@@ [0-9]+$/ { if (out) close(out); i = $2; out = pre i suf; next }
-		/pushing down the function call/ { print i > pushed }
 		out { print >> out }'
 	# the raw stderr keeps the DEBUG lines: pushdowns
 	sed -E 's/^psql:[^:]*:[0-9]+: //' "$f.raw" | awk -v pushed="$f.pushed" '

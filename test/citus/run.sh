@@ -166,15 +166,18 @@ done
 # The delegated path must really delegate: every bare top-level call of a
 # distributed function (the forms an application sends) was pushed down to
 # the tenant's worker, as Citus' own debug message says.
+bare_calls=(card "card(no profile)" card_save "card_save(new profile)" card_clear export "export(escaped)"
+	export_summary export_rows "import_preview(text)" "import_preview(bytea)" import_plan
+	"import_commit(text)" "import_commit(bytea)")
 not_pushed=()
+# a name calls.txt no longer has would drop out of the check unseen
+for name in "${bare_calls[@]}"; do
+	printf '%s\n' "${call_names[@]}" | grep -qxF -- "$name" || not_pushed+=("$name: not in calls.txt")
+done
 for i in "${part1[@]}"; do
 	[ "${inst_path[$i]}" = delegated ] || continue
-	case ${inst_call[$i]} in
-	card|"card(no profile)"|card_save|"card_save(new profile)"|card_clear|export|"export(escaped)"|\
-	export_summary|export_rows|"import_preview(text)"|"import_preview(bytea)"|import_plan|\
-	"import_commit(text)"|"import_commit(bytea)")
-		[ -n "${inst_pushed[$i]:-}" ] || not_pushed+=("${inst_label[$i]}") ;;
-	esac
+	printf '%s\n' "${bare_calls[@]}" | grep -qxF -- "${inst_call[$i]}" || continue
+	[ -n "${inst_pushed[$i]:-}" ] || not_pushed+=("${inst_label[$i]}")
 done
 ok "${#not_pushed[@]}" "delegated: every bare call of a distributed function was pushed down to the tenant's worker" \
 	"$(printf '%s\n' "${not_pushed[@]:0:10}")"

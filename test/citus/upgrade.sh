@@ -24,7 +24,6 @@ eval "$env_out"
 trap 'bash test/citus/cluster.sh stop "$AP_CITUS_DIR"' EXIT
 ok 0 "start a coordinator and two workers"
 
-PGBIN=$(pg_config --bindir)
 on() {	# PORT SQL: rows, unaligned; errors as "ERROR: ..." on stdout
 	"$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$AP_CITUS_DIR" -p "$1" -U postgres -d postgres -c "$2" 2>&1
 }

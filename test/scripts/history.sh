@@ -96,15 +96,18 @@ is "$log" 0 "activepipe_prune_history(user_id) prunes that tenant only"
 like "$(sqlerr $DB "BEGIN; CALL activepipe_prune_history(); COMMIT;")" "^2D000" \
 	"inside a transaction block it refuses (it commits between batches)"
 
-# wait_sleeping APP: until a session named APP is in its pg_sleep
-wait_sleeping() {
+# wait_for APP WHERE WHAT: until a session named APP matches WHERE in
+# pg_stat_activity (10 s at most); a TAP line says it did, so a test that
+# goes on without the state it needs fails instead of passing vacuously
+wait_for() {
 	local i
 	for ((i = 0; i < 200; i++)); do
-		[ "$(q $DB "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$1' AND query LIKE '%pg_sleep%' AND state = 'active'")" = 1 ] && return 0
+		[ "$(q $DB "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$1' AND $2")" = 1 ] && break
 		sleep 0.05
 	done
-	return 1
+	ok $([ "$i" -lt 200 ]; echo $?) "session $1 $3"
 }
+wait_sleeping() { wait_for "$1" "query LIKE '%pg_sleep%' AND state = 'active'" "is in its pg_sleep"; }
 
 # 4. an application edit that lands while an undo runs is never overwritten:
 #    the undo locks the import's contacts before it compares them
@@ -129,8 +132,8 @@ q $DB "UPDATE import_history SET created_at = now() - interval '100 days' WHERE 
 (PGAPPNAME=ap_app_hold psql -X -q -d $DB -c "BEGIN" -c "SELECT 1 FROM contacts WHERE id = 900001 FOR UPDATE" \
 	-c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null 2>&1) &
 wait_sleeping ap_app_hold
-(psql -X -q -At -d $DB -c "SELECT activepipe_import_undo(3, $ev5) ->> 'restored'" >"$work/undo5.out" 2>&1) &
-sleep 0.3
+(PGAPPNAME=ap_undo5 psql -X -q -At -d $DB -c "SELECT activepipe_import_undo(3, $ev5) ->> 'restored'" >"$work/undo5.out" 2>&1) &
+wait_for ap_undo5 "wait_event_type = 'Lock'" "waits on the held contact row"
 t0=$(date +%s%N)
 pruned=$(psql -X -q -At -d $DB -c "CALL activepipe_prune_history(3)" 2>&1)
 waited=$(( ($(date +%s%N) - t0) / 1000000 ))

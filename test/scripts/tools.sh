@@ -33,6 +33,7 @@ files = [".ci/run", "Makefile", "debian/rules", "test/run.sh",
          "test/fixtures/hostile/generate.sh"]
 for d, exts in (("test/scripts", (".sh", ".bash")), ("test/scripts/lib", (".sh",)),
                 ("scripts", (".sh",)), ("bench", (".sh", ".py")), ("mk", (".mk",)),
+                ("test/citus", (".sh",)),
                 ("debian/tests", ("",))):
     if os.path.isdir(d):
         files += sorted(os.path.join(d, f) for f in os.listdir(d)
