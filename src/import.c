@@ -79,6 +79,7 @@ typedef struct ApImport
 
 	/* the header */
 	bool		have_header;
+	long		header_line;	/* where the header record starts */
 	int			ncols;
 	int16	   *colfield;		/* contract field of each column, or -1 */
 	bool		present[AP_NFIELDS];
@@ -185,6 +186,61 @@ count_lines(const char *data, size_t len)
 }
 
 /*
+ * A scan of a tenant this many times larger than the file keeps only the
+ * contacts that hold one of the file's keys, found by a first pass over the
+ * file: a 1-row file against a 100k tenant XXX.
+ */
+#define FILTER_RATIO 8
+
+static int
+file_key_cb(const ap_csv_field *fields, int n, long first_line, long last_line,
+			void *arg)
+{
+	ApImport   *im = (ApImport *) arg;
+	int			i;
+
+	CHECK_FOR_INTERRUPTS();
+	if (first_line == im->header_line)
+		return 0;
+	for (i = 0; i < n && i < im->ncols; i++)
+	{
+		int			f = im->colfield[i];
+		const char *s = fields[i].data;
+		size_t		len = fields[i].len;
+
+		if (f != AP_F_EMAIL && f != AP_F_MOBILE && f != AP_F_PHONE)
+			continue;
+		ap_trim(&s, &len);
+		if (len > 0)
+			ap_tenant_file_key(&im->tenant, f, s, len);
+	}
+	return 0;
+}
+
+/*
+ * Every key the file's rows carry, in tenant.filekeys.  A file the reader
+ * refuses stops here early; the main pass then fails at the same place.
+ */
+static void
+collect_file_keys(ApImport *im)
+{
+	ap_csv_options opts = {csv_realloc, csv_free, 0};
+	ap_csv_result res;
+	MemoryContext passcxt = AllocSetContextCreate(CurrentMemoryContext,
+												  "activepipe file keys",
+												  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old;
+
+	im->tenant.filekeys = apkeys_create(im->cxt, 256, &im->tenant);
+	old = MemoryContextSwitchTo(passcxt);
+	(void) ap_csv_read(im->data, im->len, &opts, file_key_cb, im, &res);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(passcxt);
+	elog(DEBUG1, "activepipe: the scan keeps the contacts that hold one of the file's %u keys",
+		 (unsigned) im->tenant.filekeys->members);
+}
+
+/*
  * The header is known: decide how candidates are found and read the
  * tenant if it is scanned; a commit draws its event id and starts its
  * report.
@@ -195,7 +251,11 @@ start_rows(ApImport *im, const ap_csv_field *fields, int n)
 	ApTenant   *t = &im->tenant;
 	MemoryContext old = MemoryContextSwitchTo(im->cxt);
 
-	ap_probe_setup(t, count_lines(im->data, im->len), im->present);
+	int64		lines = count_lines(im->data, im->len);
+
+	ap_probe_setup(t, lines, im->present);
+	if (t->strategy == AP_STRATEGY_SCAN && t->estimate > (double) lines * FILTER_RATIO)
+		collect_file_keys(im);
 	if (t->strategy == AP_STRATEGY_SCAN)
 		ap_tenant_scan(t);
 	else
@@ -252,6 +312,7 @@ read_header(ApImport *im, const ap_csv_field *fields, int n, long line)
 		bad_file(line, "the header has no email, mobile or phone column",
 				 "An import matches contacts by email, mobile or phone.");
 	im->have_header = true;
+	im->header_line = line;
 	start_rows(im, fields, n);
 }
 

@@ -168,6 +168,7 @@ typedef struct ApKeyEntry
 {
 	ApKeyStr	key;
 	int32		contact;		/* -1: nobody holds it now */
+	uint32		hash;			/* of key: kept, so growing does not rehash */
 	List	   *holders;		/* all holders (ints) when more than one */
 	bool		probed;			/* its holders in the database were read */
 	char		status;			/* simplehash's */
@@ -217,6 +218,7 @@ typedef struct ApTenant
 	int32		capacity;
 	apkeys_hash *email;
 	apkeys_hash *phone;			/* phone and mobile columns together */
+	apkeys_hash *filekeys;		/* scan of a small file: its keys, of any kind */
 	struct apids_hash *by_id;	/* probe: contacts read, by id */
 	struct apids_hash *profiles;	/* scan: profile tids, by contact id */
 	MemoryContext cxt;			/* lives for the import */
@@ -235,6 +237,7 @@ typedef struct ApTenant
 	const ApBinding *binding;
 	const ap_phone_region *region;
 	ApStrategy	strategy;		/* SCAN or PROBE, decided per call */
+	double		estimate;		/* the tenant's contacts per the statistics; -1: unknown */
 	int32		ndeleted;		/* contacts found deleted when written */
 	bool		overwrite;		/* identity writes replace, not fill blanks */
 } ApTenant;
@@ -252,6 +255,7 @@ extern void ap_tenant_payloads(ApTenant *t, const int32 *c, int n);
 extern const ApWanted *ap_tenant_profile_read(const ApTenant *t, int32 c);
 extern void ap_tenant_drop_payloads(ApTenant *t);
 extern void ap_tenant_done(ApTenant *t);
+extern void ap_tenant_file_key(ApTenant *t, int f, const char *s, size_t len);
 extern void ap_tenant_stream(ApTenant *t, ApQuery q, int nargs, Oid *types,
 							 Datum *values,
 							 void (*row) (ApTenant *t, TupleTableSlot *slot));

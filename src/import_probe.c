@@ -265,6 +265,8 @@ ap_probe_setup(ApTenant *t, int64 rows, const bool *present)
 	double		lookups = 0;
 	int			k;
 
+	t->estimate = tenant_estimate(b, rel, t->user_id);
+
 	for (k = 0; k < 3 && ap_match_strategy != AP_STRATEGY_SCAN; k++)
 	{
 		int			f = ap_match_fields[k];
@@ -294,7 +296,7 @@ ap_probe_setup(ApTenant *t, int64 rows, const bool *present)
 	else if (ap_match_strategy == AP_STRATEGY_PROBE)
 		t->strategy = AP_STRATEGY_PROBE;
 	else
-		t->strategy = tenant_at_least(t, tenant_estimate(b, rel, t->user_id),
+		t->strategy = tenant_at_least(t, t->estimate,
 									  ceil(lookups * PROBE_COST) + 1) ?
 			AP_STRATEGY_PROBE : AP_STRATEGY_SCAN;
 	relation_close(rel, AccessShareLock);
