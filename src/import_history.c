@@ -66,6 +66,7 @@ struct ApHistory
 	int64		event_id;
 	MemoryContext cxt;			/* the accumulated columns */
 	MemoryContext scratch;		/* building one value; reset after each */
+	Jsonb	   *nothing_before; /* {"columns": {}, "payload": {}} */
 	Columns		rows;
 	Columns		contacts;
 };
@@ -168,6 +169,8 @@ ap_history_begin(const ApTenant *t, int64 event_id, Jsonb *header)
 								   ALLOCSET_DEFAULT_SIZES);
 	h->scratch = AllocSetContextCreate(h->cxt, "activepipe history value",
 									   ALLOCSET_DEFAULT_SIZES);
+	h->nothing_before = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+														   CStringGetDatum("{\"columns\": {}, \"payload\": {}}")));
 	values[0] = Int64GetDatum(h->user_id);
 	values[1] = Int64GetDatum(event_id);
 	values[2] = JsonbPGetDatum(header);
@@ -270,19 +273,22 @@ push_before_text(JsonbParseState **st, const char *s, uint32 len)
  * What contact ct was before the commit, in the fields it changes:
  * {"columns": {column field: text or null}, "payload": {key: [value] or
  * null}}: a payload value is wrapped in an array, so that a key that held
- * a JSON null ([null]) differs from a key that was absent (null).
+ * a JSON null ([null]) differs from a key that was absent (null).  A
+ * contact with no profile before has an empty "payload".
  */
 static Jsonb *
-before_values(const ApTenant *t, const ApContact *ct, Jsonb *after)
+before_values(const ApTenant *t, const ApContact *ct, Jsonb *after, bool had_profile)
 {
 	JsonbParseState *st = NULL;
 	const void *orig = ct->orig_ident ? ct->orig_ident : ct->ident;
 	uint64		touched = 0;
 	int			f;
 
-	for (f = 0; f < AP_NFIELDS; f++)
+	/* with no profile before, undo removes the one the commit made */
+	for (f = 0; had_profile && f < AP_NFIELDS; f++)
 		touched |= UINT64CONST(1) << f;
-	touched = ap_payload_diff(ct->payload, after, touched);
+	if (touched)
+		touched = ap_payload_diff(ct->payload, after, touched);
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	ap_push_string(&st, WJB_KEY, "columns", 7);
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
@@ -324,10 +330,11 @@ before_values(const ApTenant *t, const ApContact *ct, Jsonb *after)
 
 /* before_values made in the scratch context, copied into the columns' memory. */
 static Jsonb *
-before_kept(ApHistory *h, const ApTenant *t, const ApContact *ct, Jsonb *after)
+before_kept(ApHistory *h, const ApTenant *t, const ApContact *ct, Jsonb *after,
+			bool had_profile)
 {
 	MemoryContext old = MemoryContextSwitchTo(h->scratch);
-	Jsonb	   *copy = ap_jsonb_copy(h->cxt, before_values(t, ct, after));
+	Jsonb	   *copy = ap_jsonb_copy(h->cxt, before_values(t, ct, after, had_profile));
 
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(h->scratch);
@@ -361,7 +368,9 @@ ap_history_contact(ApHistory *h, const ApTenant *t, const ApContact *ct,
 		was == NULL || was->imported_null);
 	put(c, HC_UPDATED, TimestampTzGetDatum(was ? was->updated_at : 0),
 		was == NULL || was->updated_null);
-	put(c, HC_BEFORE, JsonbPGetDatum(before_kept(h, t, ct, after)), false);
+	/* undo deletes a contact the commit created: nothing of before is read */
+	put(c, HC_BEFORE, JsonbPGetDatum(ct->is_new ? h->nothing_before :
+									 before_kept(h, t, ct, after, was != NULL)), false);
 	put(c, HC_HASH, Int64GetDatum(ap_contact_state_hash(t->binding, vals, lens, after)),
 		false);
 	c->n++;

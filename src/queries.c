@@ -502,9 +502,8 @@ history_contacts(StringInfo s, const ApBinding *b)
 	appendStringInfo(s,
 					 "INSERT INTO %s.import_contacts AS h (user_id, event_id, contact_id, created,"
 					 " had_profile, imported_at, updated_at, before, after_hash, row_hash)"
-					 " SELECT $1, $2, u.id, u.cr, u.hp, u.ia, u.ua, u.bf, u.ah, ",
-					 b->ext_schema);
-	row_image(s, b, "u.cr");
+					 " SELECT $1, $2, u.id, u.cr, u.hp, u.ia, u.ua, u.bf, u.ah, %s",
+					 b->ext_schema, b->row_image ? "x.img" : "NULL::pg_catalog.int8");
 	appendStringInfoString(s, " FROM ROWS FROM ("
 						   "pg_catalog.unnest($3::pg_catalog.int8[]),"
 						   " pg_catalog.unnest($4::pg_catalog.bool[]),"
@@ -513,8 +512,14 @@ history_contacts(StringInfo s, const ApBinding *b)
 						   " pg_catalog.unnest($7::pg_catalog.timestamptz[]),"
 						   " pg_catalog.unnest($8::pg_catalog.jsonb[]),"
 						   " pg_catalog.unnest($9::pg_catalog.int8[])) AS u(id, cr, hp, ia, ua, bf, ah)");
+	/*
+	 * u.cr gates the lookup, so only the created contacts' rows are read:
+	 * OFFSET 0 keeps the subquery from being pulled up into the join, where
+	 * u.cr would filter after the index scan instead of before it.
+	 */
 	if (b->row_image)
-		appendStringInfo(s, " LEFT JOIN %s c ON c.%s" EQ "$1 AND c.%s" EQ "u.id",
+		appendStringInfo(s, " LEFT JOIN LATERAL (SELECT pg_catalog.hash_record_extended(c, 0)"
+						 " AS img FROM %s c WHERE u.cr AND c.%s" EQ "$1 AND c.%s" EQ "u.id OFFSET 0) x ON true",
 						 b->table, b->user_col, b->id_col);
 	appendStringInfo(s,
 					 " ON CONFLICT (user_id, event_id, contact_id) DO UPDATE"
