@@ -138,6 +138,7 @@ typedef enum ApQuery
 	AP_Q_UNDO_COLUMNS,			/* $1 user, $2 ids[], $3 masks[], $4.. values */
 	AP_Q_UNDO_PROFILES,			/* $1 user, $2 ids[], $3 payloads, $4, $5 times */
 	AP_Q_UNDO_DONE,				/* $1 user, $2 event, $3 the undo, $4 ids[] it left */
+	AP_Q_BINDING,				/* the contacts_binding row */
 	AP_NQUERIES
 } ApQuery;
 

@@ -305,9 +305,7 @@ ap_binding_load(FunctionCallInfo fcinfo)
 	b->ext_schema = pstrdup(quote_identifier(schema));
 	b->ext_nsp = get_namespace_oid(schema, false);
 	check_objects(b->ext_nsp);
-	if (SPI_execute(ap_binding_query_text(b->ext_schema), true, 2) != SPI_OK_SELECT)
-		elog(ERROR, "activepipe: reading contacts_binding failed");
-	if (SPI_processed > 0)
+	if (ap_spi_run(b, AP_Q_BINDING, 0, NULL, NULL, NULL, true) > 0)
 	{
 		tup = SPI_tuptable->vals[0];
 		desc = SPI_tuptable->tupdesc;

@@ -723,6 +723,13 @@ ap_binding_query_text(const char *ext_schema)
 					ext_schema);
 }
 
+/* The configuration: a kept plan like the others, read on every call. */
+static void
+binding(StringInfo s, const ApBinding *b)
+{
+	appendStringInfoString(s, ap_binding_query_text(b->ext_schema));
+}
+
 typedef struct ApStatement
 {
 	const char *name;
@@ -770,6 +777,7 @@ static const ApStatement statements[AP_NQUERIES] = {
 	{"undo_columns", undo_columns},
 	{"undo_profiles", undo_profiles},
 	{"undo_done", undo_done},
+	{"binding", binding},
 };
 
 const char *
@@ -818,7 +826,6 @@ activepipe_statements(PG_FUNCTION_ARGS)
 	b = ap_binding_load(fcinfo);
 	for (q = 0; q < AP_NQUERIES; q++)
 		put_statement(rsinfo, statements[q].name, ap_query_text(b, (ApQuery) q));
-	put_statement(rsinfo, "binding", ap_binding_query_text(b->ext_schema));
 	SPI_finish();
 	return (Datum) 0;
 }
