@@ -146,6 +146,7 @@ extern void ap_lock_tenant(const ApBinding *b, int64 user_id);
 extern char *ap_query_text(const ApBinding *b, ApQuery q);
 extern const char *ap_query_name(ApQuery q);
 extern char *ap_binding_query_text(const char *ext_schema);
+extern int	ap_query_cursor_options(ApQuery q);
 
 /*
  * The match-key expression of identity field f (email, mobile or phone)

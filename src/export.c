@@ -375,7 +375,9 @@ activepipe_export(PG_FUNCTION_ARGS)
 	cs.escape_formulas = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 	check_cap(n);
 
+	/* the document is built in place behind a text header: no final copy */
 	cs.buf = makeStringInfo();
+	appendBinaryStringInfo(cs.buf, "\0\0\0\0", VARHDRSZ);
 	ap_append_csv_header(cs.buf);
 	SPI_connect();
 	b = ap_binding_load(fcinfo);
@@ -383,8 +385,8 @@ activepipe_export(PG_FUNCTION_ARGS)
 	export_scan(b, user_id, ids, n, visit_csv, &cs, &stamps);
 	export_finish(b, user_id, &stamps, ids, n, requested, filename);
 	SPI_finish();
-	result = cstring_to_text_with_len(cs.buf->data, cs.buf->len);
-	pfree(cs.buf->data);
+	result = (text *) cs.buf->data;
+	SET_VARSIZE(result, cs.buf->len);
 	PG_RETURN_TEXT_P(result);
 }
 

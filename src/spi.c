@@ -35,7 +35,7 @@ ap_plan(const ApBinding *b, ApQuery q, int nargs, Oid *types)
 
 	if (pc->plan && strcmp(pc->text, sql) == 0)
 		return pc->plan;
-	plan = SPI_prepare(sql, nargs, types);
+	plan = SPI_prepare_cursor(sql, nargs, types, ap_query_cursor_options(q));
 	if (plan == NULL)
 		elog(ERROR, "activepipe: SPI_prepare failed for %s: %s",
 			 ap_query_name(q), SPI_result_code_string(SPI_result));
