@@ -619,6 +619,8 @@ ap_tenant_scan(ApTenant *t)
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(t->user_id)};
 
+	if (t->filekeys != NULL && t->filekeys->members == 0)
+		return;					/* a file with no key matches no contact */
 	if (t->estimate > 0 && t->ncontacts == 0 && t->filekeys == NULL)
 		presize(t, (uint32) Min(t->estimate * 1.1, PRESIZE_MAX));
 	if (!ap_binding_has_payload_ident(t->binding))
