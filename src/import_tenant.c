@@ -532,7 +532,14 @@ ap_tenant_file_key(ApTenant *t, int f, const char *s, size_t len)
 	size_t		n = field_key(t, f, s, len, buf);
 
 	if (n > 0)
-		ap_key_entry(t->filekeys, buf, (uint32) n, ap_key_hash(buf, n));
+	{
+		ApKeyStr	k = {buf, (uint32) n};
+		bool		found;
+		ApKeyEntry *e = apkeys_insert(t->filekeys, k, &found);
+
+		if (!found)
+			e->key.s = memcpy(MemoryContextAlloc(t->filekeys->ctx, n), buf, n);
+	}
 	if (buf != small)
 		pfree(buf);
 }
@@ -564,6 +571,8 @@ holds_file_key(ApTenant *t, TupleTableSlot *slot)
 								   ap_key_hash(buf, n)) != NULL;
 		if (buf != small)
 			pfree(buf);
+		if ((Pointer) v != DatumGetPointer(slot->tts_values[1 + f]))
+			pfree(v);			/* detoasted: a contact left out keeps nothing */
 		if (hit)
 			return true;
 	}
@@ -584,30 +593,6 @@ contact_row(ApTenant *t, TupleTableSlot *slot)
 }
 
 /*
- * Size the contacts and the key index for n contacts before a scan reads
- * them, so that they are not grown (and the keys moved) a dozen times on
- * the way: the preview of a 100k-row file against a 100k tenant took 870
- * ms instead of 990 (the key's kept hash included; the same measure in
- * bench's scaling series, no indexes).  The statistics bound how much this
- * can over-reserve.
- */
-#define PRESIZE_MAX 4000000
-
-static void
-presize(ApTenant *t, uint32 n)
-{
-	if (n <= (uint32) t->capacity)
-		return;
-	t->capacity = n;
-	t->contacts = repalloc_huge(t->contacts, sizeof(ApContact) * t->capacity);
-	apkeys_destroy(t->email);
-	apkeys_destroy(t->phone);
-	t->email = apkeys_create(t->cxt, n, t);
-	/* most contacts have one phone key, many two */
-	t->phone = apkeys_create(t->cxt, n + n / 2, t);
-}
-
-/*
  * Read the whole tenant: every contact with its keys.  Where profiles are
  * is read first (a hash by contact id, smaller than a join's copy of every
  * contact row), unless an identity field lives in the payload, when the
@@ -619,20 +604,26 @@ ap_tenant_scan(ApTenant *t)
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(t->user_id)};
 
-	if (t->filekeys != NULL && t->filekeys->members == 0)
-		return;					/* a file with no key matches no contact */
-	if (t->estimate > 0 && t->ncontacts == 0 && t->filekeys == NULL)
-		presize(t, (uint32) Min(t->estimate * 1.1, PRESIZE_MAX));
-	if (!ap_binding_has_payload_ident(t->binding))
+	/* a file with no key matches no contact */
+	if (t->filekeys == NULL || t->filekeys->members > 0)
 	{
-		t->profiles = apids_create(t->cxt, 4096, NULL);
-		ap_tenant_stream(t, AP_Q_IMPORT_PROFILE_TIDS, 1, types, values, tid_row);
+		if (!ap_binding_has_payload_ident(t->binding))
+		{
+			t->profiles = apids_create(t->cxt, 4096, NULL);
+			ap_tenant_stream(t, AP_Q_IMPORT_PROFILE_TIDS, 1, types, values, tid_row);
+		}
+		ap_tenant_stream(t, AP_Q_TENANT_KEYS, 1, types, values, contact_row);
 	}
-	ap_tenant_stream(t, AP_Q_TENANT_KEYS, 1, types, values, contact_row);
 	if (t->profiles)
 	{
 		apids_destroy(t->profiles);
 		t->profiles = NULL;
+	}
+	/* the file's keys served the scan only (their hash lives in its own context) */
+	if (t->filekeys)
+	{
+		MemoryContextDelete(t->filekeys->ctx);
+		t->filekeys = NULL;
 	}
 }
 

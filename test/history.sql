@@ -4,7 +4,7 @@
 -- changed since, once only, in either order.  Pruning, cancellation and
 -- pg_dump are in test/scripts/history.sh.
 BEGIN;
-SELECT plan(42);
+SELECT plan(48);
 
 INSERT INTO users (id) VALUES (1501), (1502), (1503), (1504);
 INSERT INTO contacts (id, user_id, first_name, last_name, email, mobile, city) VALUES
@@ -181,6 +181,41 @@ CREATE TEMP TABLE a6 AS SELECT (activepipe_import_commit(1506, E'email,status,sm
 SELECT is((activepipe_import_undo(1506, (SELECT id FROM a6)) ->> 'restored')::int, 1, 'undo of an import over a JSON null');
 SELECT is((SELECT payload_json::text FROM contact_integrations WHERE user_id = 1506), '{"source": "Open home", "status": null}',
 	'... the key is back holding null, and the key the import added is gone');
+
+-- what undo keeps of each contact (import_contacts.before): the fields the
+-- commit changed as they were, nothing for a contact it created, and no
+-- payload fields for one that had no profile (undo removes that profile),
+-- also when a later chunk of the same file writes the contact again
+INSERT INTO users (id) VALUES (1507);
+INSERT INTO contacts (id, user_id, first_name, email, city) VALUES
+	(150701, 1507, 'Pat', 'pat@x.com', NULL),
+	(150702, 1507, 'Jo', 'jo@x.com', 'Perth');
+INSERT INTO contact_integrations (user_id, contact_id, payload_json) VALUES (1507, 150701, '{"status": "s0", "source": "Web"}');
+CREATE TEMP TABLE a7 AS SELECT (activepipe_import_commit(1507,
+	E'email,city,status\n'
+	'pat@x.com,Bondi,s1\n'
+	'jo@x.com,,j1\n'
+	'new7@x.com,Manly,n1\n'
+	|| (SELECT string_agg('filler' || g || '@x.com,,', E'\n') FROM generate_series(1, 1100) g) || E'\n'
+	'pat@x.com,,s2\n'
+	'jo@x.com,,j2\n', true) ->> 'event_id')::bigint AS id;
+SELECT is((SELECT before FROM import_contacts WHERE user_id = 1507 AND event_id = (SELECT id FROM a7) AND contact_id = 150701),
+	'{"columns": {"city": null}, "payload": {"status": ["s0"]}}'::jsonb,
+	'before: the changed column and payload field as they were, from before the first of two chunks that wrote the contact');
+SELECT is((SELECT before FROM import_contacts WHERE user_id = 1507 AND event_id = (SELECT id FROM a7) AND contact_id = 150702),
+	'{"columns": {}, "payload": {}}'::jsonb,
+	'before of a contact with no profile, written by two chunks: no payload field, not even the first chunk''s');
+SELECT is((SELECT had_profile FROM import_contacts WHERE user_id = 1507 AND event_id = (SELECT id FROM a7) AND contact_id = 150702),
+	false, '... and it had no profile');
+SELECT is((SELECT before FROM import_contacts h JOIN contacts c ON c.user_id = h.user_id AND c.id = h.contact_id
+	WHERE h.user_id = 1507 AND h.event_id = (SELECT id FROM a7) AND c.email = 'new7@x.com' AND h.created),
+	'{"columns": {}, "payload": {}}'::jsonb, 'before of a contact the commit created: nothing');
+SELECT is(activepipe_import_undo(1507, (SELECT id FROM a7)) - 'event_id' - 'undone_event_id' - 'rows',
+	'{"status": "undone", "restored": 2, "deleted": 1101, "conflicts": 0, "rows_omitted": 0}'::jsonb,
+	'undo of that file restores both contacts and deletes the ones it made');
+SELECT is((SELECT string_agg(c.first_name || ':' || coalesce(c.city, '-') || ':' || coalesce(ci.payload_json::text, '-'), ',' ORDER BY c.id)
+	FROM contacts c LEFT JOIN contact_integrations ci ON ci.user_id = c.user_id AND ci.contact_id = c.id WHERE c.user_id = 1507),
+	'Pat:-:{"source": "Web", "status": "s0"},Jo:Perth:-', '... as they were: Pat''s city and status, Jo without a profile');
 
 SELECT * FROM finish();
 ROLLBACK;
