@@ -83,6 +83,19 @@ with open(out, "w") as f:
         landlines = [f"(02) 9{i:03d} 1111" for i in range(pool)]
         def pick(xs, p):
             return rnd.choice(xs) if rnd.random() < p else None
+        # the tenant holds its keys spelled otherwise than the files do:
+        # case and spaces around an email, a number without spaces or in
+        # international form, so that the scan's filter and the match must
+        # normalise alike
+        def spell_email(e):
+            if e is None:
+                return None
+            return rnd.choice([e, e.upper(), " " + e + " ", "\t" + e.title()])
+        def spell_phone(p):
+            if p is None:
+                return None
+            digits = "".join(ch for ch in p if ch.isdigit())
+            return rnd.choice([p, digits, "+61 " + digits[1:], " " + p + " "])
         f.write(f"INSERT INTO users (id) VALUES ({uid});\n")
         # contacts that share no key with any file: a scan keeps only the
         # contacts holding a key of the file when the file has at most one
@@ -93,7 +106,7 @@ with open(out, "w") as f:
             e = pick(emails, 0.6)
             m = pick(phones, 0.5)
             ph = m if (m and rnd.random() < 0.2) else pick(landlines + phones, 0.3)
-            rows.append(f"({uid}, {q(rnd.choice(names))}, {q(e.upper() if e and rnd.random() < 0.2 else e)}, {q(ph)}, {q(m)}, {q(pick(['Perth', 'Bondi', ' '], 0.4))})")
+            rows.append(f"({uid}, {q(rnd.choice(names))}, {q(spell_email(e))}, {q(spell_phone(ph))}, {q(spell_phone(m))}, {q(pick(['Perth', 'Bondi', ' '], 0.4))})")
         if rows:
             f.write("INSERT INTO contacts (user_id, first_name, email, phone, mobile, city) VALUES " + ",".join(rows) + ";\n")
             f.write(f"INSERT INTO contact_integrations (user_id, contact_id, payload_json) SELECT user_id, id, '{{\"status\": \"s\"}}' FROM contacts WHERE user_id = {uid} AND id % 3 = 0;\n")
