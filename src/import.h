@@ -218,7 +218,7 @@ typedef struct ApTenant
 	int32		capacity;
 	apkeys_hash *email;
 	apkeys_hash *phone;			/* phone and mobile columns together */
-	apkeys_hash *filekeys;		/* scan of a small file: its keys, of any kind */
+	struct apfkeys_hash *filekeys;	/* scan of a file with few keys: their hashes */
 	struct apids_hash *by_id;	/* probe: contacts read, by id */
 	struct apids_hash *profiles;	/* scan: profile tids, by contact id */
 	MemoryContext cxt;			/* lives for the import */
@@ -255,7 +255,10 @@ extern void ap_tenant_payloads(ApTenant *t, const int32 *c, int n);
 extern const ApWanted *ap_tenant_profile_read(const ApTenant *t, int32 c);
 extern void ap_tenant_drop_payloads(ApTenant *t);
 extern void ap_tenant_done(ApTenant *t);
-extern void ap_tenant_file_key(ApTenant *t, int f, const char *s, size_t len);
+extern void ap_tenant_file_keys_start(ApTenant *t);
+extern uint32 ap_tenant_file_key(ApTenant *t, int f, const char *s, size_t len);
+extern uint32 ap_tenant_file_key_count(const ApTenant *t);
+extern void ap_tenant_file_keys_drop(ApTenant *t);
 extern void ap_tenant_stream(ApTenant *t, ApQuery q, int nargs, Oid *types,
 							 Datum *values,
 							 void (*row) (ApTenant *t, TupleTableSlot *slot));

@@ -58,6 +58,28 @@ typedef struct IdEntry
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
+/*
+ * The file's keys, for a filtered scan: 64-bit hashes only, 16 bytes a key.
+ * Two keys with one hash keep a contact that could not match; the filter
+ * only ever keeps too many, never too few.
+ */
+typedef struct FileKey
+{
+	uint64		hash;
+	char		status;
+} FileKey;
+
+#define SH_PREFIX apfkeys
+#define SH_ELEMENT_TYPE FileKey
+#define SH_KEY_TYPE uint64
+#define SH_KEY hash
+#define SH_HASH_KEY(tb, key) ((uint32) (key))
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
 uint32
 ap_key_hash(const char *key, size_t len)
 {
@@ -523,25 +545,53 @@ field_key(const ApTenant *t, int f, const char *s, size_t len, char *buf)
 	return ap_phone_key(s, len, t->region, buf);
 }
 
-/* Note a key of the file's field f (value s, trimmed) in t->filekeys. */
 void
+ap_tenant_file_keys_start(ApTenant *t)
+{
+	MemoryContext cxt = AllocSetContextCreate(t->cxt, "activepipe file keys",
+											  ALLOCSET_DEFAULT_SIZES);
+
+	t->filekeys = apfkeys_create(cxt, 256, NULL);
+}
+
+static uint64
+file_key_hash(const char *key, size_t len)
+{
+	return hash_bytes_extended((const unsigned char *) key, len, 0);
+}
+
+/*
+ * Note a key of the file's field f (value s, trimmed) in t->filekeys;
+ * returns how many distinct keys it holds.
+ */
+uint32
 ap_tenant_file_key(ApTenant *t, int f, const char *s, size_t len)
 {
 	char		small[Max(AP_PHONE_KEY_SIZE, 256)];
 	char	   *buf = len < sizeof(small) ? small : palloc(len + 1);
 	size_t		n = field_key(t, f, s, len, buf);
+	bool		found;
 
 	if (n > 0)
-	{
-		ApKeyStr	k = {buf, (uint32) n};
-		bool		found;
-		ApKeyEntry *e = apkeys_insert(t->filekeys, k, &found);
-
-		if (!found)
-			e->key.s = memcpy(MemoryContextAlloc(t->filekeys->ctx, n), buf, n);
-	}
+		(void) apfkeys_insert(t->filekeys, file_key_hash(buf, n), &found);
 	if (buf != small)
 		pfree(buf);
+	return t->filekeys->members;
+}
+
+uint32
+ap_tenant_file_key_count(const ApTenant *t)
+{
+	return t->filekeys ? t->filekeys->members : 0;
+}
+
+/* The file's keys served their scan, or were too many for one. */
+void
+ap_tenant_file_keys_drop(ApTenant *t)
+{
+	if (t->filekeys)
+		MemoryContextDelete(t->filekeys->ctx);
+	t->filekeys = NULL;
 }
 
 /* Whether a contact row holds one of the file's keys. */
@@ -567,8 +617,7 @@ holds_file_key(ApTenant *t, TupleTableSlot *slot)
 		len = VARSIZE_ANY_EXHDR(v);
 		buf = len < sizeof(small) ? small : palloc(len + 1);
 		n = field_key(t, f, VARDATA_ANY(v), len, buf);
-		hit = n > 0 && ap_key_find(t->filekeys, buf, (uint32) n,
-								   ap_key_hash(buf, n)) != NULL;
+		hit = n > 0 && apfkeys_lookup(t->filekeys, file_key_hash(buf, n)) != NULL;
 		if (buf != small)
 			pfree(buf);
 		if ((Pointer) v != DatumGetPointer(slot->tts_values[1 + f]))
@@ -619,12 +668,7 @@ ap_tenant_scan(ApTenant *t)
 		apids_destroy(t->profiles);
 		t->profiles = NULL;
 	}
-	/* the file's keys served the scan only (their hash lives in its own context) */
-	if (t->filekeys)
-	{
-		MemoryContextDelete(t->filekeys->ctx);
-		t->filekeys = NULL;
-	}
+	ap_tenant_file_keys_drop(t);
 }
 
 static int

@@ -99,8 +99,8 @@ with open(out, "w") as f:
         f.write(f"INSERT INTO users (id) VALUES ({uid});\n")
         # contacts that share no key with any file: a scan keeps only the
         # contacts holding a key of the file when the file has at most one
-        # distinct key per 8 contacts of the tenant
-        f.write(f"INSERT INTO contacts (user_id, first_name, email, mobile) SELECT {uid}, 'F', 'f' || g || '@y.com', '0499 ' || lpad(g::text, 6, '0') FROM generate_series(1, {rnd.choice([100, 250, 500])}) g;\n")
+        # distinct key per 2 contacts of the tenant
+        f.write(f"INSERT INTO contacts (user_id, first_name, email, mobile) SELECT {uid}, 'F', 'f' || g || '@y.com', '0499 ' || lpad(g::text, 6, '0') FROM generate_series(1, {rnd.choice([0, 30, 250])}) g;\n")
         rows = []
         for i in range(rnd.randint(0, 40)):
             e = pick(emails, 0.6)
