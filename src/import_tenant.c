@@ -59,7 +59,7 @@ typedef struct IdEntry
 #include "lib/simplehash.h"
 
 /*
- * The file's keys, for a filtered scan: 64-bit hashes only, 16 bytes a key.
+ * The file's keys, for a filtered scan: 64-bit hashes only, 16 bytes a slot.
  * Two keys with one hash keep a contact that could not match; the filter
  * only ever keeps too many, never too few.
  */

@@ -125,6 +125,12 @@ with open(out, "w") as f:
                     "phone": pick(landlines + phones, 0.4 * keyed),
                     "firstname": pick(names, 0.7), "city": pick(["Perth", "Manly", "Bondi"], 0.5),
                     "status": pick(["a", "b"], 0.7)}
+            # the file's cells too are spelled freely: both passes over
+            # the file must trim and fold them alike
+            if cell["email"] and rnd.random() < 0.2:
+                cell["email"] = rnd.choice([" " + cell["email"].upper(), cell["email"] + " "])
+            if cell["mobile"] and rnd.random() < 0.2:
+                cell["mobile"] = " " + cell["mobile"].replace(" ", "") + " "
             lines.append(",".join(cell[c] or "" for c in cols))
         csv = "\n".join(lines) + "\n"
         ov = "true" if rnd.random() < 0.5 else "false"
@@ -139,7 +145,7 @@ diag "$(grep -v '^psql:[^ ]* DEBUG: ' "$work/err.txt" | head -c 600)"
 filtered=$(grep -c "the scan keeps the contacts that hold one of the file's" "$work/err.txt")
 keyless=$(grep -c "the scan keeps the contacts that hold one of the file's 0 keys" "$work/err.txt")
 scans=$(grep -c "finds candidates by scan" "$work/err.txt")
-ok "$([ "$filtered" -gt 0 ] && [ "$filtered" -lt "$scans" ] && echo 0 || echo 1)" \
+ok "$([ "$((filtered - keyless))" -gt 0 ] && [ "$filtered" -lt "$scans" ] && echo 0 || echo 1)" \
 	"scans of files with few keys filtered the tenant by them ($filtered of $scans scans, $keyless with no key), files with many read it whole"
 same=$(grep -c ': same$' "$work/out.txt")
 is "$same" "$ROUNDS" "scan and probe agree in every round: plan, summary, committed contacts and profiles (seed $SEED)"
