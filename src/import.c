@@ -275,13 +275,12 @@ start_rows(ApImport *im, const ap_csv_field *fields, int n)
 	ApTenant   *t = &im->tenant;
 	MemoryContext old = MemoryContextSwitchTo(im->cxt);
 
-	int64		lines = count_lines(im->data, im->len);
-
-	ap_probe_setup(t, lines, im->present);
+	ap_probe_setup(t, count_lines(im->data, im->len), im->present);
 	if (t->strategy == AP_STRATEGY_SCAN)
+	{
 		collect_file_keys(im);
-	if (t->strategy == AP_STRATEGY_SCAN)
 		ap_tenant_scan(t);
+	}
 	else
 		ap_tenant_track_ids(t);
 	if (im->mode == AP_MODE_COMMIT)

@@ -284,11 +284,11 @@ before_values(const ApTenant *t, const ApContact *ct, Jsonb *after, bool had_pro
 	uint64		touched = 0;
 	int			f;
 
+	StaticAssertStmt(AP_NFIELDS <= 64, "payload field masks are 64 bits");
 	/* with no profile before, undo removes the one the commit made */
-	for (f = 0; had_profile && f < AP_NFIELDS; f++)
-		touched |= UINT64CONST(1) << f;
-	if (touched)
-		touched = ap_payload_diff(ct->payload, after, touched);
+	if (had_profile)
+		touched = ap_payload_diff(ct->payload, after,
+								  ~UINT64CONST(0) >> (64 - AP_NFIELDS));
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	ap_push_string(&st, WJB_KEY, "columns", 7);
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);

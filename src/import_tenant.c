@@ -216,6 +216,19 @@ typedef struct ContactKeys
 	char		ebuf[256];
 } ContactKeys;
 
+/*
+ * The match key of value s (len bytes) of key field f, in buf (at least
+ * AP_PHONE_KEY_SIZE bytes, and len + 1 for an email); its length, 0 when
+ * the value has none.
+ */
+static size_t
+field_key(const ApTenant *t, int f, const char *s, size_t len, char *buf)
+{
+	if (f == AP_F_EMAIL)
+		return ap_email_key(s, len, buf, len + 1);
+	return ap_phone_key(s, len, t->region, buf);
+}
+
 static void
 contact_keys(const ApTenant *t, const void *ident, ContactKeys *ck)
 {
@@ -230,7 +243,7 @@ contact_keys(const ApTenant *t, const void *ident, ContactKeys *ck)
 		char	   *buf = len < sizeof(ck->ebuf) ? ck->ebuf : palloc(len + 1);
 
 		ck->email.s = buf;
-		ck->email.len = (uint32) ap_email_key(s, len, buf, len + 1);
+		ck->email.len = (uint32) field_key(t, AP_F_EMAIL, s, len, buf);
 	}
 	for (f = AP_F_PHONE; f <= AP_F_MOBILE; f++)
 	{
@@ -238,7 +251,7 @@ contact_keys(const ApTenant *t, const void *ident, ContactKeys *ck)
 		size_t		n;
 
 		if ((s = ap_ident_block(ident, f, &len)) == NULL ||
-			(n = ap_phone_key(s, len, t->region, k)) == 0)
+			(n = field_key(t, f, s, len, k)) == 0)
 			continue;
 		if (ck->nphones == 1 && ck->phone[0].len == n &&
 			memcmp(ck->phone[0].s, k, n) == 0)
@@ -532,19 +545,6 @@ ap_tenant_add_row(ApTenant *t, TupleTableSlot *slot)
 	return c;
 }
 
-/*
- * The match key of value s (len bytes) of key field f, in buf (at least
- * AP_PHONE_KEY_SIZE bytes, and len + 1 for an email); its length, 0 when
- * the value has none.
- */
-static size_t
-field_key(const ApTenant *t, int f, const char *s, size_t len, char *buf)
-{
-	if (f == AP_F_EMAIL)
-		return ap_email_key(s, len, buf, len + 1);
-	return ap_phone_key(s, len, t->region, buf);
-}
-
 void
 ap_tenant_file_keys_start(ApTenant *t)
 {
@@ -554,10 +554,19 @@ ap_tenant_file_keys_start(ApTenant *t)
 	t->filekeys = apfkeys_create(cxt, 256, NULL);
 }
 
-static uint64
-file_key_hash(const char *key, size_t len)
+/* The 64-bit hash of the match key of value s of field f; false: none. */
+static bool
+file_key_hash(const ApTenant *t, int f, const char *s, size_t len, uint64 *hash)
 {
-	return hash_bytes_extended((const unsigned char *) key, len, 0);
+	char		small[Max(AP_PHONE_KEY_SIZE, 256)];
+	char	   *buf = len < sizeof(small) ? small : palloc(len + 1);
+	size_t		n = field_key(t, f, s, len, buf);
+
+	if (n > 0)
+		*hash = hash_bytes_extended((const unsigned char *) buf, n, 0);
+	if (buf != small)
+		pfree(buf);
+	return n > 0;
 }
 
 /*
@@ -567,15 +576,11 @@ file_key_hash(const char *key, size_t len)
 uint32
 ap_tenant_file_key(ApTenant *t, int f, const char *s, size_t len)
 {
-	char		small[Max(AP_PHONE_KEY_SIZE, 256)];
-	char	   *buf = len < sizeof(small) ? small : palloc(len + 1);
-	size_t		n = field_key(t, f, s, len, buf);
+	uint64		hash;
 	bool		found;
 
-	if (n > 0)
-		(void) apfkeys_insert(t->filekeys, file_key_hash(buf, n), &found);
-	if (buf != small)
-		pfree(buf);
+	if (file_key_hash(t, f, s, len, &hash))
+		(void) apfkeys_insert(t->filekeys, hash, &found);
 	return t->filekeys->members;
 }
 
@@ -598,28 +603,20 @@ ap_tenant_file_keys_drop(ApTenant *t)
 static bool
 holds_file_key(ApTenant *t, TupleTableSlot *slot)
 {
-	static const int fields[3] = {AP_F_EMAIL, AP_F_MOBILE, AP_F_PHONE};
-	int			i;
+	int			k;
 
-	for (i = 0; i < 3; i++)
+	for (k = 0; k < 3; k++)
 	{
-		int			f = fields[i];
+		int			f = ap_match_fields[k];
 		text	   *v;
-		char		small[Max(AP_PHONE_KEY_SIZE, 256)];
-		char	   *buf;
-		size_t		len,
-					n;
+		uint64		hash;
 		bool		hit;
 
 		if (slot->tts_isnull[1 + f])
 			continue;
 		v = DatumGetTextPP(slot->tts_values[1 + f]);
-		len = VARSIZE_ANY_EXHDR(v);
-		buf = len < sizeof(small) ? small : palloc(len + 1);
-		n = field_key(t, f, VARDATA_ANY(v), len, buf);
-		hit = n > 0 && apfkeys_lookup(t->filekeys, file_key_hash(buf, n)) != NULL;
-		if (buf != small)
-			pfree(buf);
+		hit = file_key_hash(t, f, VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), &hash) &&
+			apfkeys_lookup(t->filekeys, hash) != NULL;
 		if ((Pointer) v != DatumGetPointer(slot->tts_values[1 + f]))
 			pfree(v);			/* detoasted: a contact left out keeps nothing */
 		if (hit)
