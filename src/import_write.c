@@ -181,6 +181,11 @@ written(ApTenant *t, ApContact **batch, int n)
 			sorted[j]->deleted = true;
 			t->ndeleted++;
 		}
+	/* SPI keeps every result until SPI_finish: one per batch would add up */
+	SPI_freetuptable(tt);
+	SPI_tuptable = NULL;
+	pfree(sorted);
+	pfree(seen);
 }
 
 /*
@@ -224,6 +229,8 @@ write_inserts(ApTenant *t, ApContact **batch, int n, ApHistory *h)
 				 errdetail("The import inserts new contacts with ids drawn from the %s column's sequence and needs each row stored with its id; " UINT64_FORMAT " of %d came back as inserted.",
 						   t->binding->id_col, SPI_processed, n),
 				 errhint("Let INSERT triggers on the contacts table keep a given id and not skip rows.")));
+	SPI_freetuptable(SPI_tuptable);
+	SPI_tuptable = NULL;
 	pfree(want);
 	pfree(got);
 }

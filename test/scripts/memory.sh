@@ -35,6 +35,11 @@ with open(f"{work}/short.csv", "w") as f:
     f.write("email\n")
     for i in range(typical * 2):
         f.write("e%x@y.z\n" % i)
+# the same people again, each row giving a status: every contact is written
+with open(f"{work}/short_update.csv", "w") as f:
+    f.write("email,status\n")
+    for i in range(typical * 2):
+        f.write("e%x@y.z,subscribed\n" % i)
 random.seed(7)
 head = ("firstname,lastname,email,phone,mobile,streetaddress,city,state,postcode,country,status,"
         "sms_status,subscribed_at,unsubscribed_at,unsubscribed_reason,source,modified_at,"
@@ -56,7 +61,7 @@ PY
 chmod 644 "$work"/*.csv
 q $DB "CREATE TABLE files (name text PRIMARY KEY, body text);
 	ALTER TABLE files ALTER COLUMN body SET STORAGE EXTERNAL;
-	INSERT INTO files SELECT n, pg_read_file('$work/' || n || '.csv') FROM unnest(ARRAY['keyless', 'typical', 'short']) n" >/dev/null
+	INSERT INTO files SELECT n, pg_read_file('$work/' || n || '.csv') FROM unnest(ARRAY['keyless', 'typical', 'short', 'short_update']) n" >/dev/null
 ok $? "files loaded: $(du -k "$work/keyless.csv" | cut -f1) kB keyless, $(du -k "$work/typical.csv" | cut -f1) kB typical"
 
 rss() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
@@ -113,6 +118,10 @@ is "$(q $DB "SELECT count(*) FROM contacts WHERE user_id = 2")" "$TYPICAL" "the 
 # bare 10-byte emails, each a new person: bounded per row, not by 4x
 check "preview, short rows" "SELECT activepipe_import_preview(3, body) ->> 'new' FROM files WHERE name = 'short'" short 200 $((TYPICAL * 2))
 check "commit, short rows" "SELECT activepipe_import_commit(3, body) ->> 'new' FROM files WHERE name = 'short'" short 400 $((TYPICAL * 2))
+# the same contacts, each one written: what the writes return must not pile
+# up (350 bytes a row when every batch's result was kept to the end, 277 now)
+check "commit, short rows updating every contact" "SELECT activepipe_import_commit(3, body) ->> 'updated' FROM files WHERE name = 'short_update'" short_update 230 $((TYPICAL * 2))
+is "$(q $DB "SELECT count(*) FROM contact_integrations WHERE user_id = 3 AND payload_json ->> 'status' = 'subscribed'")" "$((TYPICAL * 2))" "the update commit wrote every contact's profile"
 is "$(q $DB "SELECT skipped_count FROM integration_events WHERE user_id = 1")" "$KEYLESS" "the keyless commit skipped every row"
 
 crash_check
