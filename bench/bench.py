@@ -723,7 +723,8 @@ def section_reimport(res):
         V("reimport.anchor.preview", "re-import anchor: preview of the imported state",
           preview(b), first, RB),
     ], REPS_WRITE, warmup=0, touch=touch_files([b]))]
-    res.ratio("import %s: re-import (no change) vs preview" % label(BASE), re_c.ms, re_p.ms,
+    res.ratio("import %s: re-import of the same file in the same transaction vs a preview "
+              "of that state" % label(BASE), re_c.ms, re_p.ms,
               "ms", "<= 1.5x", 1.5)
 
 
