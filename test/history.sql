@@ -4,7 +4,7 @@
 -- changed since, once only, in either order.  Pruning, cancellation and
 -- pg_dump are in test/scripts/history.sh.
 BEGIN;
-SELECT plan(48);
+SELECT plan(50);
 
 INSERT INTO users (id) VALUES (1501), (1502), (1503), (1504);
 INSERT INTO contacts (id, user_id, first_name, last_name, email, mobile, city) VALUES
@@ -216,6 +216,17 @@ SELECT is(activepipe_import_undo(1507, (SELECT id FROM a7)) - 'event_id' - 'undo
 SELECT is((SELECT string_agg(c.first_name || ':' || coalesce(c.city, '-') || ':' || coalesce(ci.payload_json::text, '-'), ',' ORDER BY c.id)
 	FROM contacts c LEFT JOIN contact_integrations ci ON ci.user_id = c.user_id AND ci.contact_id = c.id WHERE c.user_id = 1507),
 	'Pat:-:{"source": "Web", "status": "s0"},Jo:Perth:-', '... as they were: Pat''s city and status, Jo without a profile');
+
+-- A column added to the contacts table after a commit changes the rows of
+-- the contacts it created: undo keeps them (a change since), never deletes
+INSERT INTO users (id) VALUES (1508);
+CREATE TEMP TABLE a8 AS SELECT (activepipe_import_commit(1508, E'email,firstname\nzed@x.com,Zed\n') ->> 'event_id')::bigint AS id;
+ALTER TABLE contacts ADD COLUMN nickname text;
+SELECT is(activepipe_import_undo(1508, (SELECT id FROM a8)) - 'event_id' - 'undone_event_id',
+	('{"status": "undone", "restored": 0, "deleted": 0, "conflicts": 1, "rows_omitted": 0, "rows": [{"action": "conflict", "reason": "changed since import", "contact_id": '
+	|| (SELECT id FROM contacts WHERE user_id = 1508) || '}]}')::jsonb,
+	'a contact created before the contacts table gained a column is a change since: kept');
+SELECT is((SELECT count(*) FROM contacts WHERE user_id = 1508), 1::bigint, '... and still there');
 
 SELECT * FROM finish();
 ROLLBACK;
