@@ -164,7 +164,8 @@ extern uint64 ap_spi_run(const ApBinding *b, ApQuery q, int nargs,
 extern Portal ap_spi_cursor(const ApBinding *b, ApQuery q, int nargs,
 						   Oid *types, Datum *values, const char *nulls);
 extern void ap_spi_stream(const ApBinding *b, ApQuery q, int nargs,
-						  Oid *types, Datum *values, DestReceiver *dest);
+						  Oid *types, Datum *values, DestReceiver *dest,
+						  bool read_only);
 
 /* Rows of the import's contact reads: id, identity fields, profile ctid. */
 #define AP_CONTACT_KEYS_NATTS (2 + AP_NIDENTITY)
@@ -189,8 +190,8 @@ typedef struct ApValues
 	int			len[AP_NFIELDS];
 } ApValues;
 
-extern void ap_values_from_row(const ApBinding *b, HeapTuple tup,
-							   TupleDesc desc, ApValues *out);
+extern void ap_values_from_row(const ApBinding *b, const Datum *values,
+							   const bool *nulls, ApValues *out);
 extern void ap_payload_to_values(const ApBinding *b, Jsonb *payload,
 								 ApValues *out);
 extern void ap_values_export_mobile(ApValues *v);

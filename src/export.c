@@ -6,9 +6,10 @@
  *
  * An export holds the tenant lock (as imports and card writes do), so it
  * reads a state no other activepipe call changes before it stamps it.
- * Rows come from one cursor over the tenant's requested contacts in
- * ascending id order, fetched in batches whose memory is reset after each
- * batch, so memory stays near the size of the output.  last_exported_at
+ * Rows come from one statement over the tenant's requested contacts in
+ * ascending id order, handed over one at a time from the executor, whose
+ * memory is reset after each, so memory stays near the size of the
+ * output.  last_exported_at
  * is then stamped set-based: profiles read by their row versions (a TID
  * scan, falling back to an update by id for rows changed since), missing
  * profiles by one INSERT.  The event names the contacts sent
@@ -28,8 +29,6 @@
 
 #include "csv_writer.h"
 #include "import_history.h"
-
-#define EXPORT_BATCH 1000
 
 void
 ap_contact_not_found(int64 contact_id)
@@ -170,10 +169,70 @@ typedef struct ApStamps
 	int			nwithout;
 } ApStamps;
 
+/* The export's read, as the executor hands over its rows. */
+typedef struct ExportReceiver
+{
+	DestReceiver pub;
+	const ApBinding *b;
+	const int64 *ids;			/* requested: sorted, unique */
+	int			n;
+	int			seen;			/* ids[seen] is the next row's id */
+	ApRowVisitor visit;
+	void	   *arg;
+	ApStamps   *stamps;
+	MemoryContext rowcxt;		/* reset after every row */
+} ExportReceiver;
+
+static bool
+export_row(TupleTableSlot *slot, DestReceiver *self)
+{
+	ExportReceiver *r = (ExportReceiver *) self;
+	ApStamps   *stamps = r->stamps;
+	int64		id;
+	ApValues	v;
+	MemoryContext old;
+
+	CHECK_FOR_INTERRUPTS();
+	slot_getallattrs(slot);
+	id = DatumGetInt64(slot->tts_values[AP_COL_ID - 1]);
+	if (r->seen >= r->n || r->ids[r->seen] != id)
+		ap_contact_not_found(r->seen < r->n ? r->ids[r->seen] : id);
+	r->seen++;
+	if (DatumGetBool(slot->tts_values[AP_COL_HAS_PROFILE - 1]))
+	{
+		ItemPointerCopy((ItemPointer) DatumGetPointer(slot->tts_values[AP_COL_CTID - 1]),
+						&stamps->with_tid[stamps->nwith]);
+		stamps->with[stamps->nwith++] = id;
+	}
+	else
+		stamps->without[stamps->nwithout++] = id;
+	old = MemoryContextSwitchTo(r->rowcxt);
+	ap_values_from_row(r->b, slot->tts_values, slot->tts_isnull, &v);
+	ap_values_export_mobile(&v);
+	r->visit(&v, r->arg);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(r->rowcxt);
+	return true;
+}
+
+static void
+export_startup(DestReceiver *self, int operation, TupleDesc desc)
+{
+	if (desc->natts != AP_CONTACT_ROW_NATTS)
+		elog(ERROR, "activepipe: unexpected row shape");
+}
+
+static void
+export_nothing(DestReceiver *self)
+{
+}
+
 /*
  * Visit the tenant's contacts among ids[] (sorted, unique) in ascending
  * id order.  Any id that is missing, or is another tenant's, is an error
- * before anything is written.
+ * before anything is written.  The rows go from the executor's slot to
+ * the visitor, with no tuptable in between: copying them into one and
+ * out again made a 100k-contact export 10% slower (639 against 577 ms).
  */
 static void
 export_scan(const ApBinding *b, int64 user_id, const int64 *ids, int n,
@@ -181,10 +240,7 @@ export_scan(const ApBinding *b, int64 user_id, const int64 *ids, int n,
 {
 	Oid			types[2] = {INT8OID, INT8ARRAYOID};
 	Datum		values[2];
-	Portal		portal;
-	MemoryContext batch,
-				old;
-	int			seen = 0;
+	ExportReceiver r;
 
 	stamps->with = palloc(sizeof(int64) * Max(n, 1));
 	stamps->with_tid = palloc(sizeof(ItemPointerData) * Max(n, 1));
@@ -192,51 +248,25 @@ export_scan(const ApBinding *b, int64 user_id, const int64 *ids, int n,
 	stamps->nwith = stamps->nwithout = 0;
 	values[0] = Int64GetDatum(user_id);
 	values[1] = PointerGetDatum(ap_ids_array(ids, n));
-	portal = ap_spi_cursor(b, AP_Q_CONTACT_ROWS, 2, types, values, NULL);
-	batch = AllocSetContextCreate(CurrentMemoryContext, "activepipe export batch",
-								  ALLOCSET_DEFAULT_SIZES);
-	for (;;)
-	{
-		uint64		i;
-
-		SPI_cursor_fetch(portal, true, EXPORT_BATCH);
-		if (SPI_processed == 0)
-			break;
-		old = MemoryContextSwitchTo(batch);
-		for (i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			int64		id = DatumGetInt64(SPI_getbinval(tup, desc, AP_COL_ID, &isnull));
-			ApValues	v;
-
-			CHECK_FOR_INTERRUPTS();
-			if (seen >= n || ids[seen] != id)
-				ap_contact_not_found(seen < n ? ids[seen] : id);
-			seen++;
-			if (DatumGetBool(SPI_getbinval(tup, desc, AP_COL_HAS_PROFILE, &isnull)))
-			{
-				Datum		tid = SPI_getbinval(tup, desc, AP_COL_CTID, &isnull);
-
-				ItemPointerCopy((ItemPointer) DatumGetPointer(tid),
-								&stamps->with_tid[stamps->nwith]);
-				stamps->with[stamps->nwith++] = id;
-			}
-			else
-				stamps->without[stamps->nwithout++] = id;
-			ap_values_from_row(b, tup, desc, &v);
-			ap_values_export_mobile(&v);
-			visit(&v, arg);
-		}
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(batch);
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
-	MemoryContextDelete(batch);
-	if (seen < n)
-		ap_contact_not_found(ids[seen]);
+	memset(&r, 0, sizeof(r));
+	r.pub.receiveSlot = export_row;
+	r.pub.rStartup = export_startup;
+	r.pub.rShutdown = export_nothing;
+	r.pub.rDestroy = export_nothing;
+	r.pub.mydest = DestNone;	/* anything but DestSPI: no tuptable */
+	r.b = b;
+	r.ids = ids;
+	r.n = n;
+	r.visit = visit;
+	r.arg = arg;
+	r.stamps = stamps;
+	r.rowcxt = AllocSetContextCreate(CurrentMemoryContext, "activepipe export row",
+									 ALLOCSET_DEFAULT_SIZES);
+	/* not read-only: a fresh snapshot, taken after the tenant lock */
+	ap_spi_stream(b, AP_Q_CONTACT_ROWS, 2, types, values, (DestReceiver *) &r, false);
+	MemoryContextDelete(r.rowcxt);
+	if (r.seen < n)
+		ap_contact_not_found(ids[r.seen]);
 }
 
 static void

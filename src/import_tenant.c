@@ -459,7 +459,7 @@ ap_tenant_stream(ApTenant *t, ApQuery q, int nargs, Oid *types, Datum *values,
 	r.pub.mydest = DestNone;	/* anything but DestSPI: no tuptable */
 	r.t = t;
 	r.row = row;
-	ap_spi_stream(t->binding, q, nargs, types, values, (DestReceiver *) &r);
+	ap_spi_stream(t->binding, q, nargs, types, values, (DestReceiver *) &r, true);
 }
 
 /* One AP_Q_IMPORT_PROFILE_TIDS row: where a contact's profile is. */

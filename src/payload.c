@@ -105,19 +105,13 @@ ap_payload_to_values(const ApBinding *b, Jsonb *payload, ApValues *out)
 }
 
 void
-ap_values_from_row(const ApBinding *b, HeapTuple tup, TupleDesc desc,
+ap_values_from_row(const ApBinding *b, const Datum *values, const bool *nulls,
 				   ApValues *out)
 {
 	int			f;
-	Datum		values[AP_CONTACT_ROW_NATTS];
-	bool		nulls[AP_CONTACT_ROW_NATTS];
 	Datum		d;
 
 	memset(out, 0, sizeof(ApValues));
-	/* deformed once, not once per column */
-	if (desc->natts != AP_CONTACT_ROW_NATTS)
-		elog(ERROR, "activepipe: unexpected row shape");
-	heap_deform_tuple(tup, desc, values, nulls);
 	for (f = 0; f < AP_NIDENTITY; f++)
 	{
 		d = values[AP_COL_FIRST_FIELD + f - 1];

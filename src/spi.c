@@ -109,14 +109,15 @@ ap_spi_cursor(const ApBinding *b, ApQuery q, int nargs, Oid *types,
 
 /*
  * Run q and hand its rows to dest as the executor makes them, with no
- * tuptable in between: the tenant reads copy only what they keep, straight
- * from the executor's slot.  Read-only, in the active snapshot: the import
+ * tuptable in between: the readers copy only what they keep, straight from
+ * the executor's slot.  read_only runs in the active snapshot: the import
  * pushes one for all its reads (see ap_tenant_init), so tids read once
- * still name the same rows later.
+ * still name the same rows later.  Otherwise the statement takes a fresh
+ * snapshot, as a call that waited for the tenant lock needs.
  */
 void
 ap_spi_stream(const ApBinding *b, ApQuery q, int nargs, Oid *types,
-			  Datum *values, DestReceiver *dest)
+			  Datum *values, DestReceiver *dest, bool read_only)
 {
 	SPIPlanPtr	plan = ap_plan(b, q, nargs, types);
 	MemoryContext caller = CurrentMemoryContext;
@@ -134,7 +135,7 @@ ap_spi_stream(const ApBinding *b, ApQuery q, int nargs, Oid *types,
 	}
 	memset(&opts, 0, sizeof(opts));
 	opts.params = params;
-	opts.read_only = true;
+	opts.read_only = read_only;
 	opts.dest = dest;
 	rc = SPI_execute_plan_extended(plan, &opts);
 	MemoryContextSwitchTo(caller);	/* not SPI's procedure context */
