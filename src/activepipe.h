@@ -163,6 +163,10 @@ extern uint64 ap_spi_run(const ApBinding *b, ApQuery q, int nargs,
 
 extern Portal ap_spi_cursor(const ApBinding *b, ApQuery q, int nargs,
 						   Oid *types, Datum *values, const char *nulls);
+extern void ap_dest_init(DestReceiver *dest,
+						 bool (*receive) (TupleTableSlot *slot, DestReceiver *self),
+						 void (*startup) (DestReceiver *self, int operation,
+										  TupleDesc desc));
 extern void ap_spi_stream(const ApBinding *b, ApQuery q, int nargs,
 						  Oid *types, Datum *values, DestReceiver *dest,
 						  bool read_only);

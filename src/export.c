@@ -222,11 +222,6 @@ export_startup(DestReceiver *self, int operation, TupleDesc desc)
 		elog(ERROR, "activepipe: unexpected row shape");
 }
 
-static void
-export_nothing(DestReceiver *self)
-{
-}
-
 /*
  * Visit the tenant's contacts among ids[] (sorted, unique) in ascending
  * id order.  Any id that is missing, or is another tenant's, is an error
@@ -249,11 +244,7 @@ export_scan(const ApBinding *b, int64 user_id, const int64 *ids, int n,
 	values[0] = Int64GetDatum(user_id);
 	values[1] = PointerGetDatum(ap_ids_array(ids, n));
 	memset(&r, 0, sizeof(r));
-	r.pub.receiveSlot = export_row;
-	r.pub.rStartup = export_startup;
-	r.pub.rShutdown = export_nothing;
-	r.pub.rDestroy = export_nothing;
-	r.pub.mydest = DestNone;	/* anything but DestSPI: no tuptable */
+	ap_dest_init(&r.pub, export_row, export_startup);
 	r.b = b;
 	r.ids = ids;
 	r.n = n;

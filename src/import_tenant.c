@@ -434,16 +434,6 @@ receive_row(TupleTableSlot *slot, DestReceiver *self)
 	return true;
 }
 
-static void
-receive_startup(DestReceiver *self, int operation, TupleDesc desc)
-{
-}
-
-static void
-receive_nothing(DestReceiver *self)
-{
-}
-
 /* Run a tenant statement, handing each row to row(); $1 is the tenant. */
 void
 ap_tenant_stream(ApTenant *t, ApQuery q, int nargs, Oid *types, Datum *values,
@@ -452,11 +442,7 @@ ap_tenant_stream(ApTenant *t, ApQuery q, int nargs, Oid *types, Datum *values,
 	TenantReceiver r;
 
 	memset(&r, 0, sizeof(r));
-	r.pub.receiveSlot = receive_row;
-	r.pub.rStartup = receive_startup;
-	r.pub.rShutdown = receive_nothing;
-	r.pub.rDestroy = receive_nothing;
-	r.pub.mydest = DestNone;	/* anything but DestSPI: no tuptable */
+	ap_dest_init(&r.pub, receive_row, NULL);
 	r.t = t;
 	r.row = row;
 	ap_spi_stream(t->binding, q, nargs, types, values, (DestReceiver *) &r, true);

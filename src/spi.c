@@ -107,6 +107,32 @@ ap_spi_cursor(const ApBinding *b, ApQuery q, int nargs, Oid *types,
 	return portal;
 }
 
+static void
+dest_startup(DestReceiver *self, int operation, TupleDesc desc)
+{
+}
+
+static void
+dest_nothing(DestReceiver *self)
+{
+}
+
+/*
+ * Make dest a receiver for ap_spi_stream: receive gets each row, startup
+ * (NULL: none) the row type; not DestSPI, so no tuptable is built.
+ */
+void
+ap_dest_init(DestReceiver *dest,
+			 bool (*receive) (TupleTableSlot *slot, DestReceiver *self),
+			 void (*startup) (DestReceiver *self, int operation, TupleDesc desc))
+{
+	dest->receiveSlot = receive;
+	dest->rStartup = startup ? startup : dest_startup;
+	dest->rShutdown = dest_nothing;
+	dest->rDestroy = dest_nothing;
+	dest->mydest = DestNone;
+}
+
 /*
  * Run q and hand its rows to dest as the executor makes them, with no
  * tuptable in between: the readers copy only what they keep, straight from
