@@ -758,7 +758,8 @@ static const ApStatement statements[AP_NQUERIES] = {
 	 * cheapest total-cost plan (hash join, then sort) took 0.4 s.  The card
 	 * reads one contact with it, which that plan suits as well.  Generic:
 	 * planned once per session, not for each call's ids, whose selectivity
-	 * the planner would estimate one id at a time (30 ms for 100k ids).
+	 * the planner would estimate one id at a time (30 ms for 100k ids); on
+	 * Citus, planned per call (cursor_options in spi.c).
 	 */
 	{"contact_rows", contact_rows, CURSOR_OPT_FAST_PLAN | CURSOR_OPT_GENERIC_PLAN},
 	{"contact_count", contact_count},
@@ -782,7 +783,8 @@ static const ApStatement statements[AP_NQUERIES] = {
 	 * that a new expression index lacks until ANALYZE (then 100 keys look
 	 * like a third of the tenant, and a hash join of its profiles took
 	 * 210 ms); planning them each call costs 0.3 ms besides.  One generic
-	 * plan per session: index scans, whatever the keys.
+	 * plan per session: index scans, whatever the keys (not on Citus, see
+	 * cursor_options in spi.c; the LATERAL form keeps custom plans right).
 	 */
 	{"probe_email", probe_email, CURSOR_OPT_GENERIC_PLAN},
 	{"probe_mobile", probe_mobile, CURSOR_OPT_GENERIC_PLAN},
