@@ -236,13 +236,7 @@ probe(StringInfo s, const ApBinding *b, int f)
 	appendStringInfo(s, "SELECT c.%s::pg_catalog.int8", b->id_col);
 	identity_columns(s, b, true);
 	appendStringInfo(s, ", ci.ctid FROM %s c", b->table);
-	/* each candidate's profile by its key (OFFSET 0: never a join of all) */
-	appendStringInfo(s,
-					 " LEFT JOIN LATERAL (SELECT ci.ctid, ci.payload_json"
-					 " FROM %s.contact_integrations ci"
-					 " WHERE ci.user_id" EQ "$1 AND ci.contact_id" EQ "c.%s" KEY_FILTER
-					 " OFFSET 0) ci ON true",
-					 b->ext_schema, b->id_col);
+	profile_join(s, b);
 	appendStringInfo(s, " WHERE c.%s" EQ "$1 AND ", b->user_col);
 	ap_append_key_expr(s, b, f, "c.", f == AP_F_MOBILE ? b->probe_region[0] :
 					   f == AP_F_PHONE ? b->probe_region[1] : NULL);
@@ -756,12 +750,9 @@ static const ApStatement statements[AP_NQUERIES] = {
 	 * for the first rows, it walks the contacts' primary key in id order and
 	 * fetches each profile by its key, 0.2 s for a 100k tenant where the
 	 * cheapest total-cost plan (hash join, then sort) took 0.4 s.  The card
-	 * reads one contact with it, which that plan suits as well.  Generic:
-	 * planned once per session, not for each call's ids, whose selectivity
-	 * the planner would estimate one id at a time (30 ms for 100k ids); on
-	 * Citus, planned per call (cursor_options in spi.c).
+	 * reads one contact with it, which that plan suits as well.
 	 */
-	{"contact_rows", contact_rows, CURSOR_OPT_FAST_PLAN | CURSOR_OPT_GENERIC_PLAN},
+	{"contact_rows", contact_rows, CURSOR_OPT_FAST_PLAN},
 	{"contact_count", contact_count},
 	{"profile_upsert", profile_upsert},
 	{"profile_clear", profile_clear},
@@ -776,19 +767,9 @@ static const ApStatement statements[AP_NQUERIES] = {
 	{"import_profile_tids", import_profile_tids},
 	{"import_profiles", import_profiles},
 	{"import_profiles_by_id", import_profiles_by_id},
-
-	/*
-	 * The probes read a chunk's few candidates through the match indexes.
-	 * A custom plan sees the keys ($2) and estimates them from statistics
-	 * that a new expression index lacks until ANALYZE (then 100 keys look
-	 * like a third of the tenant, and a hash join of its profiles took
-	 * 210 ms); planning them each call costs 0.3 ms besides.  One generic
-	 * plan per session: index scans, whatever the keys (not on Citus, see
-	 * cursor_options in spi.c; the LATERAL form keeps custom plans right).
-	 */
-	{"probe_email", probe_email, CURSOR_OPT_GENERIC_PLAN},
-	{"probe_mobile", probe_mobile, CURSOR_OPT_GENERIC_PLAN},
-	{"probe_phone", probe_phone, CURSOR_OPT_GENERIC_PLAN},
+	{"probe_email", probe_email},
+	{"probe_mobile", probe_mobile},
+	{"probe_phone", probe_phone},
 	{"tenant_size", tenant_size},
 	{"contact_ids", contact_ids},
 	{"import_insert", import_insert},

@@ -7,7 +7,6 @@
 #include "activepipe.h"
 
 #include "catalog/pg_type.h"
-#include "commands/extension.h"
 #include "utils/memutils.h"
 
 /*
@@ -24,24 +23,6 @@ typedef struct ApPlanCache
 
 static ApPlanCache plan_cache[AP_NQUERIES];
 
-/*
- * How q is prepared.  Citus plans a statement on its distributed tables
- * from the parameters' values, which route it to a shard; a generic plan
- * has none, and Citus refuses to run one ("could not create distributed
- * plan").  With Citus in the database, the plan cache decides as usual
- * (Citus prices its generic plans out).
- */
-static int
-cursor_options(ApQuery q)
-{
-	int			options = ap_query_cursor_options(q);
-
-	if ((options & CURSOR_OPT_GENERIC_PLAN) &&
-		OidIsValid(get_extension_oid("citus", true)))
-		options &= ~CURSOR_OPT_GENERIC_PLAN;
-	return options;
-}
-
 static SPIPlanPtr
 ap_plan(const ApBinding *b, ApQuery q, int nargs, Oid *types)
 {
@@ -54,7 +35,7 @@ ap_plan(const ApBinding *b, ApQuery q, int nargs, Oid *types)
 
 	if (pc->plan && strcmp(pc->text, sql) == 0)
 		return pc->plan;
-	plan = SPI_prepare_cursor(sql, nargs, types, cursor_options(q));
+	plan = SPI_prepare_cursor(sql, nargs, types, ap_query_cursor_options(q));
 	if (plan == NULL)
 		elog(ERROR, "activepipe: SPI_prepare failed for %s: %s",
 			 ap_query_name(q), SPI_result_code_string(SPI_result));
