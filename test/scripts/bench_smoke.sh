@@ -42,7 +42,7 @@ expected=(
 	"import 1k: preview vs COPY into staging"
 	"import 1k: preview floor sent to the client"
 	"import 1k: commit vs hand-written SQL import"
-	"import 1k: re-import (no change) vs preview"
+	"import 1k: re-import of the same file in the same transaction vs a preview of that state"
 	"import 1k: commit with history vs without"
 	"import 1k: undo of the commit vs that commit"
 	"memory: peak backend memory, preview typical 1k-row file"
