@@ -181,9 +181,12 @@ written(ApTenant *t, ApContact **batch, int n)
 			sorted[j]->deleted = true;
 			t->ndeleted++;
 		}
-	/* SPI keeps every result until SPI_finish: one per batch would add up */
+	/*
+	 * Freed here, where it is read: SPI keeps every result until
+	 * SPI_finish, and the history statements that follow the write leave
+	 * SPI_tuptable pointing elsewhere.
+	 */
 	SPI_freetuptable(tt);
-	SPI_tuptable = NULL;
 	pfree(sorted);
 	pfree(seen);
 }
@@ -229,8 +232,7 @@ write_inserts(ApTenant *t, ApContact **batch, int n, ApHistory *h)
 				 errdetail("The import inserts new contacts with ids drawn from the %s column's sequence and needs each row stored with its id; " UINT64_FORMAT " of %d came back as inserted.",
 						   t->binding->id_col, SPI_processed, n),
 				 errhint("Let INSERT triggers on the contacts table keep a given id and not skip rows.")));
-	SPI_freetuptable(SPI_tuptable);
-	SPI_tuptable = NULL;
+	SPI_freetuptable(SPI_tuptable);	/* read: see written() */
 	pfree(want);
 	pfree(got);
 }
@@ -367,9 +369,6 @@ write_pass(ApTenant *t, ApHistory *h,
 		writer(t, batch, n, h);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(cxt);
-		/* a batch with nothing to write ran no statement */
-		SPI_freetuptable(SPI_tuptable);
-		SPI_tuptable = NULL;
 		n = 0;
 	}
 	MemoryContextDelete(cxt);
@@ -462,5 +461,4 @@ ap_assign_ids(ApTenant *t, int32 from)
 														SPI_tuptable->tupdesc, 1, &isnull));
 	}
 	SPI_freetuptable(SPI_tuptable);
-	SPI_tuptable = NULL;
 }
