@@ -190,35 +190,68 @@ CREATE TABLE @extschema@.import_history (
 	CONSTRAINT import_history_pkey PRIMARY KEY (user_id, event_id)
 );
 
+/*
+ * The report's rows, a chunk of the file at a time (as the commit writes
+ * them): element i of each array is one data row.  One row per data row
+ * cost the commit a heap and an index insert each, about as much as the
+ * rest of its history; a chunk is one tuple, its arrays compressed.
+ */
 CREATE TABLE @extschema@.import_rows (
 	user_id bigint NOT NULL,
 	event_id bigint NOT NULL,
-	line integer NOT NULL,		/* physical line of the row in the file */
-	action text NOT NULL,
-	contact_id bigint,
-	matched_by text,
-	reason_code text,
-	field text,
-	reason text,
-	changes jsonb,				/* {field: {old, new}} when the row changed something */
-	conflicts jsonb,			/* {field: {file, stored}} of a conflict */
-	cells jsonb,				/* the row's cells as uploaded: conflicts and skips */
-	CONSTRAINT import_rows_pkey PRIMARY KEY (user_id, event_id, line)
+	chunk integer NOT NULL,			/* the commit's chunk of the file, in order */
+	line integer[] NOT NULL,		/* physical line of each row in the file */
+	action text[] NOT NULL,
+	contact_id bigint[] NOT NULL,
+	matched_by text[] NOT NULL,
+	reason_code text[] NOT NULL,
+	field text[] NOT NULL,
+	reason text[] NOT NULL,
+	changes jsonb[] NOT NULL,		/* {field: {old, new}} when the row changed something */
+	conflicts jsonb[] NOT NULL,		/* {field: {file, stored}} of a conflict */
+	cells jsonb[] NOT NULL,			/* the row's cells as uploaded: conflicts and skips */
+	CONSTRAINT import_rows_pkey PRIMARY KEY (user_id, event_id, chunk)
 );
 
+/*
+ * What undoing a commit puts back, a write batch of the commit at a time:
+ * element i of each array is one contact the batch wrote.  A contact that
+ * a later batch wrote again is there again, in that batch: undo takes what
+ * it was from the first, and what the commit left from the last.
+ */
 CREATE TABLE @extschema@.import_contacts (
 	user_id bigint NOT NULL,
 	event_id bigint NOT NULL,
-	contact_id bigint NOT NULL,
-	created boolean NOT NULL,	/* the commit created the contact */
-	had_profile boolean NOT NULL,
-	imported_at timestamptz,	/* the profile's last_imported_at before */
-	updated_at timestamptz,		/* and its updated_at */
-	before jsonb NOT NULL,		/* {columns: {...}, payload: {...}} it changed, as they were */
-	after_hash bigint NOT NULL, /* what the commit left, to tell a later change */
-	row_hash bigint,			/* a contact the commit created: its whole row as the commit left it */
-	CONSTRAINT import_contacts_pkey PRIMARY KEY (user_id, event_id, contact_id)
+	chunk integer NOT NULL,			/* the commit's write batch, in order */
+	contact_id bigint[] NOT NULL,
+	created boolean[] NOT NULL,		/* the commit created the contact */
+	had_profile boolean[] NOT NULL,
+	imported_at timestamptz[] NOT NULL,	/* the profile's last_imported_at before */
+	updated_at timestamptz[] NOT NULL,	/* and its updated_at */
+	before jsonb[] NOT NULL,		/* {columns: {...}, payload: {...}} it changed, as they were */
+	after_hash bigint[] NOT NULL,	/* what the batch left, to tell a later change */
+	row_hash bigint[],				/* a contact the commit created: its whole row as the batch left it */
+	CONSTRAINT import_contacts_pkey PRIMARY KEY (user_id, event_id, chunk)
 );
+
+/*
+ * lz4 where the server has it: it compresses a chunk's arrays 5x at a
+ * sixth of pglz's cost (measured on a 100k-row commit: 0.3 s against
+ * 1.9 s for 119 MB).
+ */
+DO $lz4$
+BEGIN
+	ALTER TABLE @extschema@.import_rows
+		ALTER COLUMN changes SET COMPRESSION lz4,
+		ALTER COLUMN conflicts SET COMPRESSION lz4,
+		ALTER COLUMN cells SET COMPRESSION lz4,
+		ALTER COLUMN reason SET COMPRESSION lz4;
+	ALTER TABLE @extschema@.import_contacts
+		ALTER COLUMN before SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported THEN
+	NULL;						/* built without lz4: pglz */
+END
+$lz4$;
 
 /* Which contacts each export sent. */
 CREATE TABLE @extschema@.export_contacts (
@@ -230,8 +263,8 @@ CREATE TABLE @extschema@.export_contacts (
 );
 
 COMMENT ON TABLE @extschema@.import_history IS 'One row per import commit whose report is kept';
-COMMENT ON TABLE @extschema@.import_rows IS 'The kept report of import commits: one row per data row';
-COMMENT ON TABLE @extschema@.import_contacts IS 'What undoing an import commit puts back: one row per contact it wrote';
+COMMENT ON TABLE @extschema@.import_rows IS 'The kept report of import commits: one row per chunk of data rows, as arrays';
+COMMENT ON TABLE @extschema@.import_contacts IS 'What undoing an import commit puts back: one row per write batch, an array element per contact';
 COMMENT ON TABLE @extschema@.export_contacts IS 'The contacts each export sent';
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.import_history', '');
@@ -246,7 +279,7 @@ SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.integration_events', 
 SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.integration_events', 'INSERT',
 	'GRANT SELECT, INSERT ON TABLE @extschema@.import_rows TO %s');
 SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.integration_events', 'INSERT',
-	'GRANT SELECT, INSERT, UPDATE (after_hash, row_hash, before) ON TABLE @extschema@.import_contacts TO %s');
+	'GRANT SELECT, INSERT ON TABLE @extschema@.import_contacts TO %s');
 SELECT @extschema@.ap_upgrade_grants('table', '@extschema@.integration_events', 'INSERT',
 	'GRANT SELECT, INSERT ON TABLE @extschema@.export_contacts TO %s');
 
@@ -340,14 +373,15 @@ BEGIN
 		  AND h.event_id OPERATOR(pg_catalog.=) ev.event_id;
 		COMMIT;
 		LOOP
+			/* ten chunks at a time: about 10,000 rows or contacts */
 			DELETE FROM @extschema@.import_rows r
 			WHERE r.user_id OPERATOR(pg_catalog.=) ev.user_id
 			  AND r.event_id OPERATOR(pg_catalog.=) ev.event_id
-			  AND r.line OPERATOR(pg_catalog.=) ANY (ARRAY(
-				SELECT r2.line FROM @extschema@.import_rows r2
+			  AND r.chunk OPERATOR(pg_catalog.=) ANY (ARRAY(
+				SELECT r2.chunk FROM @extschema@.import_rows r2
 				WHERE r2.user_id OPERATOR(pg_catalog.=) ev.user_id
 				  AND r2.event_id OPERATOR(pg_catalog.=) ev.event_id
-				LIMIT 10000));
+				LIMIT 10));
 			GET DIAGNOSTICS n = ROW_COUNT;
 			COMMIT;
 			EXIT WHEN n OPERATOR(pg_catalog.=) 0;
@@ -356,11 +390,11 @@ BEGIN
 			DELETE FROM @extschema@.import_contacts c
 			WHERE c.user_id OPERATOR(pg_catalog.=) ev.user_id
 			  AND c.event_id OPERATOR(pg_catalog.=) ev.event_id
-			  AND c.contact_id OPERATOR(pg_catalog.=) ANY (ARRAY(
-				SELECT c2.contact_id FROM @extschema@.import_contacts c2
+			  AND c.chunk OPERATOR(pg_catalog.=) ANY (ARRAY(
+				SELECT c2.chunk FROM @extschema@.import_contacts c2
 				WHERE c2.user_id OPERATOR(pg_catalog.=) ev.user_id
 				  AND c2.event_id OPERATOR(pg_catalog.=) ev.event_id
-				LIMIT 10000));
+				LIMIT 10));
 			GET DIAGNOSTICS n = ROW_COUNT;
 			COMMIT;
 			EXIT WHEN n OPERATOR(pg_catalog.=) 0;

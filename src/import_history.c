@@ -3,15 +3,17 @@
  *	  The kept report of an import commit.
  *
  * import_history holds one row per commit (the file's header, and the undo
- * that undid it); import_rows one row per data row of the file (line,
+ * that undid it); import_rows an entry per data row of the file (line,
  * action, contact, reason; for rows that changed something each changed
  * field's old and new value; for conflicts and skips the cells as
- * uploaded, so they can be fixed and uploaded again); import_contacts one
- * row per contact the commit wrote: what an undo puts back, and a hash of
- * what the commit left, so an undo can tell a contact changed since.
+ * uploaded, so they can be fixed and uploaded again); import_contacts an
+ * entry per contact each write batch wrote: what an undo puts back, and a
+ * hash of what the batch left, so an undo can tell a contact changed since.
  *
- * Rows are written a chunk at a time, as the import decides them, so a
- * commit never holds its whole report in memory.
+ * Entries are written a chunk at a time, as the import decides them, so a
+ * commit never holds its whole report in memory; each chunk is one row of
+ * its table, a column's values as an array (one row per entry cost a heap
+ * and an index insert each: 1.9 s of a 100k-row commit, against 0.7 s).
  */
 #include "activepipe.h"
 
@@ -67,6 +69,7 @@ struct ApHistory
 	MemoryContext cxt;			/* the accumulated columns */
 	MemoryContext scratch;		/* building one value; reset after each */
 	Jsonb	   *nothing_before; /* {"columns": {}, "payload": {}} */
+	int32		chunks;			/* rows written to import_rows and import_contacts */
 	Columns		rows;
 	Columns		contacts;
 };
@@ -115,12 +118,15 @@ column_array(Columns *c, int col, Oid type)
 											  type, typlen, byval, align));
 }
 
-/* Run q with $1 user, $2 event and then one array per column of c. */
+/*
+ * Run q with $1 user, $2 event, $3 the chunk's number and then one array
+ * per column of c: the chunk is one row of the table.
+ */
 static void
 flush(ApHistory *h, Columns *c, ApQuery q, const Oid *coltypes, int ncols)
 {
-	Oid			types[2 + HR_NCOLS];
-	Datum		values[2 + HR_NCOLS];
+	Oid			types[3 + HR_NCOLS];
+	Datum		values[3 + HR_NCOLS];
 	MemoryContext old;
 	int			i;
 
@@ -129,14 +135,16 @@ flush(ApHistory *h, Columns *c, ApQuery q, const Oid *coltypes, int ncols)
 	old = MemoryContextSwitchTo(h->cxt);
 	types[0] = INT8OID;
 	types[1] = INT8OID;
+	types[2] = INT4OID;
 	values[0] = Int64GetDatum(h->user_id);
 	values[1] = Int64GetDatum(h->event_id);
+	values[2] = Int32GetDatum(++h->chunks);
 	for (i = 0; i < ncols; i++)
 	{
-		types[2 + i] = get_array_type(coltypes[i]);
-		values[2 + i] = column_array(c, i, coltypes[i]);
+		types[3 + i] = get_array_type(coltypes[i]);
+		values[3 + i] = column_array(c, i, coltypes[i]);
 	}
-	ap_spi_run(h->b, q, 2 + ncols, types, values, NULL, false);
+	ap_spi_run(h->b, q, 3 + ncols, types, values, NULL, false);
 	MemoryContextSwitchTo(old);
 	c->n = 0;
 	c->cap = 0;

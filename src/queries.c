@@ -453,25 +453,15 @@ history_header(StringInfo s, const ApBinding *b)
 					 b->ext_schema);
 }
 
-/* A chunk's rows of the report, one array per column. */
+/* A chunk's rows of the report: one row, an array per column. */
 static void
 history_rows(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
-					 "INSERT INTO %s.import_rows (user_id, event_id, line, action,"
-					 " contact_id, matched_by, reason_code, field, reason, changes,"
-					 " conflicts, cells)"
-					 " SELECT $1, $2, u.* FROM ROWS FROM ("
-					 "pg_catalog.unnest($3::pg_catalog.int4[]),"
-					 " pg_catalog.unnest($4::pg_catalog.text[]),"
-					 " pg_catalog.unnest($5::pg_catalog.int8[]),"
-					 " pg_catalog.unnest($6::pg_catalog.text[]),"
-					 " pg_catalog.unnest($7::pg_catalog.text[]),"
-					 " pg_catalog.unnest($8::pg_catalog.text[]),"
-					 " pg_catalog.unnest($9::pg_catalog.text[]),"
-					 " pg_catalog.unnest($10::pg_catalog.jsonb[]),"
-					 " pg_catalog.unnest($11::pg_catalog.jsonb[]),"
-					 " pg_catalog.unnest($12::pg_catalog.jsonb[])) AS u",
+					 "INSERT INTO %s.import_rows (user_id, event_id, chunk, line,"
+					 " action, contact_id, matched_by, reason_code, field, reason,"
+					 " changes, conflicts, cells)"
+					 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
 					 b->ext_schema);
 }
 
@@ -491,50 +481,37 @@ row_image(StringInfo s, const ApBinding *b, const char *created)
 }
 
 /*
- * What an undo needs of a batch of contacts the commit wrote.  A contact
- * written again by a later chunk keeps what it was first (its existence,
- * timestamps, and the values before of the fields both writes changed) and
- * takes the state the last write left.  What it was first stays what undo
- * reads: nothing for a contact the commit created, and no payload fields
- * for one that had no profile (the later write sees the profile the
- * earlier one made).
+ * What an undo needs of a batch of contacts the commit wrote: one row, an
+ * array per column.  A contact written again by a later batch is kept
+ * again; undo reads its records in batch order.  For the contacts the
+ * commit created, the hash of the whole row as the batch left it
+ * (row_hash), aggregated in FROM rather than in a subquery, which Citus
+ * refuses in an INSERT: u.cr gates the lookup, so only their rows are read
+ * (OFFSET 0 keeps the subquery from being pulled up into the join, where
+ * u.cr would filter after the index scan instead of before it).
  */
 static void
 history_contacts(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
-					 "INSERT INTO %s.import_contacts AS h (user_id, event_id, contact_id, created,"
-					 " had_profile, imported_at, updated_at, before, after_hash, row_hash)"
-					 " SELECT $1, $2, u.id, u.cr, u.hp, u.ia, u.ua, u.bf, u.ah, %s",
-					 b->ext_schema, b->row_image ? "x.img" : "NULL::pg_catalog.int8");
-	appendStringInfoString(s, " FROM ROWS FROM ("
-						   "pg_catalog.unnest($3::pg_catalog.int8[]),"
-						   " pg_catalog.unnest($4::pg_catalog.bool[]),"
-						   " pg_catalog.unnest($5::pg_catalog.bool[]),"
-						   " pg_catalog.unnest($6::pg_catalog.timestamptz[]),"
-						   " pg_catalog.unnest($7::pg_catalog.timestamptz[]),"
-						   " pg_catalog.unnest($8::pg_catalog.jsonb[]),"
-						   " pg_catalog.unnest($9::pg_catalog.int8[])) AS u(id, cr, hp, ia, ua, bf, ah)");
-	/*
-	 * u.cr gates the lookup, so only the created contacts' rows are read:
-	 * OFFSET 0 keeps the subquery from being pulled up into the join, where
-	 * u.cr would filter after the index scan instead of before it.
-	 */
-	if (b->row_image)
-		appendStringInfo(s, " LEFT JOIN LATERAL (SELECT pg_catalog.hash_record_extended(c, 0)"
-						 " AS img FROM %s c WHERE u.cr AND c.%s" EQ "$1 AND c.%s" EQ "u.id OFFSET 0) x ON true",
-						 b->table, b->user_col, b->id_col);
+					 "INSERT INTO %s.import_contacts (user_id, event_id, chunk, contact_id,"
+					 " created, had_profile, imported_at, updated_at, before, after_hash,"
+					 " row_hash) ",
+					 b->ext_schema);
+	if (!b->row_image)
+	{
+		appendStringInfoString(s, "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)");
+		return;
+	}
 	appendStringInfo(s,
-					 " ON CONFLICT (user_id, event_id, contact_id) DO UPDATE"
-					 " SET after_hash = EXCLUDED.after_hash, row_hash = EXCLUDED.row_hash,"
-					 " before = CASE WHEN h.created THEN h.before"
-					 " ELSE pg_catalog.jsonb_set(pg_catalog.jsonb_set(EXCLUDED.before, '{columns}',"
-					 " (EXCLUDED.before OPERATOR(pg_catalog.->) 'columns') OPERATOR(pg_catalog.||)"
-					 " (h.before OPERATOR(pg_catalog.->) 'columns')), '{payload}',"
-					 " CASE WHEN h.had_profile THEN"
-					 " (EXCLUDED.before OPERATOR(pg_catalog.->) 'payload') OPERATOR(pg_catalog.||)"
-					 " (h.before OPERATOR(pg_catalog.->) 'payload')"
-					 " ELSE h.before OPERATOR(pg_catalog.->) 'payload' END) END");
+					 "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+					 " pg_catalog.array_agg(x.img ORDER BY u.n) FROM ROWS FROM ("
+					 "pg_catalog.unnest($4::pg_catalog.int8[]),"
+					 " pg_catalog.unnest($5::pg_catalog.bool[])) WITH ORDINALITY AS u(id, cr, n)"
+					 " LEFT JOIN LATERAL (SELECT pg_catalog.hash_record_extended(c, 0)"
+					 " AS img FROM %s c WHERE u.cr AND c.%s" EQ "$1 AND c.%s" EQ "u.id OFFSET 0) x"
+					 " ON true",
+					 b->table, b->user_col, b->id_col);
 }
 
 /* Which contacts an export sent (activepipe_export_report). */
@@ -569,10 +546,18 @@ static void
 report_rows(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
-					 "SELECT r.line, r.action, r.contact_id, r.matched_by, r.reason,"
-					 " r.changes, r.conflicts, r.reason_code, r.field, r.cells"
-					 " FROM %s.import_rows r"
-					 " WHERE r.user_id" EQ "$1 AND r.event_id" EQ "$2 ORDER BY r.line",
+					 "SELECT u.line, u.action, u.contact_id, u.matched_by, u.reason,"
+					 " u.changes, u.conflicts, u.reason_code, u.field, u.cells"
+					 " FROM %s.import_rows r CROSS JOIN LATERAL ROWS FROM ("
+					 "pg_catalog.unnest(r.line), pg_catalog.unnest(r.action),"
+					 " pg_catalog.unnest(r.contact_id), pg_catalog.unnest(r.matched_by),"
+					 " pg_catalog.unnest(r.reason_code), pg_catalog.unnest(r.field),"
+					 " pg_catalog.unnest(r.reason), pg_catalog.unnest(r.changes),"
+					 " pg_catalog.unnest(r.conflicts), pg_catalog.unnest(r.cells))"
+					 " AS u(line, action, contact_id, matched_by, reason_code, field,"
+					 " reason, changes, conflicts, cells)"
+					 " WHERE r.user_id" EQ "$1 AND r.event_id" EQ "$2"
+					 " ORDER BY u.line",
 					 b->ext_schema);
 }
 
@@ -599,9 +584,30 @@ export_report(StringInfo s, const ApBinding *b)
  * IN (SELECT unnest) rather than = ANY: a kept generic plan hashes the
  * subquery once, where it would scan the array for every row.
  */
-#define UNDO_WHICH " WHERE h.user_id" EQ "$1 AND h.event_id" EQ "$2" \
-	" AND ($3::pg_catalog.int8[] IS NULL" \
+#define UNDO_WHICH " WHERE ($3::pg_catalog.int8[] IS NULL" \
 	" OR h.contact_id IN (SELECT pg_catalog.unnest($3::pg_catalog.int8[])))"
+
+/*
+ * The records of import ($1, $2) in import_contacts as h: one row per
+ * contact and write batch, or (ids_only) just the contacts' ids.
+ */
+static void
+undo_records(StringInfo s, const ApBinding *b, bool ids_only)
+{
+	if (ids_only)
+		appendStringInfo(s, "(SELECT pg_catalog.unnest(k.contact_id) AS contact_id"
+						 " FROM %s.import_contacts k", b->ext_schema);
+	else
+		appendStringInfo(s,
+						 "(SELECT k.chunk, u.* FROM %s.import_contacts k CROSS JOIN LATERAL"
+						 " ROWS FROM (pg_catalog.unnest(k.contact_id), pg_catalog.unnest(k.created),"
+						 " pg_catalog.unnest(k.had_profile), pg_catalog.unnest(k.imported_at),"
+						 " pg_catalog.unnest(k.updated_at), pg_catalog.unnest(k.before),"
+						 " pg_catalog.unnest(k.after_hash), pg_catalog.unnest(k.row_hash))"
+						 " AS u(contact_id, created, had_profile, imported_at, updated_at,"
+						 " before, after_hash, row_hash)", b->ext_schema);
+	appendStringInfoString(s, " WHERE k.user_id" EQ "$1 AND k.event_id" EQ "$2) h");
+}
 
 /*
  * What an undo reads: each contact its import wrote, as the import left it
@@ -617,13 +623,14 @@ undo_contacts(StringInfo s, const ApBinding *b)
 	row_image(s, b, "h.created");
 	appendStringInfo(s, ", c.%s IS NOT NULL", b->id_col);
 	identity_columns(s, b, false);
+	appendStringInfoString(s, ", ci.payload_json FROM ");
+	undo_records(s, b, false);
 	appendStringInfo(s,
-					 ", ci.payload_json FROM %s.import_contacts h"
 					 " LEFT JOIN %s c ON c.%s" EQ "$1 AND c.%s" EQ "h.contact_id"
 					 " LEFT JOIN %s.contact_integrations ci ON ci.user_id" EQ "$1"
 					 " AND ci.contact_id" EQ "h.contact_id" KEY_FILTER
-					 UNDO_WHICH " ORDER BY h.contact_id",
-					 b->ext_schema, b->table, b->user_col, b->id_col, b->ext_schema);
+					 UNDO_WHICH " ORDER BY h.contact_id, h.chunk",
+					 b->table, b->user_col, b->id_col, b->ext_schema);
 }
 
 /*
@@ -640,9 +647,10 @@ undo_lock(StringInfo s, const ApBinding *b)
 	appendStringInfo(s,
 					 "SELECT pg_catalog.count(*) FROM (SELECT 1 FROM %s c"
 					 " WHERE c.%s" EQ "$1 AND c.%s" EQ "ANY (ARRAY("
-					 "SELECT h.contact_id FROM %s.import_contacts h" UNDO_WHICH "))"
-					 " FOR NO KEY UPDATE OF c) l",
-					 b->table, b->user_col, b->id_col, b->ext_schema);
+					 "SELECT h.contact_id FROM ",
+					 b->table, b->user_col, b->id_col);
+	undo_records(s, b, true);
+	appendStringInfoString(s, UNDO_WHICH ")) FOR NO KEY UPDATE OF c) l");
 }
 
 static void

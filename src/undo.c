@@ -188,13 +188,25 @@ flush_batch(Undo *u)
 	ub->ndelete = ub->nunprofile = ub->ncolumns = ub->nprofiles = 0;
 }
 
-/* The contact's bound columns put back from before's "columns". */
+/*
+ * A key of the "columns" or "payload" object of before (NULL when absent).
+ */
+static JsonbValue *
+before_part(Jsonb *before, const char *part, JsonbValue *buf)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(&before->root, part, strlen(part), buf);
+
+	return v && v->type == jbvBinary ? v : NULL;
+}
+
+/*
+ * The contact's bound columns put back from its records' "columns": each
+ * field as the first record that changed it found it.
+ */
 static void
-restore_columns(Undo *u, int64 id, Jsonb *before)
+restore_columns(Undo *u, int64 id, Jsonb **before, int n)
 {
 	UndoBatch  *ub = &u->batch;
-	JsonbValue	buf;
-	JsonbValue *cols = getKeyJsonValueFromContainer(&before->root, "columns", 7, &buf);
 	int32		mask = 0;
 	int			f;
 
@@ -202,12 +214,19 @@ restore_columns(Undo *u, int64 id, Jsonb *before)
 	{
 		JsonbValue	vbuf;
 		JsonbValue *v = NULL;
+		int			k;
 
 		ub->column_nulls[f][ub->ncolumns] = true;
 		ub->column_vals[f][ub->ncolumns] = 0;
-		if (cols && cols->type == jbvBinary && u->b->col[f])
-			v = getKeyJsonValueFromContainer(cols->val.binary.data, ap_contract[f].name,
-											 ap_contract[f].name_len, &vbuf);
+		for (k = 0; k < n && v == NULL && u->b->col[f]; k++)
+		{
+			JsonbValue	cbuf;
+			JsonbValue *cols = before_part(before[k], "columns", &cbuf);
+
+			if (cols)
+				v = getKeyJsonValueFromContainer(cols->val.binary.data, ap_contract[f].name,
+												 ap_contract[f].name_len, &vbuf);
+		}
 		if (v == NULL)
 			continue;
 		mask |= 1 << f;
@@ -222,6 +241,26 @@ restore_columns(Undo *u, int64 id, Jsonb *before)
 		return;
 	ub->column_ids[ub->ncolumns] = Int64GetDatum(id);
 	ub->column_masks[ub->ncolumns++] = Int32GetDatum(mask);
+}
+
+/*
+ * The payload put back: the fields of the last record's "payload", then of
+ * each earlier one, so that a field takes the value the first found.
+ */
+static Jsonb *
+restore_payload(Jsonb *payload, Jsonb **before, int n)
+{
+	int			k;
+
+	for (k = n - 1; k >= 0; k--)
+	{
+		JsonbValue	buf;
+		JsonbValue *p = before_part(before[k], "payload", &buf);
+
+		if (p)
+			payload = ap_payload_restore(payload, JsonbValueToJsonb(p));
+	}
+	return payload;
 }
 
 /*
@@ -259,27 +298,31 @@ leave(Undo *u, int64 id)
 }
 
 /*
- * One contact of the import: compare, then queue what puts it back.
- * Returns false for a conflict.
+ * One contact of the import, from its records g[0..n-1] (one per write
+ * batch that wrote it, in order; each joined with the contact as it is
+ * now): compare with what the last left, then queue what puts back what
+ * the first found.  Returns false for a conflict.
  */
 static bool
-undo_contact(Undo *u, HeapTuple tup, TupleDesc desc)
+undo_contact(Undo *u, HeapTuple *g, int n, TupleDesc desc)
 {
 	UndoBatch  *ub = &u->batch;
+	HeapTuple	first = g[0];
+	HeapTuple	last = g[n - 1];
 	const char *vals[AP_NIDENTITY];
 	uint32		lens[AP_NIDENTITY];
 	bool		isnull;
 	Datum		d;
 	Jsonb	   *payload = NULL;
-	Jsonb	   *before;
-	int64		id = DatumGetInt64(SPI_getbinval(tup, desc, U_ID, &isnull));
+	Jsonb	  **before;
+	int64		id = DatumGetInt64(SPI_getbinval(first, desc, U_ID, &isnull));
 	int			f;
 
-	if (!DatumGetBool(SPI_getbinval(tup, desc, U_EXISTS, &isnull)))
+	if (!DatumGetBool(SPI_getbinval(last, desc, U_EXISTS, &isnull)))
 		return false;			/* deleted since */
 	for (f = 0; f < AP_NIDENTITY; f++)
 	{
-		d = SPI_getbinval(tup, desc, U_FIRST_FIELD + f, &isnull);
+		d = SPI_getbinval(last, desc, U_FIRST_FIELD + f, &isnull);
 		vals[f] = NULL;
 		lens[f] = 0;
 		if (!isnull)
@@ -290,38 +333,94 @@ undo_contact(Undo *u, HeapTuple tup, TupleDesc desc)
 			lens[f] = VARSIZE_ANY_EXHDR(t);
 		}
 	}
-	d = SPI_getbinval(tup, desc, U_PAYLOAD, &isnull);
+	d = SPI_getbinval(last, desc, U_PAYLOAD, &isnull);
 	if (!isnull)
 		payload = DatumGetJsonbP(d);
 	if (ap_contact_state_hash(u->b, vals, lens, payload) !=
-		DatumGetInt64(SPI_getbinval(tup, desc, U_HASH, &isnull)))
+		DatumGetInt64(SPI_getbinval(last, desc, U_HASH, &isnull)))
 		return false;			/* changed since */
-	if (!row_unchanged(tup, desc))
+	if (!row_unchanged(last, desc))
 		return false;			/* a column the import did not bind changed */
-	if (DatumGetBool(SPI_getbinval(tup, desc, U_CREATED, &isnull)))
+	if (DatumGetBool(SPI_getbinval(first, desc, U_CREATED, &isnull)))
 	{
 		ub->delete_ids[ub->ndelete++] = Int64GetDatum(id);
 		u->deleted++;
 		return true;
 	}
-	before = DatumGetJsonbP(SPI_getbinval(tup, desc, U_BEFORE, &isnull));
-	restore_columns(u, id, before);
-	if (!DatumGetBool(SPI_getbinval(tup, desc, U_HAD_PROFILE, &isnull)))
+	before = palloc(sizeof(Jsonb *) * n);
+	for (f = 0; f < n; f++)
+		before[f] = DatumGetJsonbP(SPI_getbinval(g[f], desc, U_BEFORE, &isnull));
+	restore_columns(u, id, before, n);
+	if (!DatumGetBool(SPI_getbinval(first, desc, U_HAD_PROFILE, &isnull)))
 		ub->unprofile_ids[ub->nunprofile++] = Int64GetDatum(id);
 	else
 	{
-		JsonbValue	buf;
-		JsonbValue *p = getKeyJsonValueFromContainer(&before->root, "payload", 7, &buf);
-		Jsonb	   *was = p ? JsonbValueToJsonb(p) : NULL;
 		int			k = ub->nprofiles++;
 
 		ub->profile_ids[k] = Int64GetDatum(id);
-		ub->profile_payloads[k] = JsonbPGetDatum(was ? ap_payload_restore(payload, was) : payload);
-		ub->profile_imported[k] = SPI_getbinval(tup, desc, U_IMPORTED_AT, &ub->imported_nulls[k]);
-		ub->profile_updated[k] = SPI_getbinval(tup, desc, U_UPDATED_AT, &ub->updated_nulls[k]);
+		ub->profile_payloads[k] = JsonbPGetDatum(restore_payload(payload, before, n));
+		ub->profile_imported[k] = SPI_getbinval(first, desc, U_IMPORTED_AT, &ub->imported_nulls[k]);
+		ub->profile_updated[k] = SPI_getbinval(first, desc, U_UPDATED_AT, &ub->updated_nulls[k]);
 	}
 	u->restored++;
 	return true;
+}
+
+/*
+ * The records of one contact, gathered across the batches the cursor
+ * returns.  Those of the contact a batch ends with are copied, once that
+ * batch's writes are flushed, since the next batch may hold more of them:
+ * into the one of two contexts that holds nothing then, and the other is
+ * reset.
+ */
+typedef struct UndoRecords
+{
+	HeapTuple  *tup;
+	int			n;
+	int			max;
+	int64		id;
+	MemoryContext kept[2];
+	int			cur;			/* kept[cur] holds the copies */
+} UndoRecords;
+
+static void
+records_undo(Undo *u, UndoRecords *r, TupleDesc desc)
+{
+	if (r->n == 0)
+		return;
+	if (!undo_contact(u, r->tup, r->n, desc))
+		leave(u, r->id);
+	r->n = 0;
+}
+
+static void
+records_add(Undo *u, UndoRecords *r, HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+	int64		id = DatumGetInt64(SPI_getbinval(tup, desc, U_ID, &isnull));
+
+	if (r->n > 0 && id != r->id)
+		records_undo(u, r, desc);
+	if (r->n == r->max)
+	{
+		r->max *= 2;
+		r->tup = repalloc(r->tup, sizeof(HeapTuple) * r->max);
+	}
+	r->tup[r->n++] = tup;
+	r->id = id;
+}
+
+static void
+records_carry(UndoRecords *r)
+{
+	MemoryContext old = MemoryContextSwitchTo(r->kept[!r->cur]);
+	int			i;
+
+	for (i = 0; i < r->n; i++)
+		r->tup[i] = heap_copytuple(r->tup[i]);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(r->kept[r->cur]);
+	r->cur = !r->cur;
 }
 
 /*
@@ -336,10 +435,16 @@ undo_contacts(Undo *u)
 	Datum		values[3] = {Int64GetDatum(u->user_id), Int64GetDatum(u->event_id), u->which};
 	char		nulls[3] = {' ', ' ', u->which ? ' ' : 'n'};
 	Portal		portal;
+	TupleDesc	desc = NULL;
+	UndoRecords r = {0};
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext cxt = AllocSetContextCreate(caller, "activepipe undo batch",
 											  ALLOCSET_DEFAULT_SIZES);
 
+	r.max = 16;
+	r.tup = palloc(sizeof(HeapTuple) * r.max);
+	r.kept[0] = AllocSetContextCreate(caller, "activepipe undo records", ALLOCSET_DEFAULT_SIZES);
+	r.kept[1] = AllocSetContextCreate(caller, "activepipe undo records", ALLOCSET_DEFAULT_SIZES);
 	if (!u->preview)
 		ap_spi_run(u->b, AP_Q_UNDO_LOCK, 3, types, values, nulls, false);
 	portal = ap_spi_cursor(u->b, AP_Q_UNDO_CONTACTS, 3, types, values, nulls);
@@ -347,35 +452,36 @@ undo_contacts(Undo *u)
 	for (;;)
 	{
 		SPITupleTable *tt;
-		uint64		i;
+		uint64		n,
+					i;
 
 		SPI_cursor_fetch(portal, true, UNDO_BATCH);
 		tt = SPI_tuptable;
-		if (SPI_processed == 0)
-			break;
+		n = SPI_processed;
+		if (desc == NULL)
+			desc = CreateTupleDescCopy(tt->tupdesc);
 		MemoryContextSwitchTo(cxt);
-		for (i = 0; i < SPI_processed; i++)
+		for (i = 0; i < n; i++)
 		{
-			bool		isnull;
-
 			CHECK_FOR_INTERRUPTS();
-			if (!undo_contact(u, tt->vals[i], tt->tupdesc))
-			{
-				MemoryContextSwitchTo(caller);
-				leave(u, DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, U_ID, &isnull)));
-				MemoryContextSwitchTo(cxt);
-			}
+			records_add(u, &r, tt->vals[i], desc);
 		}
+		if (n == 0)
+			records_undo(u, &r, desc);	/* the last contact */
 		if (!u->preview)
 			flush_batch(u);
 		u->batch.ndelete = u->batch.nunprofile = u->batch.ncolumns = u->batch.nprofiles = 0;
-		SPI_freetuptable(tt);
 		MemoryContextSwitchTo(caller);
 		MemoryContextReset(cxt);
+		records_carry(&r);
+		SPI_freetuptable(tt);
+		if (n == 0)
+			break;
 	}
 	SPI_cursor_close(portal);
-	MemoryContextSwitchTo(caller);
 	MemoryContextDelete(cxt);
+	MemoryContextDelete(r.kept[0]);
+	MemoryContextDelete(r.kept[1]);
 }
 
 static void

@@ -4,7 +4,7 @@
 -- changed since, once only, in either order.  Pruning, cancellation and
 -- pg_dump are in test/scripts/history.sh.
 BEGIN;
-SELECT plan(50);
+SELECT plan(53);
 
 INSERT INTO users (id) VALUES (1501), (1502), (1503), (1504);
 INSERT INTO contacts (id, user_id, first_name, last_name, email, mobile, city) VALUES
@@ -199,15 +199,19 @@ CREATE TEMP TABLE a7 AS SELECT (activepipe_import_commit(1507,
 	|| (SELECT string_agg('filler' || g || '@x.com,,', E'\n') FROM generate_series(1, 1100) g) || E'\n'
 	'pat@x.com,,s2\n'
 	'jo@x.com,,j2\n', true) ->> 'event_id')::bigint AS id;
-SELECT is((SELECT before FROM import_contacts WHERE user_id = 1507 AND event_id = (SELECT id FROM a7) AND contact_id = 150701),
-	'{"columns": {"city": null}, "payload": {"status": ["s0"]}}'::jsonb,
-	'before: the changed column and payload field as they were, from before the first of two chunks that wrote the contact');
-SELECT is((SELECT before FROM import_contacts WHERE user_id = 1507 AND event_id = (SELECT id FROM a7) AND contact_id = 150702),
-	'{"columns": {}, "payload": {}}'::jsonb,
-	'before of a contact with no profile, written by two chunks: no payload field, not even the first chunk''s');
-SELECT is((SELECT had_profile FROM import_contacts WHERE user_id = 1507 AND event_id = (SELECT id FROM a7) AND contact_id = 150702),
-	false, '... and it had no profile');
-SELECT is((SELECT before FROM import_contacts h JOIN contacts c ON c.user_id = h.user_id AND c.id = h.contact_id
+-- import_contacts keeps a row per write batch, an array element per contact
+CREATE TEMP VIEW hc AS SELECT k.user_id, k.event_id, k.chunk, u.*
+	FROM import_contacts k CROSS JOIN LATERAL ROWS FROM (unnest(k.contact_id), unnest(k.created),
+		unnest(k.had_profile), unnest(k.before)) AS u(contact_id, created, had_profile, before);
+SELECT is((SELECT string_agg(before::text, ' then ' ORDER BY chunk) FROM hc WHERE user_id = 1507 AND event_id = (SELECT id FROM a7) AND contact_id = 150701),
+	'{"columns": {"city": null}, "payload": {"status": ["s0"]}} then {"columns": {}, "payload": {"status": ["s1"]}}',
+	'before: the changed column and payload field as each of the two chunks that wrote the contact found them');
+SELECT is((SELECT string_agg(had_profile || ' ' || before::text, ' then ' ORDER BY chunk) FROM hc WHERE user_id = 1507 AND event_id = (SELECT id FROM a7) AND contact_id = 150702),
+	'false {"columns": {}, "payload": {}} then true {"columns": {}, "payload": {"status": ["j1"]}}',
+	'a contact with no profile, written by two chunks: the first record has no profile and no payload field');
+SELECT is((SELECT count(*) - count(DISTINCT contact_id) FROM hc WHERE user_id = 1507 AND event_id = (SELECT id FROM a7)),
+	2::bigint, '... and only those two contacts have two records');
+SELECT is((SELECT before FROM hc h JOIN contacts c ON c.user_id = h.user_id AND c.id = h.contact_id
 	WHERE h.user_id = 1507 AND h.event_id = (SELECT id FROM a7) AND c.email = 'new7@x.com' AND h.created),
 	'{"columns": {}, "payload": {}}'::jsonb, 'before of a contact the commit created: nothing');
 SELECT is(activepipe_import_undo(1507, (SELECT id FROM a7)) - 'event_id' - 'undone_event_id' - 'rows',
@@ -216,6 +220,29 @@ SELECT is(activepipe_import_undo(1507, (SELECT id FROM a7)) - 'event_id' - 'undo
 SELECT is((SELECT string_agg(c.first_name || ':' || coalesce(c.city, '-') || ':' || coalesce(ci.payload_json::text, '-'), ',' ORDER BY c.id)
 	FROM contacts c LEFT JOIN contact_integrations ci ON ci.user_id = c.user_id AND ci.contact_id = c.id WHERE c.user_id = 1507),
 	'Pat:-:{"source": "Web", "status": "s0"},Jo:Perth:-', '... as they were: Pat''s city and status, Jo without a profile');
+
+-- Undo reads a contact's records in order of id, 1,000 at a time: a
+-- contact whose two records straddle two of those reads (the one contact
+-- written once comes first, so record 1,000 is the first of a pair) is
+-- put back from both, as is every other
+INSERT INTO users (id) VALUES (1509);
+INSERT INTO contacts (id, user_id, first_name, email, city)
+	SELECT 150900000 + g, 1509, 'P' || g, 'p' || g || '@x.com', 'C0' FROM generate_series(0, 1500) g;
+INSERT INTO contact_integrations (user_id, contact_id, payload_json)
+	SELECT 1509, 150900000 + g, '{"status": "s0"}' FROM generate_series(0, 1500) g;
+CREATE TEMP TABLE a9 AS SELECT (activepipe_import_commit(1509,
+	E'email,city,status\np0@x.com,X,a\n'
+	|| (SELECT string_agg('p' || g || '@x.com,Y,a', E'\n' ORDER BY g) FROM generate_series(1, 1500) g) || E'\n'
+	|| (SELECT string_agg('p' || g || '@x.com,Z,b', E'\n' ORDER BY g) FROM generate_series(1, 1500) g) || E'\n',
+	true) ->> 'event_id')::bigint AS id;
+SELECT is((SELECT count(*) FROM hc WHERE user_id = 1509 AND event_id = (SELECT id FROM a9)), 3001::bigint,
+	'a file writing 1,500 contacts twice, in different batches, keeps 3,001 records');
+SELECT is(activepipe_import_undo(1509, (SELECT id FROM a9)) - 'event_id' - 'undone_event_id' - 'rows',
+	'{"status": "undone", "restored": 1501, "deleted": 0, "conflicts": 0, "rows_omitted": 0}'::jsonb,
+	'... its undo restores every contact once');
+SELECT is((SELECT count(*) FROM contacts c JOIN contact_integrations ci ON ci.user_id = c.user_id AND ci.contact_id = c.id
+	WHERE c.user_id = 1509 AND c.city = 'C0' AND ci.payload_json = '{"status": "s0"}'), 1501::bigint,
+	'... to the city and status each had before the first batch, across the reads of 1,000');
 
 -- A column added to the contacts table after a commit changes the rows of
 -- the contacts it created: undo keeps them (a change since), never deletes

@@ -111,8 +111,8 @@ SELECT is(public.activepipe_next_id('public.integration_events_id_seq') + 1,
 -- the tenant lock table and the kept history (1.2)
 SELECT col_is_pk('public', 'tenant_locks', ARRAY['user_id'], 'tenant_locks is keyed by the tenant');
 SELECT col_is_pk('public', 'import_history', ARRAY['user_id', 'event_id'], 'import_history is keyed by (user_id, event_id)');
-SELECT col_is_pk('public', 'import_rows', ARRAY['user_id', 'event_id', 'line'], 'import_rows is keyed by (user_id, event_id, line)');
-SELECT col_is_pk('public', 'import_contacts', ARRAY['user_id', 'event_id', 'contact_id'], 'import_contacts is keyed by (user_id, event_id, contact_id)');
+SELECT col_is_pk('public', 'import_rows', ARRAY['user_id', 'event_id', 'chunk'], 'import_rows is keyed by (user_id, event_id, chunk): a chunk of data rows');
+SELECT col_is_pk('public', 'import_contacts', ARRAY['user_id', 'event_id', 'chunk'], 'import_contacts is keyed by (user_id, event_id, chunk): a write batch''s contacts');
 SELECT col_is_pk('public', 'export_contacts', ARRAY['user_id', 'event_id'], 'export_contacts is keyed by (user_id, event_id)');
 SELECT throws_ok($$INSERT INTO public.integration_events (user_id, event_type, summary)
 	VALUES (1, 'export', jsonb_build_object('rows', repeat('x', 20000)))$$,

@@ -42,6 +42,7 @@ BEGIN
 				WHEN t = 'jsonb[]' THEN 'ARRAY[''{}''::jsonb]'
 				WHEN t = 'tid[]' THEN 'ARRAY[''(0,1)''::tid]'
 				WHEN t = 'timestamp with time zone[]' THEN 'ARRAY[''2025-01-01''::timestamptz]'
+				WHEN t = 'integer' THEN '1'
 				WHEN t = 'integer[]' THEN 'ARRAY[1]'
 				WHEN t = 'boolean[]' THEN 'ARRAY[true]'
 				ELSE 'NULL' END, ', ' ORDER BY i)
