@@ -80,6 +80,7 @@ typedef struct Undo
 	Datum	   *left;			/* every conflict's contact id */
 	int			nleft;
 	int			maxleft;
+	MemoryContext cxt;			/* the call's: left lives as long as it */
 	UndoBatch	batch;
 } Undo;
 
@@ -291,7 +292,7 @@ leave(Undo *u, int64 id)
 	{
 		u->maxleft = Max(64, u->maxleft * 2);
 		u->left = u->left ? repalloc_huge(u->left, sizeof(Datum) * u->maxleft) :
-			MemoryContextAllocHuge(CurrentMemoryContext, sizeof(Datum) * u->maxleft);
+			MemoryContextAllocHuge(u->cxt, sizeof(Datum) * u->maxleft);
 	}
 	u->left[u->nleft++] = Int64GetDatum(id);
 	u->conflicts++;
@@ -580,6 +581,7 @@ undo_call(FunctionCallInfo fcinfo, bool preview)
 	u->user_id = PG_GETARG_INT64(0);
 	u->event_id = PG_GETARG_INT64(1);
 	u->preview = preview;
+	u->cxt = CurrentMemoryContext;
 	SPI_connect();
 	u->b = ap_binding_load(fcinfo);
 	if (!preview)

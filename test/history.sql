@@ -4,7 +4,7 @@
 -- changed since, once only, in either order.  Pruning, cancellation and
 -- pg_dump are in test/scripts/history.sh.
 BEGIN;
-SELECT plan(53);
+SELECT plan(56);
 
 INSERT INTO users (id) VALUES (1501), (1502), (1503), (1504);
 INSERT INTO contacts (id, user_id, first_name, last_name, email, mobile, city) VALUES
@@ -237,12 +237,25 @@ CREATE TEMP TABLE a9 AS SELECT (activepipe_import_commit(1509,
 	true) ->> 'event_id')::bigint AS id;
 SELECT is((SELECT count(*) FROM hc WHERE user_id = 1509 AND event_id = (SELECT id FROM a9)), 3001::bigint,
 	'a file writing 1,500 contacts twice, in different batches, keeps 3,001 records');
+-- 1,200 of them changed since, so that the conflicts fall in three reads
+UPDATE contacts SET city = 'W' WHERE user_id = 1509 AND id BETWEEN 150900001 AND 150901200;
+SELECT is(activepipe_import_undo_preview(1509, (SELECT id FROM a9)) - 'rows',
+	('{"status": "preview", "undone_event_id": ' || (SELECT id FROM a9) || ', "restored": 301, "deleted": 0, "conflicts": 1200, "rows_omitted": 200}')::jsonb,
+	'undo preview: 1,200 contacts changed since, over three reads of 1,000 records');
 SELECT is(activepipe_import_undo(1509, (SELECT id FROM a9)) - 'event_id' - 'undone_event_id' - 'rows',
-	'{"status": "undone", "restored": 1501, "deleted": 0, "conflicts": 0, "rows_omitted": 0}'::jsonb,
-	'... its undo restores every contact once');
+	'{"status": "undone", "restored": 301, "deleted": 0, "conflicts": 1200, "rows_omitted": 200}'::jsonb,
+	'... the undo restores the other 301 and leaves those');
+SELECT is((SELECT undo_pending FROM import_history WHERE user_id = 1509 AND event_id = (SELECT id FROM a9)),
+	(SELECT array_agg(150900000::bigint + g ORDER BY g) FROM generate_series(1, 1200) g),
+	'... and keeps exactly their ids to retry');
+-- put back as the import left them, they undo on a retry
+UPDATE contacts SET city = 'Z' WHERE user_id = 1509 AND id BETWEEN 150900001 AND 150901200;
+SELECT is(activepipe_import_undo(1509, (SELECT id FROM a9)) - 'event_id' - 'undone_event_id' - 'rows',
+	'{"status": "undone", "restored": 1200, "deleted": 0, "conflicts": 0, "rows_omitted": 0}'::jsonb,
+	'a retry restores the 1,200 left');
 SELECT is((SELECT count(*) FROM contacts c JOIN contact_integrations ci ON ci.user_id = c.user_id AND ci.contact_id = c.id
 	WHERE c.user_id = 1509 AND c.city = 'C0' AND ci.payload_json = '{"status": "s0"}'), 1501::bigint,
-	'... to the city and status each had before the first batch, across the reads of 1,000');
+	'... every contact is back to the city and status it had before the first batch, across the reads of 1,000');
 
 -- A column added to the contacts table after a commit changes the rows of
 -- the contacts it created: undo keeps them (a change since), never deletes
