@@ -207,7 +207,7 @@ CREATE TABLE @extschema@.import_rows (
 	reason_code text[] NOT NULL,
 	field text[] NOT NULL,
 	reason text[] NOT NULL,
-	changes jsonb[] NOT NULL,		/* {field: {old, new}} when the row changed something */
+	changes json[] NOT NULL,		/* {field: {old, new}} when the row changed something */
 	conflicts jsonb[] NOT NULL,		/* {field: {file, stored}} of a conflict */
 	cells jsonb[] NOT NULL,			/* the row's cells as uploaded: conflicts and skips */
 	CONSTRAINT import_rows_pkey PRIMARY KEY (user_id, event_id, chunk)
@@ -228,7 +228,7 @@ CREATE TABLE @extschema@.import_contacts (
 	had_profile boolean[] NOT NULL,
 	imported_at timestamptz[] NOT NULL,	/* the profile's last_imported_at before */
 	updated_at timestamptz[] NOT NULL,	/* and its updated_at */
-	before jsonb[] NOT NULL,		/* {columns: {...}, payload: {...}} it changed, as they were */
+	before json[] NOT NULL,			/* {columns: {...}, payload: {...}} it changed, as they were */
 	after_hash bigint[] NOT NULL,	/* what the batch left, to tell a later change */
 	row_hash bigint[],				/* a contact the commit created: its whole row as the batch left it */
 	CONSTRAINT import_contacts_pkey PRIMARY KEY (user_id, event_id, chunk)

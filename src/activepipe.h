@@ -244,10 +244,11 @@ extern bool ap_payload_edits_change(Jsonb *payload, const ApFieldEdit *pending,
 									uint64 *changed_mask);
 extern JsonbValue *ap_payload_field(Jsonb *payload, const ApFieldEdit *pending,
 									int f, JsonbValue *buf);
-extern uint64 ap_payload_diff(Jsonb *a, Jsonb *b, uint64 mask);
 extern Jsonb *ap_payload_restore(Jsonb *payload, Jsonb *before);
 extern void ap_push_value(JsonbParseState **st, const JsonbValue *v);
 extern Jsonb *ap_jsonb_copy(MemoryContext cxt, const Jsonb *jb);
+extern void ap_json_string(StringInfo out, const char *s, uint32 len);
+extern void ap_json_value(StringInfo out, const JsonbValue *v);
 
 /* Exporter (export.c), used by the card's single-contact path too. */
 extern void ap_append_csv_header(StringInfo buf);

@@ -451,9 +451,11 @@ describe(ApImport *im, ApOutcome *o, const ApContact *ct, const ApRowValues *rv,
 		o->conflicts = ap_jsonb_copy(im->chunkcxt,
 									 ap_conflict_values(ct, rv, res->conflict_mask));
 	if (im->want_changes && (res->ident_changed || res->payload_changed))
-		o->changes = ap_jsonb_copy(im->chunkcxt,
-								   ap_change_values(&im->tenant, ct, old_ident,
-													old_pending, res));
+	{
+		text	   *c = ap_change_values(&im->tenant, ct, old_ident, old_pending, res);
+
+		o->changes = memcpy(MemoryContextAlloc(im->chunkcxt, VARSIZE(c)), c, VARSIZE(c));
+	}
 }
 
 static void

@@ -280,6 +280,7 @@ extern void ap_probe_keys(ApTenant *t, const ApKeyStr *emails, int nemails,
 /* Pending integration edits of a contact (import_pending.c). */
 typedef struct ApPending ApPending;
 extern void ap_pending_edits(const ApPending *p, ApFieldEdit *out);
+extern uint64 ap_pending_fields(const ApPending *p);
 extern ApPending *ap_pending_merge(ApTenant *t, const ApPending *old,
 								   const ApFieldEdit *edits);
 
@@ -315,7 +316,7 @@ typedef struct ApOutcome
 	uint16		long_mask;		/* identity fields too long for their column */
 	uint64		bad_mask;		/* range fields kept as text */
 	Jsonb	   *conflicts;		/* {field: {file, stored}}, conflicts only */
-	Jsonb	   *changes;		/* {field: {old, new}}, when asked for */
+	text	   *changes;		/* {field: {old, new}} as JSON, when asked for */
 } ApOutcome;
 
 /* import_merge.c */
@@ -337,10 +338,10 @@ extern void ap_merge_row(ApTenant *t, int32 c, const ApRowValues *rv,
 						 bool want_fields, ApMergeResult *res);
 extern Jsonb *ap_conflict_values(const ApContact *ct, const ApRowValues *rv,
 								 uint16 mask);
-extern Jsonb *ap_change_values(const ApTenant *t, const ApContact *ct,
-							   const void *old_ident,
-							   const struct ApPending *old_pending,
-							   const ApMergeResult *res);
+extern text *ap_change_values(const ApTenant *t, const ApContact *ct,
+							  const void *old_ident,
+							  const struct ApPending *old_pending,
+							  const ApMergeResult *res);
 extern bool ap_same_identity(int f, const char *a, size_t alen,
 							 const char *b, size_t blen,
 							 const ap_phone_region *region);

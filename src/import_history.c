@@ -68,7 +68,7 @@ struct ApHistory
 	int64		event_id;
 	MemoryContext cxt;			/* the accumulated columns */
 	MemoryContext scratch;		/* building one value; reset after each */
-	Jsonb	   *nothing_before; /* {"columns": {}, "payload": {}} */
+	text	   *nothing_before; /* {"columns": {}, "payload": {}} */
 	int32		chunks;			/* rows written to import_rows and import_contacts */
 	Columns		rows;
 	Columns		contacts;
@@ -177,8 +177,7 @@ ap_history_begin(const ApTenant *t, int64 event_id, Jsonb *header)
 								   ALLOCSET_DEFAULT_SIZES);
 	h->scratch = AllocSetContextCreate(h->cxt, "activepipe history value",
 									   ALLOCSET_DEFAULT_SIZES);
-	h->nothing_before = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-														   CStringGetDatum("{\"columns\": {}, \"payload\": {}}")));
+	h->nothing_before = cstring_to_text("{\"columns\": {}, \"payload\": {}}");
 	values[0] = Int64GetDatum(h->user_id);
 	values[1] = Int64GetDatum(event_id);
 	values[2] = JsonbPGetDatum(header);
@@ -206,7 +205,7 @@ ap_history_row(ApHistory *h, const ApOutcome *o, int64 contact_id,
 	put_text(c, HR_CODE, ap_reason_code(o));
 	put_text(c, HR_FIELD, ap_reason_field(o));
 	put_text(c, HR_REASON, ap_reason_text(o));
-	put(c, HR_CHANGES, JsonbPGetDatum(o->changes), o->changes == NULL);
+	put(c, HR_CHANGES, PointerGetDatum(o->changes), o->changes == NULL);
 	put(c, HR_CONFLICTS, JsonbPGetDatum(o->conflicts), o->conflicts == NULL);
 	put(c, HR_CELLS, JsonbPGetDatum(cells), !shown || cells == NULL);
 	c->n++;
@@ -217,7 +216,7 @@ void
 ap_history_rows_flush(ApHistory *h)
 {
 	static const Oid types[HR_NCOLS] = {INT4OID, TEXTOID, INT8OID, TEXTOID,
-	TEXTOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, JSONBOID};
+	TEXTOID, TEXTOID, TEXTOID, JSONOID, JSONBOID, JSONBOID};
 
 	flush(h, &h->rows, AP_Q_HISTORY_ROWS, types, HR_NCOLS);
 }
@@ -261,59 +260,54 @@ stored(const void *block, int f, uint32 *len)
 	return s;
 }
 
+/* Field f's name as a JSON key */
 static void
-push_before_text(JsonbParseState **st, const char *s, uint32 len)
+json_key(StringInfo out, int f, bool first)
 {
-	JsonbValue	v;
-
-	if (s == NULL)
-		v.type = jbvNull;
-	else
-	{
-		v.type = jbvString;
-		v.val.string.val = (char *) s;
-		v.val.string.len = len;
-	}
-	pushJsonbValue(st, WJB_VALUE, &v);
+	if (!first)
+		appendStringInfoString(out, ", ");
+	ap_json_string(out, ap_contract[f].name, ap_contract[f].name_len);
+	appendStringInfoString(out, ": ");
 }
 
 /*
- * What contact ct was before the commit, in the fields it changes:
- * {"columns": {column field: text or null}, "payload": {key: [value] or
- * null}}: a payload value is wrapped in an array, so that a key that held
- * a JSON null ([null]) differs from a key that was absent (null).  A
- * contact with no profile before has an empty "payload".
+ * What contact ct was before the commit, in the fields it changes, as
+ * JSON text: {"columns": {column field: text or null}, "payload": {key:
+ * [value] or null}}: a payload value is wrapped in an array, so that a key
+ * that held a JSON null ([null]) differs from a key that was absent
+ * (null).  The payload fields are those the contact's pending edits set (a
+ * superset of those that changed: undo puts an unchanged one back as it
+ * is).  A contact with no profile before has an empty "payload".
  */
-static Jsonb *
-before_values(const ApTenant *t, const ApContact *ct, Jsonb *after, bool had_profile)
+static text *
+before_values(const ApTenant *t, const ApContact *ct, bool had_profile)
 {
-	JsonbParseState *st = NULL;
+	StringInfoData out;
 	const void *orig = ct->orig_ident ? ct->orig_ident : ct->ident;
-	uint64		touched = 0;
+	uint64		touched = had_profile ? ap_pending_fields(ct->pending) : 0;
+	bool		first = true;
 	int			f;
 
-	StaticAssertStmt(AP_NFIELDS <= 64, "payload field masks are 64 bits");
-	/* with no profile before, undo removes the one the commit made */
-	if (had_profile)
-		touched = ap_payload_diff(ct->payload, after,
-								  ~UINT64CONST(0) >> (64 - AP_NFIELDS));
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	ap_push_string(&st, WJB_KEY, "columns", 7);
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	initStringInfo(&out);
+	appendStringInfoSpaces(&out, VARHDRSZ);
+	appendStringInfoString(&out, "{\"columns\": {");
 	for (f = 0; f < AP_NIDENTITY; f++)
 	{
 		uint32		len;
-		const char *s;
+		const char *v;
 
 		if (!(ct->ident_dirty & t->binding->bound & (1 << f)))
 			continue;
-		s = stored(orig, f, &len);
-		ap_push_string(&st, WJB_KEY, ap_contract[f].name, ap_contract[f].name_len);
-		push_before_text(&st, s, len);
+		v = stored(orig, f, &len);
+		json_key(&out, f, first);
+		first = false;
+		if (v)
+			ap_json_string(&out, v, len);
+		else
+			appendStringInfoString(&out, "null");
 	}
-	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	ap_push_string(&st, WJB_KEY, "payload", 7);
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	appendStringInfoString(&out, "}, \"payload\": {");
+	first = true;
 	for (f = 0; f < AP_NFIELDS; f++)
 	{
 		JsonbValue	buf;
@@ -322,27 +316,29 @@ before_values(const ApTenant *t, const ApContact *ct, Jsonb *after, bool had_pro
 		if (!(touched & (UINT64CONST(1) << f)))
 			continue;
 		v = ap_payload_field(ct->payload, NULL, f, &buf);
-		ap_push_string(&st, WJB_KEY, ap_contract[f].name, ap_contract[f].name_len);
-		if (v)
-		{
-			pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
-			pushJsonbValue(&st, WJB_ELEM, v);	/* a scalar, or a container */
-			pushJsonbValue(&st, WJB_END_ARRAY, NULL);
-		}
+		json_key(&out, f, first);
+		first = false;
+		if (v == NULL)
+			appendStringInfoString(&out, "null");
 		else
-			push_before_text(&st, NULL, 0);
+		{
+			appendStringInfoChar(&out, '[');
+			ap_json_value(&out, v);		/* a scalar, or a container */
+			appendStringInfoChar(&out, ']');
+		}
 	}
-	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+	appendStringInfoString(&out, "}}");
+	SET_VARSIZE(out.data, out.len);
+	return (text *) out.data;
 }
 
 /* before_values made in the scratch context, copied into the columns' memory. */
-static Jsonb *
-before_kept(ApHistory *h, const ApTenant *t, const ApContact *ct, Jsonb *after,
-			bool had_profile)
+static text *
+before_kept(ApHistory *h, const ApTenant *t, const ApContact *ct, bool had_profile)
 {
 	MemoryContext old = MemoryContextSwitchTo(h->scratch);
-	Jsonb	   *copy = ap_jsonb_copy(h->cxt, before_values(t, ct, after, had_profile));
+	text	   *v = before_values(t, ct, had_profile);
+	text	   *copy = memcpy(MemoryContextAlloc(h->cxt, VARSIZE(v)), v, VARSIZE(v));
 
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(h->scratch);
@@ -377,8 +373,8 @@ ap_history_contact(ApHistory *h, const ApTenant *t, const ApContact *ct,
 	put(c, HC_UPDATED, TimestampTzGetDatum(was ? was->updated_at : 0),
 		was == NULL || was->updated_null);
 	/* undo deletes a contact the commit created: nothing of before is read */
-	put(c, HC_BEFORE, JsonbPGetDatum(ct->is_new ? h->nothing_before :
-									 before_kept(h, t, ct, after, was != NULL)), false);
+	put(c, HC_BEFORE, PointerGetDatum(ct->is_new ? h->nothing_before :
+									  before_kept(h, t, ct, was != NULL)), false);
 	put(c, HC_HASH, Int64GetDatum(ap_contact_state_hash(t->binding, vals, lens, after)),
 		false);
 	c->n++;
@@ -389,7 +385,7 @@ void
 ap_history_contacts_flush(ApHistory *h)
 {
 	static const Oid types[HC_NCOLS] = {INT8OID, BOOLOID, BOOLOID, TIMESTAMPTZOID,
-	TIMESTAMPTZOID, JSONBOID, INT8OID};
+	TIMESTAMPTZOID, JSONOID, INT8OID};
 
 	flush(h, &h->contacts, AP_Q_HISTORY_CONTACTS, types, HC_NCOLS);
 }

@@ -55,6 +55,13 @@ put_len(uint8 *p, size_t len)
 	return p;
 }
 
+/* The fields p edits, as bits: a superset of those its payload changes */
+uint64
+ap_pending_fields(const ApPending *p)
+{
+	return p ? p->set : 0;
+}
+
 void
 ap_pending_edits(const ApPending *p, ApFieldEdit *out)
 {

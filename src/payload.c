@@ -507,36 +507,63 @@ ap_payload_field(Jsonb *payload, const ApFieldEdit *pending, int f,
 										ap_contract[f].name_len, buf);
 }
 
-/*
- * The contract fields among mask whose values differ between payloads a
- * and b (either may be NULL), as bits.
- */
-uint64
-ap_payload_diff(Jsonb *a, Jsonb *b, uint64 mask)
+/* s, len bytes long, as a JSON string (history keeps JSON text: building jsonb costs more) */
+void
+ap_json_string(StringInfo out, const char *s, uint32 len)
 {
-	uint64		diff = 0;
-	int			f;
+	const char *run = s;
+	const char *end = s + len;
 
-	for (f = 0; f < AP_NFIELDS; f++)
+	appendStringInfoChar(out, '"');
+	for (; s < end; s++)
 	{
-		JsonbValue	abuf,
-					bbuf;
-		JsonbValue *av,
-				   *bv;
-		bool		same;
+		unsigned char c = (unsigned char) *s;
 
-		if (!(mask & (UINT64CONST(1) << f)))
+		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
-		av = ap_payload_field(a, NULL, f, &abuf);
-		bv = ap_payload_field(b, NULL, f, &bbuf);
-		if (av && bv && av->type == jbvBinary && bv->type == jbvBinary)
-			same = compareJsonbContainers(av->val.binary.data, bv->val.binary.data) == 0;
+		appendBinaryStringInfo(out, run, s - run);
+		run = s + 1;
+		if (c == '"' || c == '\\')
+		{
+			appendStringInfoChar(out, '\\');
+			appendStringInfoChar(out, c);
+		}
 		else
-			same = values_equal(av, bv);
-		if (!same)
-			diff |= UINT64CONST(1) << f;
+			appendStringInfo(out, "\\u%04x", c);
 	}
-	return diff;
+	appendBinaryStringInfo(out, run, end - run);
+	appendStringInfoChar(out, '"');
+}
+
+/* v (NULL: null) as JSON: a scalar, a stored container, or tags */
+void
+ap_json_value(StringInfo out, const JsonbValue *v)
+{
+	int			i;
+
+	if (v == NULL || v->type == jbvNull)
+		appendStringInfoString(out, "null");
+	else if (v->type == jbvString)
+		ap_json_string(out, v->val.string.val, v->val.string.len);
+	else if (v->type == jbvNumeric)
+		appendStringInfoString(out, DatumGetCString(DirectFunctionCall1(numeric_out,
+																		NumericGetDatum(v->val.numeric))));
+	else if (v->type == jbvBool)
+		appendStringInfoString(out, v->val.boolean ? "true" : "false");
+	else if (v->type == jbvBinary)
+		(void) JsonbToCString(out, v->val.binary.data, v->val.binary.len);
+	else
+	{
+		Assert(v->type == jbvArray);
+		appendStringInfoChar(out, '[');
+		for (i = 0; i < v->val.array.nElems; i++)
+		{
+			if (i > 0)
+				appendStringInfoString(out, ", ");
+			ap_json_value(out, &v->val.array.elems[i]);
+		}
+		appendStringInfoChar(out, ']');
+	}
 }
 
 /* Push a value as a pair's value: a scalar, a stored container, or tags. */

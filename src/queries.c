@@ -547,7 +547,7 @@ report_rows(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
 					 "SELECT u.line, u.action, u.contact_id, u.matched_by, u.reason,"
-					 " u.changes, u.conflicts, u.reason_code, u.field, u.cells"
+					 " u.changes::pg_catalog.jsonb, u.conflicts, u.reason_code, u.field, u.cells"
 					 " FROM %s.import_rows r CROSS JOIN LATERAL ROWS FROM ("
 					 "pg_catalog.unnest(r.line), pg_catalog.unnest(r.action),"
 					 " pg_catalog.unnest(r.contact_id), pg_catalog.unnest(r.matched_by),"
@@ -619,7 +619,7 @@ undo_contacts(StringInfo s, const ApBinding *b)
 {
 	appendStringInfoString(s,
 						   "SELECT h.contact_id, h.created, h.had_profile, h.imported_at,"
-						   " h.updated_at, h.before, h.after_hash, h.row_hash, ");
+						   " h.updated_at, h.before::pg_catalog.jsonb, h.after_hash, h.row_hash, ");
 	row_image(s, b, "h.created");
 	appendStringInfo(s, ", c.%s IS NOT NULL", b->id_col);
 	identity_columns(s, b, false);

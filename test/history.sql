@@ -4,7 +4,7 @@
 -- changed since, once only, in either order.  Pruning, cancellation and
 -- pg_dump are in test/scripts/history.sh.
 BEGIN;
-SELECT plan(56);
+SELECT plan(60);
 
 INSERT INTO users (id) VALUES (1501), (1502), (1503), (1504);
 INSERT INTO contacts (id, user_id, first_name, last_name, email, mobile, city) VALUES
@@ -199,8 +199,10 @@ CREATE TEMP TABLE a7 AS SELECT (activepipe_import_commit(1507,
 	|| (SELECT string_agg('filler' || g || '@x.com,,', E'\n') FROM generate_series(1, 1100) g) || E'\n'
 	'pat@x.com,,s2\n'
 	'jo@x.com,,j2\n', true) ->> 'event_id')::bigint AS id;
--- import_contacts keeps a row per write batch, an array element per contact
-CREATE TEMP VIEW hc AS SELECT k.user_id, k.event_id, k.chunk, u.*
+-- import_contacts keeps a row per write batch, an array element per
+-- contact (before as JSON text)
+CREATE TEMP VIEW hc AS SELECT k.user_id, k.event_id, k.chunk, u.contact_id, u.created, u.had_profile,
+		u.before::jsonb AS before
 	FROM import_contacts k CROSS JOIN LATERAL ROWS FROM (unnest(k.contact_id), unnest(k.created),
 		unnest(k.had_profile), unnest(k.before)) AS u(contact_id, created, had_profile, before);
 SELECT is((SELECT string_agg(before::text, ' then ' ORDER BY chunk) FROM hc WHERE user_id = 1507 AND event_id = (SELECT id FROM a7) AND contact_id = 150701),
@@ -256,6 +258,27 @@ SELECT is(activepipe_import_undo(1509, (SELECT id FROM a9)) - 'event_id' - 'undo
 SELECT is((SELECT count(*) FROM contacts c JOIN contact_integrations ci ON ci.user_id = c.user_id AND ci.contact_id = c.id
 	WHERE c.user_id = 1509 AND c.city = 'C0' AND ci.payload_json = '{"status": "s0"}'), 1501::bigint,
 	'... every contact is back to the city and status it had before the first batch, across the reads of 1,000');
+
+-- changes and before are kept as JSON text: quotes, backslashes and
+-- control characters come back as they were, in the report and by undo
+INSERT INTO users (id) VALUES (1510);
+INSERT INTO contacts (id, user_id, first_name, email, city) VALUES (151001, 1510, 'Q', 'q@x.com', E'a"b\\c\td');
+INSERT INTO contact_integrations (user_id, contact_id, payload_json)
+	VALUES (1510, 151001, '{"source": "x\"y\\z\u0001", "tags": ["t\"1", "t\\2"]}');
+CREATE TEMP TABLE p10 AS SELECT changes FROM activepipe_import_plan(1510,
+	E'email,city,source,tags\nq@x.com,new city,"new ""source""",n1\n', true) WHERE line = 2;
+CREATE TEMP TABLE a10 AS SELECT (activepipe_import_commit(1510,
+	E'email,city,source,tags\nq@x.com,new city,"new ""source""",n1\n', true) ->> 'event_id')::bigint AS id;
+SELECT is((SELECT changes FROM activepipe_import_report(1510, (SELECT id FROM a10)) WHERE line = 2),
+	'{"city": {"old": "a\"b\\c\td", "new": "new city"}, "tags": {"old": ["t\"1", "t\\2"], "new": ["n1"]}, "source": {"old": "x\"y\\z\u0001", "new": "new \"source\""}}'::jsonb,
+	'the report''s changes keep quotes, backslashes, tabs and control characters');
+SELECT is((SELECT changes FROM activepipe_import_report(1510, (SELECT id FROM a10)) WHERE line = 2),
+	(SELECT changes FROM p10), '... and equal the plan''s');
+SELECT is((activepipe_import_undo(1510, (SELECT id FROM a10)) ->> 'restored')::int, 1, 'undo of that import');
+SELECT is((SELECT c.city || ' ' || ci.payload_json::text FROM contacts c JOIN contact_integrations ci ON ci.user_id = c.user_id AND ci.contact_id = c.id
+	WHERE c.user_id = 1510),
+	E'a"b\\c\td ' || '{"tags": ["t\"1", "t\\2"], "source": "x\"y\\z\u0001"}'::jsonb::text,
+	'... puts the odd characters back exactly');
 
 -- A column added to the contacts table after a commit changes the rows of
 -- the contacts it created: undo keeps them (a change since), never deletes
