@@ -40,6 +40,7 @@ BEGIN
 				WHEN t = 'text[]' THEN 'ARRAY[''probe'']'
 				WHEN t = 'jsonb' THEN '''{}''::jsonb'
 				WHEN t = 'jsonb[]' THEN 'ARRAY[''{}''::jsonb]'
+				WHEN t = 'json[]' THEN 'ARRAY[''{}''::json]'
 				WHEN t = 'tid[]' THEN 'ARRAY[''(0,1)''::tid]'
 				WHEN t = 'timestamp with time zone[]' THEN 'ARRAY[''2025-01-01''::timestamptz]'
 				WHEN t = 'integer' THEN '1'
