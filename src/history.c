@@ -125,6 +125,9 @@ report_row(HeapTuple tup, TupleDesc desc, void *arg)
 
 	for (i = 0; i < AP_REPORT_NATTS; i++)
 		values[i] = SPI_getbinval(tup, desc, i + 1, &nulls[i]);
+	/* changes is kept as JSON text (json): the report gives jsonb */
+	if (!nulls[5])
+		values[5] = DirectFunctionCall1(jsonb_in, CStringGetDatum(TextDatumGetCString(values[5])));
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 

@@ -433,9 +433,9 @@ match_row(ApImport *im, ApChunkRow *row)
 }
 
 /*
- * Describe what the merge did to ct.  Building the jsonb leaves a few kB
- * of parse state per row: it is built in the row's memory, only the
- * result is kept with the chunk.
+ * Describe what the merge did to ct.  Building the conflicts (jsonb) and
+ * the changes (JSON text) leaves parse state and buffers behind: they are
+ * built in the row's memory, only the results are kept with the chunk.
  */
 static void
 describe(ApImport *im, ApOutcome *o, const ApContact *ct, const ApRowValues *rv,

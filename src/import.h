@@ -280,9 +280,9 @@ extern void ap_probe_keys(ApTenant *t, const ApKeyStr *emails, int nemails,
 /* Pending integration edits of a contact (import_pending.c). */
 typedef struct ApPending ApPending;
 extern void ap_pending_edits(const ApPending *p, ApFieldEdit *out);
-extern uint64 ap_pending_fields(const ApPending *p);
+extern uint64 ap_pending_changed(const ApPending *p);
 extern ApPending *ap_pending_merge(ApTenant *t, const ApPending *old,
-								   const ApFieldEdit *edits);
+								   const ApFieldEdit *edits, uint64 changed);
 
 /* The file's values of one row, trimmed; present[f] when its column exists. */
 typedef struct ApRowValues

@@ -275,16 +275,16 @@ json_key(StringInfo out, int f, bool first)
  * JSON text: {"columns": {column field: text or null}, "payload": {key:
  * [value] or null}}: a payload value is wrapped in an array, so that a key
  * that held a JSON null ([null]) differs from a key that was absent
- * (null).  The payload fields are those the contact's pending edits set (a
- * superset of those that changed: undo puts an unchanged one back as it
- * is).  A contact with no profile before has an empty "payload".
+ * (null).  The payload fields are those some row of the commit changed (a
+ * field changed and changed back is put back as it is).  A contact with
+ * no profile before has an empty "payload".
  */
 static text *
 before_values(const ApTenant *t, const ApContact *ct, bool had_profile)
 {
 	StringInfoData out;
 	const void *orig = ct->orig_ident ? ct->orig_ident : ct->ident;
-	uint64		touched = had_profile ? ap_pending_fields(ct->pending) : 0;
+	uint64		touched = had_profile ? ap_pending_changed(ct->pending) : 0;
 	bool		first = true;
 	int			f;
 

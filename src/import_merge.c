@@ -192,7 +192,9 @@ merge_payload(ApTenant *t, ApContact *ct, const ApRowValues *rv,
 		res->why |= AP_WHY_BAD_NUMBER;
 	if (!changed)
 		return false;
-	ct->pending = ap_pending_merge(t, ct->pending, edits);
+	/* without want_fields, which fields change is not known: all may */
+	ct->pending = ap_pending_merge(t, ct->pending, edits,
+								   want_fields ? res->payload_changed : ~UINT64CONST(0));
 	ct->payload_dirty = true;
 	return true;
 }

@@ -24,6 +24,7 @@ struct ApPending
 {
 	uint64		set;			/* fields the edits touch */
 	uint64		text;			/* of those, the ones given text */
+	uint64		changed;		/* of those, the ones some row changed */
 	uint8		data[FLEXIBLE_ARRAY_MEMBER];
 };
 
@@ -55,11 +56,14 @@ put_len(uint8 *p, size_t len)
 	return p;
 }
 
-/* The fields p edits, as bits: a superset of those its payload changes */
+/*
+ * The fields whose value some row folded into p changed, as bits (a row
+ * edits every field it carries; the changes are what undo puts back).
+ */
 uint64
-ap_pending_fields(const ApPending *p)
+ap_pending_changed(const ApPending *p)
 {
-	return p ? p->set : 0;
+	return p ? p->changed & p->set : 0;
 }
 
 void
@@ -99,10 +103,12 @@ len_size(size_t len)
 
 /*
  * The edits of old with edits laid over them, in a new block (old stays
- * valid: the caller describes the change, then frees it).
+ * valid: the caller describes the change, then frees it); changed: the
+ * fields whose value the new edits change.
  */
 ApPending *
-ap_pending_merge(ApTenant *t, const ApPending *old, const ApFieldEdit *edits)
+ap_pending_merge(ApTenant *t, const ApPending *old, const ApFieldEdit *edits,
+				 uint64 changed)
 {
 	ApFieldEdit merged[AP_NFIELDS];
 	ApPending  *p;
@@ -123,6 +129,7 @@ ap_pending_merge(ApTenant *t, const ApPending *old, const ApFieldEdit *edits)
 	p = t->pendcxt ? (ApPending *) MemoryContextAllocHuge(t->pendcxt, size) :
 		(ApPending *) ap_tenant_alloc(t, size);
 	p->set = p->text = 0;
+	p->changed = (old ? old->changed : 0) | changed;
 	d = p->data;
 	for (f = 0; f < AP_NFIELDS; f++)
 	{

@@ -547,7 +547,7 @@ report_rows(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
 					 "SELECT u.line, u.action, u.contact_id, u.matched_by, u.reason,"
-					 " u.changes::pg_catalog.jsonb, u.conflicts, u.reason_code, u.field, u.cells"
+					 " u.changes, u.conflicts, u.reason_code, u.field, u.cells"
 					 " FROM %s.import_rows r CROSS JOIN LATERAL ROWS FROM ("
 					 "pg_catalog.unnest(r.line), pg_catalog.unnest(r.action),"
 					 " pg_catalog.unnest(r.contact_id), pg_catalog.unnest(r.matched_by),"

@@ -4,7 +4,7 @@
 -- changed since, once only, in either order.  Pruning, cancellation and
 -- pg_dump are in test/scripts/history.sh.
 BEGIN;
-SELECT plan(60);
+SELECT plan(65);
 
 INSERT INTO users (id) VALUES (1501), (1502), (1503), (1504);
 INSERT INTO contacts (id, user_id, first_name, last_name, email, mobile, city) VALUES
@@ -279,6 +279,30 @@ SELECT is((SELECT c.city || ' ' || ci.payload_json::text FROM contacts c JOIN co
 	WHERE c.user_id = 1510),
 	E'a"b\\c\td ' || '{"tags": ["t\"1", "t\\2"], "source": "x\"y\\z\u0001"}'::jsonb::text,
 	'... puts the odd characters back exactly');
+
+-- before lists the payload fields some row changed, not every field the
+-- file carries: a field the file repeats is not in it, one changed and
+-- changed back is, and undo puts both back exactly
+INSERT INTO users (id) VALUES (1511);
+INSERT INTO contacts (id, user_id, first_name, email) VALUES (151101, 1511, 'R', 'r@x.com');
+INSERT INTO contact_integrations (user_id, contact_id, payload_json)
+	VALUES (1511, 151101, '{"status": "s0", "source": "Web", "minbeds": 2}');
+CREATE TEMP TABLE a11 AS SELECT (activepipe_import_commit(1511,
+	E'email,status,source,minbeds\nr@x.com,s1,Web,2\nr@x.com,s0,Web2,2\n', true) ->> 'event_id')::bigint AS id;
+SELECT is((SELECT before FROM hc WHERE user_id = 1511 AND event_id = (SELECT id FROM a11)),
+	'{"columns": {}, "payload": {"source": ["Web"], "status": ["s0"]}}'::jsonb,
+	'before: the fields some row changed (status changed and changed back, source), not the ones the file repeats');
+SELECT is((activepipe_import_undo(1511, (SELECT id FROM a11)) ->> 'restored')::int, 1, 'undo of that import');
+SELECT is((SELECT payload_json FROM contact_integrations WHERE user_id = 1511),
+	'{"status": "s0", "source": "Web", "minbeds": 2}'::jsonb, '... puts the payload back exactly');
+
+-- every kept changes and before is valid JSON (kept as text, unchecked when written)
+SELECT is((SELECT count(*) FROM import_rows r CROSS JOIN LATERAL unnest(r.changes) c
+	WHERE c IS NOT NULL AND pg_catalog.jsonb_typeof(c::jsonb) <> 'object'), 0::bigint,
+	'every kept row''s changes parses as a JSON object');
+SELECT is((SELECT count(*) FROM import_contacts k CROSS JOIN LATERAL unnest(k.before) b
+	WHERE pg_catalog.jsonb_typeof(b::jsonb) <> 'object'), 0::bigint,
+	'every kept contact''s before parses as a JSON object');
 
 -- A column added to the contacts table after a commit changes the rows of
 -- the contacts it created: undo keeps them (a change since), never deletes
