@@ -68,7 +68,9 @@ struct ApHistory
 	int64		event_id;
 	MemoryContext cxt;			/* the accumulated columns */
 	MemoryContext scratch;		/* building one value; reset after each */
-	text	   *nothing_before; /* {"columns": {}, "payload": {}} */
+	text	   *nothing_before; /* {"columns":{},"payload":{}} */
+	Datum		action_text[AP_NACTIONS];	/* every row has one: made once */
+	Datum		match_text[AP_MATCH_PHONE + 1];
 	int32		chunks;			/* rows written to import_rows and import_contacts */
 	Columns		rows;
 	Columns		contacts;
@@ -166,6 +168,7 @@ ap_history_begin(const ApTenant *t, int64 event_id, Jsonb *header)
 	Oid			types[3] = {INT8OID, INT8OID, JSONBOID};
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', header ? ' ' : 'n'};
+	int			i;
 
 	if (!ap_keep_history)
 		return NULL;
@@ -177,7 +180,11 @@ ap_history_begin(const ApTenant *t, int64 event_id, Jsonb *header)
 								   ALLOCSET_DEFAULT_SIZES);
 	h->scratch = AllocSetContextCreate(h->cxt, "activepipe history value",
 									   ALLOCSET_DEFAULT_SIZES);
-	h->nothing_before = cstring_to_text("{\"columns\": {}, \"payload\": {}}");
+	h->nothing_before = cstring_to_text("{\"columns\":{},\"payload\":{}}");
+	for (i = 0; i < AP_NACTIONS; i++)
+		h->action_text[i] = CStringGetTextDatum(ap_action_names[i]);
+	for (i = AP_MATCH_EMAIL; i <= AP_MATCH_PHONE; i++)
+		h->match_text[i] = CStringGetTextDatum(ap_match_names[i]);
 	values[0] = Int64GetDatum(h->user_id);
 	values[1] = Int64GetDatum(event_id);
 	values[2] = JsonbPGetDatum(header);
@@ -199,9 +206,9 @@ ap_history_row(ApHistory *h, const ApOutcome *o, int64 contact_id,
 
 	columns_reserve(h->cxt, c, HR_NCOLS);
 	put(c, HR_LINE, Int32GetDatum(o->line), false);
-	put_text(c, HR_ACTION, ap_action_names[o->action]);
+	put(c, HR_ACTION, h->action_text[o->action], false);
 	put(c, HR_CONTACT, Int64GetDatum(contact_id), !has_contact);
-	put_text(c, HR_MATCHED, ap_match_names[o->matched_by]);
+	put(c, HR_MATCHED, h->match_text[o->matched_by], o->matched_by == AP_MATCH_NONE);
 	put_text(c, HR_CODE, ap_reason_code(o));
 	put_text(c, HR_FIELD, ap_reason_field(o));
 	put_text(c, HR_REASON, ap_reason_text(o));
@@ -240,12 +247,14 @@ ap_contact_state_hash(const ApBinding *b, const char *const *vals,
 		if (vals[f])
 			appendBinaryStringInfo(&s, vals[f], lens[f]);
 	}
-	if (payload)
-		appendBinaryStringInfo(&s, VARDATA(payload), VARSIZE(payload) - VARHDRSZ);
-	else
-		appendStringInfoChar(&s, '\0');
 	h = hash_bytes_extended((const unsigned char *) s.data, s.len, 0);
 	pfree(s.data);
+	/* the payload seeded with the columns' hash, not copied after them */
+	if (payload)
+		h = hash_bytes_extended((const unsigned char *) VARDATA(payload),
+								VARSIZE(payload) - VARHDRSZ, h);
+	else
+		h = hash_bytes_extended((const unsigned char *) "", 1, h);
 	return (int64) h;
 }
 
@@ -265,9 +274,9 @@ static void
 json_key(StringInfo out, int f, bool first)
 {
 	if (!first)
-		appendStringInfoString(out, ", ");
+		appendStringInfoChar(out, ',');
 	ap_json_string(out, ap_contract[f].name, ap_contract[f].name_len);
-	appendStringInfoString(out, ": ");
+	appendStringInfoChar(out, ':');
 }
 
 /*
@@ -290,7 +299,7 @@ before_values(const ApTenant *t, const ApContact *ct, bool had_profile)
 
 	initStringInfo(&out);
 	appendStringInfoSpaces(&out, VARHDRSZ);
-	appendStringInfoString(&out, "{\"columns\": {");
+	appendStringInfoString(&out, "{\"columns\":{");
 	for (f = 0; f < AP_NIDENTITY; f++)
 	{
 		uint32		len;
@@ -306,7 +315,7 @@ before_values(const ApTenant *t, const ApContact *ct, bool had_profile)
 		else
 			appendStringInfoString(&out, "null");
 	}
-	appendStringInfoString(&out, "}, \"payload\": {");
+	appendStringInfoString(&out, "},\"payload\":{");
 	first = true;
 	for (f = 0; f < AP_NFIELDS; f++)
 	{

@@ -559,7 +559,7 @@ ap_json_value(StringInfo out, const JsonbValue *v)
 		for (i = 0; i < v->val.array.nElems; i++)
 		{
 			if (i > 0)
-				appendStringInfoString(out, ", ");
+				appendStringInfoChar(out, ',');
 			ap_json_value(out, &v->val.array.elems[i]);
 		}
 		appendStringInfoChar(out, ']');
