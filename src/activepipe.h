@@ -246,8 +246,11 @@ extern JsonbValue *ap_payload_field(Jsonb *payload, const ApFieldEdit *pending,
 									int f, JsonbValue *buf);
 extern Jsonb *ap_payload_restore(Jsonb *payload, Jsonb *before);
 extern void ap_push_value(JsonbParseState **st, const JsonbValue *v);
-extern Jsonb *ap_jsonb_copy(MemoryContext cxt, const Jsonb *jb);
+extern void *ap_varlena_copy(MemoryContext cxt, const void *v);
+extern void ap_text_begin(StringInfo out);
+extern text *ap_text_end(StringInfo out);
 extern void ap_json_string(StringInfo out, const char *s, uint32 len);
+extern void ap_json_key(StringInfo out, int f, bool first);
 extern void ap_json_value(StringInfo out, const JsonbValue *v);
 
 /* Exporter (export.c), used by the card's single-contact path too. */

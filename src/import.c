@@ -448,14 +448,12 @@ describe(ApImport *im, ApOutcome *o, const ApContact *ct, const ApRowValues *rv,
 	o->conflict_mask = res->conflict_mask;
 	o->bad_mask = res->bad_mask;
 	if (res->conflict_mask)
-		o->conflicts = ap_jsonb_copy(im->chunkcxt,
-									 ap_conflict_values(ct, rv, res->conflict_mask));
+		o->conflicts = ap_varlena_copy(im->chunkcxt,
+									   ap_conflict_values(ct, rv, res->conflict_mask));
 	if (im->want_changes && (res->ident_changed || res->payload_changed))
-	{
-		text	   *c = ap_change_values(&im->tenant, ct, old_ident, old_pending, res);
-
-		o->changes = memcpy(MemoryContextAlloc(im->chunkcxt, VARSIZE(c)), c, VARSIZE(c));
-	}
+		o->changes = ap_varlena_copy(im->chunkcxt,
+									 ap_change_values(&im->tenant, ct, old_ident,
+													  old_pending, res));
 }
 
 static void
@@ -608,8 +606,8 @@ report_chunk(ApImport *im)
 			{
 				MemoryContext old = MemoryContextSwitchTo(im->rowcxt);
 
-				cells = ap_jsonb_copy(im->chunkcxt,
-									  cells_jsonb(row->raw, row->ends, row->ncells));
+				cells = ap_varlena_copy(im->chunkcxt,
+									    cells_jsonb(row->raw, row->ends, row->ncells));
 				MemoryContextSwitchTo(old);
 				MemoryContextReset(im->rowcxt);
 			}

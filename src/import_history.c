@@ -269,16 +269,6 @@ stored(const void *block, int f, uint32 *len)
 	return s;
 }
 
-/* Field f's name as a JSON key */
-static void
-json_key(StringInfo out, int f, bool first)
-{
-	if (!first)
-		appendStringInfoChar(out, ',');
-	ap_json_string(out, ap_contract[f].name, ap_contract[f].name_len);
-	appendStringInfoChar(out, ':');
-}
-
 /*
  * What contact ct was before the commit, in the fields it changes, as
  * JSON text: {"columns": {column field: text or null}, "payload": {key:
@@ -297,8 +287,7 @@ before_values(const ApTenant *t, const ApContact *ct, bool had_profile)
 	bool		first = true;
 	int			f;
 
-	initStringInfo(&out);
-	appendStringInfoSpaces(&out, VARHDRSZ);
+	ap_text_begin(&out);
 	appendStringInfoString(&out, "{\"columns\":{");
 	for (f = 0; f < AP_NIDENTITY; f++)
 	{
@@ -308,7 +297,7 @@ before_values(const ApTenant *t, const ApContact *ct, bool had_profile)
 		if (!(ct->ident_dirty & t->binding->bound & (1 << f)))
 			continue;
 		v = stored(orig, f, &len);
-		json_key(&out, f, first);
+		ap_json_key(&out, f, first);
 		first = false;
 		if (v)
 			ap_json_string(&out, v, len);
@@ -325,7 +314,7 @@ before_values(const ApTenant *t, const ApContact *ct, bool had_profile)
 		if (!(touched & (UINT64CONST(1) << f)))
 			continue;
 		v = ap_payload_field(ct->payload, NULL, f, &buf);
-		json_key(&out, f, first);
+		ap_json_key(&out, f, first);
 		first = false;
 		if (v == NULL)
 			appendStringInfoString(&out, "null");
@@ -337,8 +326,7 @@ before_values(const ApTenant *t, const ApContact *ct, bool had_profile)
 		}
 	}
 	appendStringInfoString(&out, "}}");
-	SET_VARSIZE(out.data, out.len);
-	return (text *) out.data;
+	return ap_text_end(&out);
 }
 
 /* before_values made in the scratch context, copied into the columns' memory. */
@@ -347,7 +335,7 @@ before_kept(ApHistory *h, const ApTenant *t, const ApContact *ct, bool had_profi
 {
 	MemoryContext old = MemoryContextSwitchTo(h->scratch);
 	text	   *v = before_values(t, ct, had_profile);
-	text	   *copy = memcpy(MemoryContextAlloc(h->cxt, VARSIZE(v)), v, VARSIZE(v));
+	text	   *copy = ap_varlena_copy(h->cxt, v);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(h->scratch);

@@ -321,8 +321,7 @@ ap_change_values(const ApTenant *t, const ApContact *ct, const void *old_ident,
 
 	ap_pending_edits(old_pending, before);
 	ap_pending_edits(ct->pending, after);
-	initStringInfo(&out);
-	appendStringInfoSpaces(&out, VARHDRSZ);
+	ap_text_begin(&out);
 	appendStringInfoChar(&out, '{');
 	for (f = 0; f < AP_NFIELDS; f++)
 	{
@@ -350,16 +349,13 @@ ap_change_values(const ApTenant *t, const ApContact *ct, const void *old_ident,
 			old = ap_payload_field(ct->payload, old_pending ? before : NULL, f, &a);
 			new = ap_payload_field(ct->payload, ct->pending ? after : NULL, f, &b);
 		}
-		if (out.len > VARHDRSZ + 1)
-			appendStringInfoChar(&out, ',');
-		ap_json_string(&out, ap_contract[f].name, ap_contract[f].name_len);
-		appendStringInfoString(&out, ":{\"old\":");
+		ap_json_key(&out, f, out.len == VARHDRSZ + 1);
+		appendStringInfoString(&out, "{\"old\":");
 		ap_json_value(&out, old);
 		appendStringInfoString(&out, ",\"new\":");
 		ap_json_value(&out, new);
 		appendStringInfoChar(&out, '}');
 	}
 	appendStringInfoChar(&out, '}');
-	SET_VARSIZE(out.data, out.len);
-	return (text *) out.data;
+	return ap_text_end(&out);
 }

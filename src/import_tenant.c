@@ -676,7 +676,7 @@ keep_payload(ApTenant *t, ApWanted *w, TupleTableSlot *slot)
 	w->updated_null = slot->tts_isnull[4];
 	w->updated_at = w->updated_null ? 0 : DatumGetTimestampTz(slot->tts_values[4]);
 
-	ct->payload = ap_jsonb_copy(t->paycxt, jb);
+	ct->payload = ap_varlena_copy(t->paycxt, jb);
 	if ((Pointer) jb != DatumGetPointer(slot->tts_values[2]))
 		pfree(jb);
 	ItemPointerCopy((ItemPointer) DatumGetPointer(slot->tts_values[0]), &ct->profile);

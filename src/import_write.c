@@ -302,7 +302,7 @@ write_profiles(ApTenant *t, ApContact **batch, int n, ApHistory *h)
 		p = profile_payload(batch[i], empty);
 		MemoryContextSwitchTo(batchcxt);
 		if (p != NULL && p != empty && p != batch[i]->payload)
-			p = ap_jsonb_copy(batchcxt, p);
+			p = ap_varlena_copy(batchcxt, p);
 		MemoryContextReset(scratch);
 		if (p == NULL)
 			continue;

@@ -535,6 +535,16 @@ ap_json_string(StringInfo out, const char *s, uint32 len)
 	appendStringInfoChar(out, '"');
 }
 
+/* Field f's name as a JSON key, after a comma unless first */
+void
+ap_json_key(StringInfo out, int f, bool first)
+{
+	if (!first)
+		appendStringInfoChar(out, ',');
+	ap_json_string(out, ap_contract[f].name, ap_contract[f].name_len);
+	appendStringInfoChar(out, ':');
+}
+
 /* v (NULL: null) as JSON: a scalar, a stored container, or tags */
 void
 ap_json_value(StringInfo out, const JsonbValue *v)
@@ -673,11 +683,30 @@ ap_payload_restore(Jsonb *payload, Jsonb *before)
 }
 
 /*
- * A copy of jb in cxt: a jsonb built in scratch memory (building leaves
- * parse state behind), kept once the scratch is reset.
+ * A copy of v (a plain varlena: jsonb, text) in cxt: a value built in
+ * scratch memory (building leaves parse state and buffers behind), kept
+ * once the scratch is reset.
  */
-Jsonb *
-ap_jsonb_copy(MemoryContext cxt, const Jsonb *jb)
+void *
+ap_varlena_copy(MemoryContext cxt, const void *v)
 {
-	return memcpy(MemoryContextAlloc(cxt, VARSIZE(jb)), jb, VARSIZE(jb));
+	return memcpy(MemoryContextAlloc(cxt, VARSIZE(v)), v, VARSIZE(v));
+}
+
+/*
+ * Text built in a string buffer, header and all: begin leaves room for
+ * the header, end sets it and hands over the buffer's memory.
+ */
+void
+ap_text_begin(StringInfo out)
+{
+	initStringInfo(out);
+	appendStringInfoSpaces(out, VARHDRSZ);
+}
+
+text *
+ap_text_end(StringInfo out)
+{
+	SET_VARSIZE(out->data, out->len);
+	return (text *) out->data;
 }
