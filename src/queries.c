@@ -589,8 +589,7 @@ export_report(StringInfo s, const ApBinding *b)
 
 /*
  * The records of import ($1, $2) in import_contacts as h: one row per
- * contact and write batch, or (ids_only) just the contacts' ids.  A retry
- * ($3, the contacts left) unnests only the batches that wrote one of them.
+ * contact and write batch, or (ids_only) just the contacts' ids.
  */
 static void
 undo_records(StringInfo s, const ApBinding *b, bool ids_only)
@@ -607,9 +606,7 @@ undo_records(StringInfo s, const ApBinding *b, bool ids_only)
 						 " pg_catalog.unnest(k.after_hash), pg_catalog.unnest(k.row_hash))"
 						 " AS u(contact_id, created, had_profile, imported_at, updated_at,"
 						 " before, after_hash, row_hash)", b->ext_schema);
-	appendStringInfoString(s, " WHERE k.user_id" EQ "$1 AND k.event_id" EQ "$2"
-						   " AND ($3::pg_catalog.int8[] IS NULL"
-						   " OR k.contact_id OPERATOR(pg_catalog.&&) $3::pg_catalog.int8[])) h");
+	appendStringInfoString(s, " WHERE k.user_id" EQ "$1 AND k.event_id" EQ "$2) h");
 }
 
 /*
