@@ -237,11 +237,13 @@ extern Jsonb *ap_payload_apply(Jsonb *old, const ApFieldEdit *edits,
  * none) already edits it?  The answer ap_payload_apply (keep_bad) gives,
  * without building anything; bad range numbers set *bad_mask as it does.
  * With changed_mask, every field is compared and the changed ones set
- * their bits; without, the comparison stops at the first change.
+ * their bits, and those past the identity fields described in changes
+ * (when not NULL) as JSON text: "field":{"old":...,"new":...},
+ * comma-separated; without, the comparison stops at the first change.
  */
 extern bool ap_payload_edits_change(Jsonb *payload, const ApFieldEdit *pending,
 									const ApFieldEdit *edits, uint64 *bad_mask,
-									uint64 *changed_mask);
+									uint64 *changed_mask, StringInfo changes);
 extern JsonbValue *ap_payload_field(Jsonb *payload, const ApFieldEdit *pending,
 									int f, JsonbValue *buf);
 extern Jsonb *ap_payload_restore(Jsonb *payload, Jsonb *before);
@@ -252,6 +254,8 @@ extern text *ap_text_end(StringInfo out);
 extern void ap_json_string(StringInfo out, const char *s, uint32 len);
 extern void ap_json_key(StringInfo out, int f, bool first);
 extern void ap_json_value(StringInfo out, const JsonbValue *v);
+extern void ap_json_change(StringInfo out, bool first, int f,
+						   const JsonbValue *old, const JsonbValue *new);
 
 /* Exporter (export.c), used by the card's single-contact path too. */
 extern void ap_append_csv_header(StringInfo buf);

@@ -439,8 +439,7 @@ match_row(ApImport *im, ApChunkRow *row)
  */
 static void
 describe(ApImport *im, ApOutcome *o, const ApContact *ct, const ApRowValues *rv,
-		 const void *old_ident, const ApPending *old_pending,
-		 const ApMergeResult *res)
+		 const void *old_ident, const ApMergeResult *res)
 {
 	o->action = (uint8) res->action;
 	o->why = res->why;
@@ -452,8 +451,7 @@ describe(ApImport *im, ApOutcome *o, const ApContact *ct, const ApRowValues *rv,
 									   ap_conflict_values(ct, rv, res->conflict_mask));
 	if (im->want_changes && (res->ident_changed || res->payload_changed))
 		o->changes = ap_varlena_copy(im->chunkcxt,
-									 ap_change_values(&im->tenant, ct, old_ident,
-													  old_pending, res));
+									 ap_change_values(ct, old_ident, res));
 }
 
 static void
@@ -463,7 +461,6 @@ import_row(ApImport *im, ApChunkRow *row, ApOutcome *o)
 	ApMergeResult res;
 	ApContact  *ct;
 	void	   *old_ident;
-	ApPending  *old_pending;
 	int32		c;
 	bool		created;
 
@@ -510,7 +507,6 @@ import_row(ApImport *im, ApChunkRow *row, ApOutcome *o)
 	}
 	ct = &t->contacts[c];
 	old_ident = ct->ident;
-	old_pending = ct->pending;
 	ap_merge_row(t, c, &row->rv, (ApMatchKey) row->by, row->holders, created,
 				 im->want_changes, &res);
 	/* the contact leaves the keys it lost and holds the ones it gained */
@@ -518,7 +514,7 @@ import_row(ApImport *im, ApChunkRow *row, ApOutcome *o)
 		ap_tenant_rekey(t, c, old_ident);
 	o->contact = c;
 	o->matched_by = row->by;
-	describe(im, o, ct, &row->rv, old_ident, old_pending, &res);
+	describe(im, o, ct, &row->rv, old_ident, &res);
 	if (im->mode == AP_MODE_COMMIT &&
 		(ct->ident_dirty || ct->payload_dirty || (ct->is_new && !ct->inserted)))
 		ap_tenant_note_dirty(t, c);

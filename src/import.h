@@ -329,6 +329,8 @@ typedef struct ApMergeResult
 	uint64		bad_mask;
 	uint16		ident_changed;	/* identity fields this row changed */
 	uint64		payload_changed;	/* payload fields it changed (when asked) */
+	StringInfoData payload_changes; /* and how, as ap_payload_edits_change
+									 * describes them (data NULL: none) */
 } ApMergeResult;
 
 extern int32 ap_merge_pick_holder(const ApTenant *t, List *holders,
@@ -338,9 +340,7 @@ extern void ap_merge_row(ApTenant *t, int32 c, const ApRowValues *rv,
 						 bool want_fields, ApMergeResult *res);
 extern Jsonb *ap_conflict_values(const ApContact *ct, const ApRowValues *rv,
 								 uint16 mask);
-extern text *ap_change_values(const ApTenant *t, const ApContact *ct,
-							  const void *old_ident,
-							  const struct ApPending *old_pending,
+extern text *ap_change_values(const ApContact *ct, const void *old_ident,
 							  const ApMergeResult *res);
 extern bool ap_same_identity(int f, const char *a, size_t alen,
 							 const char *b, size_t blen,

@@ -187,7 +187,8 @@ merge_payload(ApTenant *t, ApContact *ct, const ApRowValues *rv,
 		ap_pending_edits(ct->pending, pending);
 	changed = ap_payload_edits_change(ct->payload, ct->pending ? pending : NULL,
 									  edits, &res->bad_mask,
-									  want_fields ? &res->payload_changed : NULL);
+									  want_fields ? &res->payload_changed : NULL,
+									  want_fields ? &res->payload_changes : NULL);
 	if (res->bad_mask)
 		res->why |= AP_WHY_BAD_NUMBER;
 	if (!changed)
@@ -303,58 +304,44 @@ ap_conflict_values(const ApContact *ct, const ApRowValues *rv, uint16 mask)
 
 /*
  * {field: {"old": ..., "new": ...}} for what merging the row changed, as
- * JSON text: identity fields from the blocks before and after, payload
- * fields from the payload with the pending edits before and after.  Text,
- * not jsonb: a commit keeps one for most rows of its file, and building
- * jsonb (a tree of values, every object's keys sorted) cost twice as much;
- * the plan and the report turn it into jsonb.  Compact (no spaces): most
- * of what a commit keeps is this text, and jsonb's spacing added a tenth.
+ * JSON text: identity fields from the blocks before and after, then the
+ * payload fields as merging described them.  Text, not jsonb: a commit
+ * keeps one for most rows of its file, and building jsonb (a tree of
+ * values, every object's keys sorted) cost twice as much; the plan and the
+ * report turn it into jsonb.
  */
 text *
-ap_change_values(const ApTenant *t, const ApContact *ct, const void *old_ident,
-				 const ApPending *old_pending, const ApMergeResult *res)
+ap_change_values(const ApContact *ct, const void *old_ident,
+				 const ApMergeResult *res)
 {
 	StringInfoData out;
-	ApFieldEdit before[AP_NFIELDS];
-	ApFieldEdit after[AP_NFIELDS];
+	bool		first = true;
 	int			f;
 
-	ap_pending_edits(old_pending, before);
-	ap_pending_edits(ct->pending, after);
 	ap_text_begin(&out);
 	appendStringInfoChar(&out, '{');
-	for (f = 0; f < AP_NFIELDS; f++)
+	for (f = 0; f < AP_NIDENTITY; f++)
 	{
 		JsonbValue	a,
 					b;
-		JsonbValue *old,
-				   *new;
+		const char *s;
+		uint32		len;
+		JsonbValue *old;
 
-		if (f < AP_NIDENTITY)
-		{
-			const char *s;
-			uint32		len;
-
-			if (!(res->ident_changed & (1 << f)))
-				continue;
-			s = ap_ident_block(old_ident, f, &len);
-			old = text_value(&a, s, len);
-			s = ap_ident(ct, f, &len);
-			new = text_value(&b, s, len);
-		}
-		else
-		{
-			if (!(res->payload_changed & (UINT64CONST(1) << f)))
-				continue;
-			old = ap_payload_field(ct->payload, old_pending ? before : NULL, f, &a);
-			new = ap_payload_field(ct->payload, ct->pending ? after : NULL, f, &b);
-		}
-		ap_json_key(&out, f, out.len == VARHDRSZ + 1);
-		appendStringInfoString(&out, "{\"old\":");
-		ap_json_value(&out, old);
-		appendStringInfoString(&out, ",\"new\":");
-		ap_json_value(&out, new);
-		appendStringInfoChar(&out, '}');
+		if (!(res->ident_changed & (1 << f)))
+			continue;
+		s = ap_ident_block(old_ident, f, &len);
+		old = text_value(&a, s, len);
+		s = ap_ident(ct, f, &len);
+		ap_json_change(&out, first, f, old, text_value(&b, s, len));
+		first = false;
+	}
+	if (res->payload_changes.len > 0)
+	{
+		if (!first)
+			appendStringInfoChar(&out, ',');
+		appendBinaryStringInfo(&out, res->payload_changes.data,
+							   res->payload_changes.len);
 	}
 	appendStringInfoChar(&out, '}');
 	return ap_text_end(&out);

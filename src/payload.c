@@ -576,6 +576,25 @@ ap_json_value(StringInfo out, const JsonbValue *v)
 	}
 }
 
+/*
+ * What field f was and became as JSON text: "f":{"old":...,"new":...},
+ * after a comma unless first.  A commit keeps one per changed field of most
+ * of its rows (import_rows.changes): built as text, not jsonb, without
+ * spaces between its own keys and values (a stored container inside a
+ * value keeps jsonb's spacing).
+ */
+void
+ap_json_change(StringInfo out, bool first, int f, const JsonbValue *old,
+			   const JsonbValue *new)
+{
+	ap_json_key(out, f, first);
+	appendStringInfoString(out, "{\"old\":");
+	ap_json_value(out, old);
+	appendStringInfoString(out, ",\"new\":");
+	ap_json_value(out, new);
+	appendStringInfoChar(out, '}');
+}
+
 /* Push a value as a pair's value: a scalar, a stored container, or tags. */
 void
 ap_push_value(JsonbParseState **st, const JsonbValue *v)
@@ -596,7 +615,7 @@ ap_push_value(JsonbParseState **st, const JsonbValue *v)
 bool
 ap_payload_edits_change(Jsonb *payload, const ApFieldEdit *pending,
 						const ApFieldEdit *edits, uint64 *bad_mask,
-						uint64 *changed_mask)
+						uint64 *changed_mask, StringInfo changes)
 {
 	bool		changed = false;
 	int			f;
@@ -608,7 +627,8 @@ ap_payload_edits_change(Jsonb *payload, const ApFieldEdit *pending,
 	{
 		JsonbValue	nv,
 					cv;
-		JsonbValue *n;
+		JsonbValue *n,
+				   *c;
 
 		if (edits[f].kind == AP_EDIT_KEEP)
 			continue;
@@ -622,11 +642,19 @@ ap_payload_edits_change(Jsonb *payload, const ApFieldEdit *pending,
 		}
 		n = (edits[f].kind == AP_EDIT_TEXT &&
 			 edit_value(f, edits[f].text, edits[f].len, &nv, bad_mask)) ? &nv : NULL;
-		if (values_equal(n, ap_payload_field(payload, pending, f, &cv)))
+		c = ap_payload_field(payload, pending, f, &cv);
+		if (values_equal(n, c))
 			continue;
 		changed = true;
 		if (changed_mask)
 			*changed_mask |= UINT64CONST(1) << f;
+		/* identity fields the payload holds: described with the columns */
+		if (changes && f >= AP_NIDENTITY)
+		{
+			if (changes->data == NULL)
+				initStringInfo(changes);
+			ap_json_change(changes, changes->len == 0, f, c, n);
+		}
 	}
 	return changed;
 }
