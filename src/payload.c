@@ -535,14 +535,18 @@ ap_json_string(StringInfo out, const char *s, uint32 len)
 	appendStringInfoChar(out, '"');
 }
 
-/* Field f's name as a JSON key, after a comma unless first */
+/*
+ * Field f's name as a JSON key, after a comma unless first.  The
+ * contract's names are lowercase ASCII: nothing to escape.
+ */
 void
 ap_json_key(StringInfo out, int f, bool first)
 {
 	if (!first)
 		appendStringInfoChar(out, ',');
-	ap_json_string(out, ap_contract[f].name, ap_contract[f].name_len);
-	appendStringInfoChar(out, ':');
+	appendStringInfoChar(out, '"');
+	appendBinaryStringInfo(out, ap_contract[f].name, ap_contract[f].name_len);
+	appendBinaryStringInfo(out, "\":", 2);
 }
 
 /* v (NULL: null) as JSON: a scalar, a stored container, or tags */
