@@ -624,6 +624,8 @@ ap_payload_edits_change(Jsonb *payload, const ApFieldEdit *pending,
 	bool		changed = false;
 	int			f;
 
+	/* describing needs every field compared */
+	Assert(changes == NULL || changed_mask != NULL);
 	/* apply always builds an object: any other root changes */
 	if (payload != NULL && !JB_ROOT_IS_OBJECT(payload))
 		changed = true;
