@@ -256,6 +256,7 @@ extern void ap_json_key(StringInfo out, int f, bool first);
 extern void ap_json_value(StringInfo out, const JsonbValue *v);
 extern void ap_json_change(StringInfo out, bool first, int f,
 						   const JsonbValue *old, const JsonbValue *new);
+extern Datum ap_changes_jsonb(const text *changes);
 
 /* Exporter (export.c), used by the card's single-contact path too. */
 extern void ap_append_csv_header(StringInfo buf);

@@ -127,7 +127,7 @@ report_row(HeapTuple tup, TupleDesc desc, void *arg)
 		values[i] = SPI_getbinval(tup, desc, i + 1, &nulls[i]);
 	/* changes is kept as JSON text (json): the report gives jsonb */
 	if (!nulls[5])
-		values[5] = DirectFunctionCall1(jsonb_in, CStringGetDatum(TextDatumGetCString(values[5])));
+		values[5] = ap_changes_jsonb(DatumGetTextPP(values[5]));
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 

@@ -326,7 +326,7 @@ ap_plan_put(ReturnSetInfo *rsinfo, const ApOutcome *o, int64 contact_id,
 	nulls[4] = reason == NULL;
 	values[4] = reason ? CStringGetTextDatum(reason) : 0;
 	nulls[5] = o->changes == NULL;
-	values[5] = o->changes ? DirectFunctionCall1(jsonb_in, CStringGetDatum(text_to_cstring(o->changes))) : 0;
+	values[5] = o->changes ? ap_changes_jsonb(o->changes) : 0;
 	nulls[6] = o->conflicts == NULL;
 	values[6] = JsonbPGetDatum(o->conflicts);
 	nulls[7] = code == NULL;

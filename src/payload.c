@@ -507,7 +507,11 @@ ap_payload_field(Jsonb *payload, const ApFieldEdit *pending, int f,
 										ap_contract[f].name_len, buf);
 }
 
-/* s, len bytes long, as a JSON string (history keeps JSON text: building jsonb costs more) */
+/*
+ * s, len bytes long, as a JSON string (history keeps JSON text: building
+ * jsonb costs more).  Not escape_json: it wants a NUL-terminated string,
+ * and these are slices of the file and of stored values.
+ */
 void
 ap_json_string(StringInfo out, const char *s, uint32 len)
 {
@@ -578,6 +582,16 @@ ap_json_value(StringInfo out, const JsonbValue *v)
 		}
 		appendStringInfoChar(out, ']');
 	}
+}
+
+/*
+ * A row's changes as the plan and the report return them: jsonb, from the
+ * JSON text the import builds and history keeps.
+ */
+Datum
+ap_changes_jsonb(const text *changes)
+{
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(text_to_cstring(changes)));
 }
 
 /*
