@@ -450,8 +450,7 @@ describe(ApImport *im, ApOutcome *o, const ApContact *ct, const ApRowValues *rv,
 		o->conflicts = ap_varlena_copy(im->chunkcxt,
 									   ap_conflict_values(ct, rv, res->conflict_mask));
 	if (im->want_changes && (res->ident_changed || res->payload_changed))
-		o->changes = ap_varlena_copy(im->chunkcxt,
-									 ap_change_values(ct, old_ident, res));
+		o->changes = ap_change_values(im->chunkcxt, ct, old_ident, res);
 }
 
 static void

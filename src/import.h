@@ -340,8 +340,8 @@ extern void ap_merge_row(ApTenant *t, int32 c, const ApRowValues *rv,
 						 bool want_fields, ApMergeResult *res);
 extern Jsonb *ap_conflict_values(const ApContact *ct, const ApRowValues *rv,
 								 uint16 mask);
-extern text *ap_change_values(const ApContact *ct, const void *old_ident,
-							  const ApMergeResult *res);
+extern text *ap_change_values(MemoryContext cxt, const ApContact *ct,
+							  const void *old_ident, const ApMergeResult *res);
 extern bool ap_same_identity(int f, const char *a, size_t alen,
 							 const char *b, size_t blen,
 							 const ap_phone_region *region);

@@ -68,6 +68,7 @@ struct ApHistory
 	int64		event_id;
 	MemoryContext cxt;			/* the accumulated columns */
 	MemoryContext scratch;		/* building one value; reset after each */
+	StringInfoData before;		/* the value being built, kept for the next */
 	text	   *nothing_before; /* {"columns":{},"payload":{}} */
 	Datum		action_text[AP_NACTIONS];	/* every row has one: made once */
 	Datum		match_text[AP_MATCH_PHONE + 1];
@@ -180,6 +181,7 @@ ap_history_begin(const ApTenant *t, int64 event_id, Jsonb *header)
 								   ALLOCSET_DEFAULT_SIZES);
 	h->scratch = AllocSetContextCreate(h->cxt, "activepipe history value",
 									   ALLOCSET_DEFAULT_SIZES);
+	initStringInfo(&h->before);
 	h->nothing_before = cstring_to_text("{\"columns\":{},\"payload\":{}}");
 	for (i = 0; i < AP_NACTIONS; i++)
 		h->action_text[i] = CStringGetTextDatum(ap_action_names[i]);
@@ -232,23 +234,23 @@ int64
 ap_contact_state_hash(const ApBinding *b, const char *const *vals,
 					  const uint32 *lens, Jsonb *payload)
 {
-	StringInfoData s;
-	uint64		h;
+	uint64		h = 0;
 	int			f;
 
-	initStringInfo(&s);
+	/*
+	 * Each field seeded with what came before and its length (NULL: none),
+	 * so that field boundaries and NULL against '' count: no copy of the
+	 * values into one buffer.
+	 */
 	for (f = 0; f < AP_NIDENTITY; f++)
 	{
-		uint32		len = vals[f] ? lens[f] : PG_UINT32_MAX;
+		uint64		len = vals[f] ? lens[f] : PG_UINT32_MAX;
 
 		if (b->col[f] == NULL)
 			continue;
-		appendBinaryStringInfo(&s, (const char *) &len, sizeof(len));
-		if (vals[f])
-			appendBinaryStringInfo(&s, vals[f], lens[f]);
+		h = hash_bytes_extended((const unsigned char *) (vals[f] ? vals[f] : ""),
+								vals[f] ? lens[f] : 0, hash_combine64(h, len));
 	}
-	h = hash_bytes_extended((const unsigned char *) s.data, s.len, 0);
-	pfree(s.data);
 	/* the payload seeded with the columns' hash, not copied after them */
 	if (payload)
 		h = hash_bytes_extended((const unsigned char *) VARDATA(payload),
@@ -278,17 +280,15 @@ stored(const void *block, int f, uint32 *len)
  * field changed and changed back is put back as it is).  A contact with
  * no profile before has an empty "payload".
  */
-static text *
-before_values(const ApTenant *t, const ApContact *ct, bool had_profile)
+static void
+before_values(StringInfo out, const ApTenant *t, const ApContact *ct, bool had_profile)
 {
-	StringInfoData out;
 	const void *orig = ct->orig_ident ? ct->orig_ident : ct->ident;
 	uint64		touched = had_profile ? ap_pending_changed(ct->pending) : 0;
 	bool		first = true;
 	int			f;
 
-	ap_text_begin(&out);
-	appendStringInfoString(&out, "{\"columns\":{");
+	appendStringInfoString(out, "{\"columns\":{");
 	for (f = 0; f < AP_NIDENTITY; f++)
 	{
 		uint32		len;
@@ -297,14 +297,14 @@ before_values(const ApTenant *t, const ApContact *ct, bool had_profile)
 		if (!(ct->ident_dirty & t->binding->bound & (1 << f)))
 			continue;
 		v = stored(orig, f, &len);
-		ap_json_key(&out, f, first);
+		ap_json_key(out, f, first);
 		first = false;
 		if (v)
-			ap_json_string(&out, v, len);
+			ap_json_string(out, v, len);
 		else
-			appendStringInfoString(&out, "null");
+			appendStringInfoString(out, "null");
 	}
-	appendStringInfoString(&out, "},\"payload\":{");
+	appendStringInfoString(out, "},\"payload\":{");
 	first = true;
 	for (f = 0; f < AP_NFIELDS; f++)
 	{
@@ -314,29 +314,36 @@ before_values(const ApTenant *t, const ApContact *ct, bool had_profile)
 		if (!(touched & (UINT64CONST(1) << f)))
 			continue;
 		v = ap_payload_field(ct->payload, NULL, f, &buf);
-		ap_json_key(&out, f, first);
+		ap_json_key(out, f, first);
 		first = false;
 		if (v == NULL)
-			appendStringInfoString(&out, "null");
+			appendStringInfoString(out, "null");
 		else
 		{
-			appendStringInfoChar(&out, '[');
-			ap_json_value(&out, v);		/* a scalar, or a container */
-			appendStringInfoChar(&out, ']');
+			appendStringInfoChar(out, '[');
+			ap_json_value(out, v);		/* a scalar, or a container */
+			appendStringInfoChar(out, ']');
 		}
 	}
-	appendStringInfoString(&out, "}}");
-	return ap_text_end(&out);
+	appendStringInfoString(out, "}}");
 }
 
-/* before_values made in the scratch context, copied into the columns' memory. */
+/*
+ * before_values built in the history's buffer (numbers and stored
+ * containers leave their output behind in the scratch context), copied
+ * into the columns' memory at its size.
+ */
 static text *
 before_kept(ApHistory *h, const ApTenant *t, const ApContact *ct, bool had_profile)
 {
 	MemoryContext old = MemoryContextSwitchTo(h->scratch);
-	text	   *v = before_values(t, ct, had_profile);
-	text	   *copy = ap_varlena_copy(h->cxt, v);
+	text	   *copy;
 
+	h->before.len = 0;
+	appendStringInfoSpaces(&h->before, VARHDRSZ);
+	before_values(&h->before, t, ct, had_profile);
+	SET_VARSIZE(h->before.data, h->before.len);
+	copy = ap_varlena_copy(h->cxt, h->before.data);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(h->scratch);
 	return copy;

@@ -304,22 +304,25 @@ ap_conflict_values(const ApContact *ct, const ApRowValues *rv, uint16 mask)
 
 /*
  * {field: {"old": ..., "new": ...}} for what merging the row changed, as
- * JSON text: identity fields from the blocks before and after, then the
- * payload fields as merging described them.  Text, not jsonb: a commit
+ * JSON text in cxt: identity fields from the blocks before and after, then
+ * the payload fields as merging described them.  Text, not jsonb: a commit
  * keeps one for most rows of its file, and building jsonb (a tree of
  * values, every object's keys sorted) cost twice as much; the plan and the
- * report turn it into jsonb.
+ * report turn it into jsonb.  Made at its size in cxt, the payload's part
+ * copied once.
  */
 text *
-ap_change_values(const ApContact *ct, const void *old_ident,
+ap_change_values(MemoryContext cxt, const ApContact *ct, const void *old_ident,
 				 const ApMergeResult *res)
 {
-	StringInfoData out;
-	bool		first = true;
+	StringInfoData ident;
+	const StringInfoData *payload = &res->payload_changes;
+	bool		both;
+	text	   *out;
+	char	   *p;
 	int			f;
 
-	ap_text_begin(&out);
-	appendStringInfoChar(&out, '{');
+	ident.len = 0;				/* most rows change no identity field */
 	for (f = 0; f < AP_NIDENTITY; f++)
 	{
 		JsonbValue	a,
@@ -330,19 +333,27 @@ ap_change_values(const ApContact *ct, const void *old_ident,
 
 		if (!(res->ident_changed & (1 << f)))
 			continue;
+		if (ident.len == 0)
+			initStringInfo(&ident);
 		s = ap_ident_block(old_ident, f, &len);
 		old = text_value(&a, s, len);
 		s = ap_ident(ct, f, &len);
-		ap_json_change(&out, first, f, old, text_value(&b, s, len));
-		first = false;
+		ap_json_change(&ident, ident.len == 0, f, old, text_value(&b, s, len));
 	}
-	if (res->payload_changes.len > 0)
-	{
-		if (!first)
-			appendStringInfoChar(&out, ',');
-		appendBinaryStringInfo(&out, res->payload_changes.data,
-							   res->payload_changes.len);
-	}
-	appendStringInfoChar(&out, '}');
-	return ap_text_end(&out);
+	both = ident.len > 0 && payload->len > 0;
+	out = MemoryContextAlloc(cxt, VARHDRSZ + ident.len + both + payload->len + 2);
+	SET_VARSIZE(out, VARHDRSZ + ident.len + both + payload->len + 2);
+	p = VARDATA(out);
+	*p++ = '{';
+	memcpy(p, ident.data, ident.len);
+	p += ident.len;
+	if (both)
+		*p++ = ',';
+	if (payload->len > 0)
+		memcpy(p, payload->data, payload->len);
+	p += payload->len;
+	*p = '}';
+	if (ident.len > 0)
+		pfree(ident.data);
+	return out;
 }

@@ -508,6 +508,19 @@ ap_payload_field(Jsonb *payload, const ApFieldEdit *pending, int f,
 }
 
 /*
+ * Append n bytes that enlargeStringInfo has made room for.  History writes
+ * a few short pieces per changed field of most rows of a file: one
+ * capacity check per field, not one call per piece (ap_json_change).
+ */
+static inline void
+append_reserved(StringInfo out, const char *s, int n)
+{
+	memcpy(out->data + out->len, s, n);
+	out->len += n;
+	out->data[out->len] = '\0';
+}
+
+/*
  * s, len bytes long, as a JSON string (history keeps JSON text: building
  * jsonb costs more).  Not escape_json: it wants a NUL-terminated string,
  * and these are slices of the file and of stored values.
@@ -515,10 +528,13 @@ ap_payload_field(Jsonb *payload, const ApFieldEdit *pending, int f,
 void
 ap_json_string(StringInfo out, const char *s, uint32 len)
 {
+	const char *start = s;
 	const char *run = s;
 	const char *end = s + len;
 
-	appendStringInfoChar(out, '"');
+	/* most values need no escape: copied at once */
+	enlargeStringInfo(out, len + 2);
+	append_reserved(out, "\"", 1);
 	for (; s < end; s++)
 	{
 		unsigned char c = (unsigned char) *s;
@@ -535,22 +551,32 @@ ap_json_string(StringInfo out, const char *s, uint32 len)
 		else
 			appendStringInfo(out, "\\u%04x", c);
 	}
-	appendBinaryStringInfo(out, run, end - run);
-	appendStringInfoChar(out, '"');
+	if (run != start)			/* escapes took some of the room */
+		enlargeStringInfo(out, (end - run) + 1);
+	append_reserved(out, run, end - run);
+	append_reserved(out, "\"", 1);
 }
 
 /*
  * Field f's name as a JSON key, after a comma unless first.  The
- * contract's names are lowercase ASCII: nothing to escape.
+ * contract's names are lowercase ASCII: nothing to escape.  Room is made
+ * for extra bytes more, for the caller to append with append_reserved.
  */
+static void
+json_key_reserve(StringInfo out, int f, bool first, int extra)
+{
+	enlargeStringInfo(out, ap_contract[f].name_len + 4 + extra);
+	if (!first)
+		append_reserved(out, ",", 1);
+	append_reserved(out, "\"", 1);
+	append_reserved(out, ap_contract[f].name, ap_contract[f].name_len);
+	append_reserved(out, "\":", 2);
+}
+
 void
 ap_json_key(StringInfo out, int f, bool first)
 {
-	if (!first)
-		appendStringInfoChar(out, ',');
-	appendStringInfoChar(out, '"');
-	appendBinaryStringInfo(out, ap_contract[f].name, ap_contract[f].name_len);
-	appendBinaryStringInfo(out, "\":", 2);
+	json_key_reserve(out, f, first, 0);
 }
 
 /* v (NULL: null) as JSON: a scalar, a stored container, or tags */
@@ -560,7 +586,7 @@ ap_json_value(StringInfo out, const JsonbValue *v)
 	int			i;
 
 	if (v == NULL || v->type == jbvNull)
-		appendStringInfoString(out, "null");
+		appendBinaryStringInfo(out, "null", 4);
 	else if (v->type == jbvString)
 		ap_json_string(out, v->val.string.val, v->val.string.len);
 	else if (v->type == jbvNumeric)
@@ -605,10 +631,11 @@ void
 ap_json_change(StringInfo out, bool first, int f, const JsonbValue *old,
 			   const JsonbValue *new)
 {
-	ap_json_key(out, f, first);
-	appendStringInfoString(out, "{\"old\":");
+	json_key_reserve(out, f, first, 7);
+	append_reserved(out, "{\"old\":", 7);
 	ap_json_value(out, old);
-	appendStringInfoString(out, ",\"new\":");
+	enlargeStringInfo(out, 7);
+	append_reserved(out, ",\"new\":", 7);
 	ap_json_value(out, new);
 	appendStringInfoChar(out, '}');
 }
