@@ -70,6 +70,7 @@ typedef struct ApImport
 {
 	ApMode		mode;
 	bool		want_changes;	/* describe each row's changes (plan, report) */
+	StringInfoData changes;		/* describing one row's payload changes */
 	ApTenant	tenant;
 	MemoryContext cxt;			/* lives for the call */
 	MemoryContext rowcxt;		/* reset after every row */
@@ -507,7 +508,7 @@ import_row(ApImport *im, ApChunkRow *row, ApOutcome *o)
 	ct = &t->contacts[c];
 	old_ident = ct->ident;
 	ap_merge_row(t, c, &row->rv, (ApMatchKey) row->by, row->holders, created,
-				 im->want_changes, &res);
+				 im->want_changes ? &im->changes : NULL, &res);
 	/* the contact leaves the keys it lost and holds the ones it gained */
 	if (res.ident_changed & ((1 << AP_F_EMAIL) | (1 << AP_F_PHONE) | (1 << AP_F_MOBILE)))
 		ap_tenant_rekey(t, c, old_ident);
@@ -818,6 +819,9 @@ init_import(ApImport *im, ApBinding *b, ApMode mode, int64 user_id,
 										 2 * 1024 * 1024, 2 * 1024 * 1024,
 										 ALLOCSET_DEFAULT_MAXSIZE);
 	im->chunk = MemoryContextAllocHuge(im->cxt, sizeof(ApChunkRow) * CHUNK_ROWS);
+	im->changes.data = MemoryContextAlloc(im->cxt, 1024);
+	im->changes.maxlen = 1024;	/* initStringInfo in im->cxt */
+	resetStringInfo(&im->changes);
 	im->outcome = MemoryContextAllocHuge(im->cxt, sizeof(ApOutcome) * CHUNK_ROWS);
 	ap_summary_init(&im->summary, im->cxt);
 	ap_tenant_init(&im->tenant, b, user_id, ap_default_region(), overwrite, im->cxt);

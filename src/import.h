@@ -329,15 +329,15 @@ typedef struct ApMergeResult
 	uint64		bad_mask;
 	uint16		ident_changed;	/* identity fields this row changed */
 	uint64		payload_changed;	/* payload fields it changed (when asked) */
-	StringInfoData payload_changes; /* and how, as ap_payload_edits_change
-									 * describes them (data NULL: none) */
+	StringInfo	payload_changes;	/* and how, as ap_payload_edits_change
+									 * describes them (NULL: not asked) */
 } ApMergeResult;
 
 extern int32 ap_merge_pick_holder(const ApTenant *t, List *holders,
 								  const ApRowValues *rv);
 extern void ap_merge_row(ApTenant *t, int32 c, const ApRowValues *rv,
 						 ApMatchKey matched_by, int32 holders, bool created,
-						 bool want_fields, ApMergeResult *res);
+						 StringInfo changes, ApMergeResult *res);
 extern Jsonb *ap_conflict_values(const ApContact *ct, const ApRowValues *rv,
 								 uint16 mask);
 extern text *ap_change_values(MemoryContext cxt, const ApContact *ct,

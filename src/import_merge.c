@@ -176,10 +176,11 @@ payload_edits(const ApTenant *t, const ApContact *ct, const ApRowValues *rv,
  */
 static bool
 merge_payload(ApTenant *t, ApContact *ct, const ApRowValues *rv,
-			  uint16 ident_changed, bool want_fields, ApMergeResult *res)
+			  uint16 ident_changed, ApMergeResult *res)
 {
 	ApFieldEdit edits[AP_NFIELDS];
 	ApFieldEdit pending[AP_NFIELDS];
+	bool		want_fields = res->payload_changes != NULL;
 	bool		changed;
 
 	payload_edits(t, ct, rv, ident_changed, edits);
@@ -188,7 +189,7 @@ merge_payload(ApTenant *t, ApContact *ct, const ApRowValues *rv,
 	changed = ap_payload_edits_change(ct->payload, ct->pending ? pending : NULL,
 									  edits, &res->bad_mask,
 									  want_fields ? &res->payload_changed : NULL,
-									  want_fields ? &res->payload_changes : NULL);
+									  res->payload_changes);
 	if (res->bad_mask)
 		res->why |= AP_WHY_BAD_NUMBER;
 	if (!changed)
@@ -202,22 +203,26 @@ merge_payload(ApTenant *t, ApContact *ct, const ApRowValues *rv,
 
 /*
  * Merge row rv into contact c, matched by matched_by where holders
- * contacts hold the key (created: the row made c).  want_fields asks for
- * the payload fields that change, to describe the row.
+ * contacts hold the key (created: the row made c).  changes (NULL: not
+ * asked) is where the payload fields that change are described, to
+ * describe the row: one buffer for every row of an import.
  */
 void
 ap_merge_row(ApTenant *t, int32 c, const ApRowValues *rv,
 			 ApMatchKey matched_by, int32 holders, bool created,
-			 bool want_fields, ApMergeResult *res)
+			 StringInfo changes, ApMergeResult *res)
 {
 	ApContact  *ct = &t->contacts[c];
 	bool		changed;
 
 	memset(res, 0, sizeof(*res));
+	if (changes)
+		resetStringInfo(changes);
+	res->payload_changes = changes;
 	if (created)
 	{
 		res->ident_changed = merge_identity(t, ct, rv, false);
-		merge_payload(t, ct, rv, res->ident_changed, want_fields, res);
+		merge_payload(t, ct, rv, res->ident_changed, res);
 		res->action = AP_ACT_NEW;
 		return;
 	}
@@ -241,7 +246,7 @@ ap_merge_row(ApTenant *t, int32 c, const ApRowValues *rv,
 	if (!(res->why & (AP_WHY_AMBIGUOUS | AP_WHY_CONFLICT)))
 		res->ident_changed = merge_identity(t, ct, rv, t->overwrite);
 	changed = res->ident_changed != 0;
-	changed |= merge_payload(t, ct, rv, res->ident_changed, want_fields, res);
+	changed |= merge_payload(t, ct, rv, res->ident_changed, res);
 	if (res->why & (AP_WHY_AMBIGUOUS | AP_WHY_CONFLICT))
 		res->action = AP_ACT_CONFLICT;
 	else
@@ -316,7 +321,7 @@ ap_change_values(MemoryContext cxt, const ApContact *ct, const void *old_ident,
 				 const ApMergeResult *res)
 {
 	StringInfoData ident;
-	const StringInfoData *payload = &res->payload_changes;
+	const StringInfoData *payload = res->payload_changes;
 	bool		both;
 	text	   *out;
 	char	   *p;

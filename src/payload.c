@@ -697,11 +697,7 @@ ap_payload_edits_change(Jsonb *payload, const ApFieldEdit *pending,
 			*changed_mask |= UINT64CONST(1) << f;
 		/* identity fields the payload holds: described with the columns */
 		if (changes && f >= AP_NIDENTITY)
-		{
-			if (changes->data == NULL)
-				initStringInfo(changes);
 			ap_json_change(changes, changes->len == 0, f, c, n);
-		}
 	}
 	return changed;
 }
