@@ -126,6 +126,7 @@ typedef enum ApQuery
 	AP_Q_HISTORY_HEADER,		/* $1 user, $2 event, $3 header */
 	AP_Q_HISTORY_ROWS,			/* $1 user, $2 event, $3.. a chunk's rows */
 	AP_Q_HISTORY_CONTACTS,		/* $1 user, $2 event, $3.. contacts written */
+	AP_Q_HISTORY_ROW_HASHES,	/* $1 user, $2 ids[]: id, hash of the whole row */
 	AP_Q_EXPORT_CONTACTS,		/* $1 user, $2 event, $3 ids[] */
 	AP_Q_EVENT_FIND,			/* $1 user, $2 event: type, kept, undone_by */
 	AP_Q_REPORT_ROWS,			/* $1 user, $2 event: the kept rows */

@@ -51,7 +51,8 @@ bool		ap_keep_history = true;
 #define HC_UPDATED 4
 #define HC_BEFORE 5
 #define HC_HASH 6
-#define HC_NCOLS 7
+#define HC_ROW_HASH 7
+#define HC_NCOLS 8
 
 typedef struct Columns
 {
@@ -381,16 +382,84 @@ ap_history_contact(ApHistory *h, const ApTenant *t, const ApContact *ct,
 									  before_kept(h, t, ct, was != NULL)), false);
 	put(c, HC_HASH, Int64GetDatum(ap_contact_state_hash(t->binding, vals, lens, after)),
 		false);
+	put(c, HC_ROW_HASH, 0, true);	/* created: read at the flush */
 	c->n++;
 	MemoryContextSwitchTo(old);
+}
+
+/* Orders a batch's created contacts by id: (id, position) pairs. */
+static int
+cmp_created(const void *a, const void *b)
+{
+	int64		x = ((const int64 *) a)[0];
+	int64		y = ((const int64 *) b)[0];
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The row hash of each contact the batch created, as the batch left it
+ * (undo deletes such a contact only while its row still hashes the same).
+ * NULL where the table's rows cannot be hashed, or the row is gone.
+ */
+static void
+row_hashes(ApHistory *h)
+{
+	Columns    *c = &h->contacts;
+	Oid			types[2] = {INT8OID, INT8ARRAYOID};
+	Datum		values[2];
+	int64	   *created = palloc(sizeof(int64) * 2 * c->n);
+	Datum	   *ids = palloc(sizeof(Datum) * c->n);
+	int			n = 0;
+	int			i;
+	uint64		r;
+
+	if (!h->b->row_image)
+		return;
+	for (i = 0; i < c->n; i++)
+		if (DatumGetBool(c->v[HC_CREATED][i]))
+		{
+			created[2 * n] = DatumGetInt64(c->v[HC_ID][i]);
+			created[2 * n + 1] = i;
+			ids[n++] = c->v[HC_ID][i];
+		}
+	if (n == 0)
+		return;
+	qsort(created, n, 2 * sizeof(int64), cmp_created);
+	values[0] = Int64GetDatum(h->user_id);
+	values[1] = PointerGetDatum(construct_array(ids, n, INT8OID, sizeof(int64),
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	ap_spi_run(h->b, AP_Q_HISTORY_ROW_HASHES, 2, types, values, NULL, false);
+	for (r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		key[2];
+		int64	   *hit;
+		Datum		d;
+
+		key[0] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		hit = bsearch(key, created, n, 2 * sizeof(int64), cmp_created);
+		if (hit == NULL)
+			continue;
+		d = SPI_getbinval(tup, desc, 2, &isnull);
+		/* a copy: the result is freed below */
+		c->v[HC_ROW_HASH][hit[1]] = isnull ? (Datum) 0 : Int64GetDatum(DatumGetInt64(d));
+		c->isnull[HC_ROW_HASH][hit[1]] = isnull;
+	}
+	SPI_freetuptable(SPI_tuptable);
 }
 
 void
 ap_history_contacts_flush(ApHistory *h)
 {
 	static const Oid types[HC_NCOLS] = {INT8OID, BOOLOID, BOOLOID, TIMESTAMPTZOID,
-	TIMESTAMPTZOID, JSONOID, INT8OID};
+	TIMESTAMPTZOID, JSONOID, INT8OID, INT8OID};
+	MemoryContext old = MemoryContextSwitchTo(h->cxt);
 
+	row_hashes(h);
+	MemoryContextSwitchTo(old);
 	flush(h, &h->contacts, AP_Q_HISTORY_CONTACTS, types, HC_NCOLS);
 }
 

@@ -327,7 +327,9 @@ ap_change_values(MemoryContext cxt, const ApContact *ct, const void *old_ident,
 	char	   *p;
 	int			f;
 
-	ident.len = 0;				/* most rows change no identity field */
+	Assert(payload != NULL);	/* asked for when describing */
+	ident.data = NULL;			/* most rows change no identity field */
+	ident.len = 0;
 	for (f = 0; f < AP_NIDENTITY; f++)
 	{
 		JsonbValue	a,
@@ -338,7 +340,7 @@ ap_change_values(MemoryContext cxt, const ApContact *ct, const void *old_ident,
 
 		if (!(res->ident_changed & (1 << f)))
 			continue;
-		if (ident.len == 0)
+		if (ident.data == NULL)
 			initStringInfo(&ident);
 		s = ap_ident_block(old_ident, f, &len);
 		old = text_value(&a, s, len);
@@ -350,15 +352,19 @@ ap_change_values(MemoryContext cxt, const ApContact *ct, const void *old_ident,
 	SET_VARSIZE(out, VARHDRSZ + ident.len + both + payload->len + 2);
 	p = VARDATA(out);
 	*p++ = '{';
-	memcpy(p, ident.data, ident.len);
-	p += ident.len;
+	if (ident.len > 0)
+	{
+		memcpy(p, ident.data, ident.len);
+		p += ident.len;
+		pfree(ident.data);
+	}
 	if (both)
 		*p++ = ',';
 	if (payload->len > 0)
+	{
 		memcpy(p, payload->data, payload->len);
-	p += payload->len;
+		p += payload->len;
+	}
 	*p = '}';
-	if (ident.len > 0)
-		pfree(ident.data);
 	return out;
 }
