@@ -207,7 +207,7 @@ CREATE TABLE @extschema@.import_rows (
 	reason_code text[] NOT NULL,
 	field text[] NOT NULL,
 	reason text[] NOT NULL,
-	changes json[] NOT NULL,		/* {field: {old, new}} when the row changed something */
+	changes json[] NOT NULL,		/* {field: [old, new]} when the row changed something */
 	conflicts jsonb[] NOT NULL,		/* {field: {file, stored}} of a conflict */
 	cells jsonb[] NOT NULL,			/* the row's cells as uploaded: conflicts and skips */
 	CONSTRAINT import_rows_pkey PRIMARY KEY (user_id, event_id, chunk)

@@ -610,34 +610,70 @@ ap_json_value(StringInfo out, const JsonbValue *v)
 	}
 }
 
+/* Push key name (a constant) and v as a pair of the object being built. */
+static void
+push_pair(JsonbParseState **st, const char *name, JsonbValue *v)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) name;
+	k.val.string.len = strlen(name);
+	pushJsonbValue(st, WJB_KEY, &k);
+	pushJsonbValue(st, WJB_VALUE, v);	/* a container is unpacked */
+}
+
 /*
- * A row's changes as the plan and the report return them: jsonb, from the
- * JSON text the import builds and history keeps.
+ * A row's changes as the plan and the report return them, jsonb
+ * {field: {"old": ..., "new": ...}}, from the JSON text the import builds
+ * and history keeps, {field: [old, new]} (ap_json_change).
  */
 Datum
 ap_changes_jsonb(const text *changes)
 {
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(text_to_cstring(changes)));
+	Jsonb	   *kept = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+														  CStringGetDatum(text_to_cstring(changes))));
+	JsonbParseState *st = NULL;
+	JsonbIterator *it = JsonbIteratorInit(&kept->root);
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			pushJsonbValue(&st, WJB_KEY, &v);
+		else if (tok == WJB_VALUE)
+		{
+			Assert(v.type == jbvBinary);
+			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+			push_pair(&st, "old", getIthJsonbValueFromContainer(v.val.binary.data, 0));
+			push_pair(&st, "new", getIthJsonbValueFromContainer(v.val.binary.data, 1));
+			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+		}
+	}
+	return JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
 }
 
 /*
- * What field f was and became as JSON text: "f":{"old":...,"new":...},
- * after a comma unless first.  A commit keeps one per changed field of most
- * of its rows (import_rows.changes): built as text, not jsonb, without
- * spaces between its own keys and values (a stored container inside a
- * value keeps jsonb's spacing).
+ * What field f was and became as JSON text: "f":[old,new], after a comma
+ * unless first.  A commit keeps one per changed field of most of its rows
+ * (import_rows.changes): built as text, not jsonb, without spaces between
+ * its own keys and values (a stored container inside a value keeps
+ * jsonb's spacing), and as a pair rather than {"old":...,"new":...}, which
+ * ap_changes_jsonb makes of it when it is read: those keys were a quarter
+ * of a commit's history text.
  */
 void
 ap_json_change(StringInfo out, bool first, int f, const JsonbValue *old,
 			   const JsonbValue *new)
 {
-	json_key_reserve(out, f, first, 7);
-	append_reserved(out, "{\"old\":", 7);
+	json_key_reserve(out, f, first, 1);
+	append_reserved(out, "[", 1);
 	ap_json_value(out, old);
-	enlargeStringInfo(out, 7);
-	append_reserved(out, ",\"new\":", 7);
+	appendStringInfoChar(out, ',');
 	ap_json_value(out, new);
-	appendStringInfoChar(out, '}');
+	appendStringInfoChar(out, ']');
 }
 
 /* Push a value as a pair's value: a scalar, a stored container, or tags. */
