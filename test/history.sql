@@ -4,7 +4,7 @@
 -- changed since, once only, in either order.  Pruning, cancellation and
 -- pg_dump are in test/scripts/history.sh.
 BEGIN;
-SELECT plan(69);
+SELECT plan(71);
 
 INSERT INTO users (id) VALUES (1501), (1502), (1503), (1504);
 INSERT INTO contacts (id, user_id, first_name, last_name, email, mobile, city) VALUES
@@ -362,6 +362,24 @@ SELECT is(activepipe_import_undo(1508, (SELECT id FROM a8)) - 'event_id' - 'undo
 	|| (SELECT id FROM contacts WHERE user_id = 1508) || '}]}')::jsonb,
 	'a contact created before the contacts table gained a column is a change since: kept');
 SELECT is((SELECT count(*) FROM contacts WHERE user_id = 1508), 1::bigint, '... and still there');
+
+-- each created contact's row hash sits beside its own id: the hash of
+-- its row as the commit left it (read by the ids after the write batch)
+INSERT INTO users (id) VALUES (1514);
+SELECT activepipe_import_commit(1514, E'email,firstname\nold@x.com,Old\n');
+CREATE TEMP TABLE a14 AS SELECT (activepipe_import_commit(1514,
+	E'email,firstname\nn1@x.com,Ann\nold@x.com,\nn2@x.com,Bo\nn3@x.com,Cy\n') ->> 'event_id')::bigint AS id;
+SELECT is((SELECT count(*) FROM import_contacts k
+		CROSS JOIN LATERAL unnest(k.contact_id, k.created, k.row_hash) AS u(id, cr, rh)
+		JOIN contacts c ON c.user_id = 1514 AND c.id = u.id
+		WHERE k.user_id = 1514 AND k.event_id = (SELECT id FROM a14) AND u.cr
+		  AND u.rh = pg_catalog.hash_record_extended(c, 0)), 3::bigint,
+	'each created contact''s row_hash is the hash of its own row');
+SELECT is((SELECT count(*) FROM import_contacts k
+		CROSS JOIN LATERAL unnest(k.created, k.row_hash) AS u(cr, rh)
+		WHERE k.user_id = 1514 AND k.event_id = (SELECT id FROM a14)
+		  AND u.cr = (u.rh IS NULL)), 0::bigint,
+	'... and a contact the commit did not create has none');
 
 SELECT * FROM finish();
 ROLLBACK;
