@@ -316,7 +316,7 @@ typedef struct ApOutcome
 	uint16		long_mask;		/* identity fields too long for their column */
 	uint64		bad_mask;		/* range fields kept as text */
 	Jsonb	   *conflicts;		/* {field: {file, stored}}, conflicts only */
-	text	   *changes;		/* {field: {old, new}} as JSON, when asked for */
+	text	   *changes;		/* {field: [old, new]} as JSON, when asked for */
 } ApOutcome;
 
 /* import_merge.c */

@@ -308,7 +308,7 @@ ap_conflict_values(const ApContact *ct, const ApRowValues *rv, uint16 mask)
 }
 
 /*
- * {field: {"old": ..., "new": ...}} for what merging the row changed, as
+ * {field: [old, new]} (ap_json_change) for what merging the row changed, as
  * JSON text in cxt: identity fields from the blocks before and after, then
  * the payload fields as merging described them.  Text, not jsonb: a commit
  * keeps one for most rows of its file, and building jsonb (a tree of

@@ -626,7 +626,9 @@ push_pair(JsonbParseState **st, const char *name, JsonbValue *v)
 /*
  * A row's changes as the plan and the report return them, jsonb
  * {field: {"old": ..., "new": ...}}, from the JSON text the import builds
- * and history keeps, {field: [old, new]} (ap_json_change).
+ * and history keeps, {field: [old, new]} (ap_json_change).  A value that
+ * is already {"old", "new"} (history kept by a 1.2 development build
+ * before this form) is returned as it is; any other is refused, not read.
  */
 Datum
 ap_changes_jsonb(const text *changes)
@@ -643,9 +645,19 @@ ap_changes_jsonb(const text *changes)
 	{
 		if (tok == WJB_KEY)
 			pushJsonbValue(&st, WJB_KEY, &v);
+		else if (tok == WJB_VALUE && v.type == jbvBinary &&
+				 JsonContainerIsObject(v.val.binary.data))
+			pushJsonbValue(&st, WJB_VALUE, &v);
 		else if (tok == WJB_VALUE)
 		{
-			Assert(v.type == jbvBinary);
+			if (v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data) ||
+				JsonContainerSize(v.val.binary.data) != 2)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("a kept import row's changes are not in a known form"),
+						 errdetail("Each changed field must be [old, new]: %s.",
+								   text_to_cstring(changes)),
+						 errhint("The import history tables are written by activepipe only; restore them from a backup.")));
 			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 			push_pair(&st, "old", getIthJsonbValueFromContainer(v.val.binary.data, 0));
 			push_pair(&st, "new", getIthJsonbValueFromContainer(v.val.binary.data, 1));

@@ -4,7 +4,7 @@
 -- changed since, once only, in either order.  Pruning, cancellation and
 -- pg_dump are in test/scripts/history.sh.
 BEGIN;
-SELECT plan(71);
+SELECT plan(73);
 
 INSERT INTO users (id) VALUES (1501), (1502), (1503), (1504);
 INSERT INTO contacts (id, user_id, first_name, last_name, email, mobile, city) VALUES
@@ -380,6 +380,21 @@ SELECT is((SELECT count(*) FROM import_contacts k
 		WHERE k.user_id = 1514 AND k.event_id = (SELECT id FROM a14)
 		  AND u.cr = (u.rh IS NULL)), 0::bigint,
 	'... and a contact the commit did not create has none');
+
+-- a kept changes value in the form of an earlier 1.2 development build,
+-- {"old", "new"}, is returned as it is; one in no known form is refused
+-- (it is never read past its end)
+SAVEPOINT forms;
+UPDATE import_rows SET changes[1] = '{"status": {"old": "a", "new": "b"}}'
+	WHERE user_id = 1514 AND event_id = (SELECT id FROM a14);
+SELECT is((SELECT changes FROM activepipe_import_report(1514, (SELECT id FROM a14)) WHERE line = 2),
+	'{"status": {"old": "a", "new": "b"}}'::jsonb,
+	'changes kept as {"old", "new"} by an earlier development build are reported as they are');
+UPDATE import_rows SET changes[1] = '{"status": ["a"]}'
+	WHERE user_id = 1514 AND event_id = (SELECT id FROM a14);
+SELECT throws_ok(format('SELECT * FROM activepipe_import_report(1514, %s)', (SELECT id FROM a14)),
+	'XX001', NULL, 'changes in no known form are refused with data_corrupted, not read');
+ROLLBACK TO SAVEPOINT forms;
 
 SELECT * FROM finish();
 ROLLBACK;
