@@ -387,16 +387,6 @@ ap_history_contact(ApHistory *h, const ApTenant *t, const ApContact *ct,
 	MemoryContextSwitchTo(old);
 }
 
-/* Orders a batch's created contacts by id: (id, position) pairs. */
-static int
-cmp_created(const void *a, const void *b)
-{
-	int64		x = ((const int64 *) a)[0];
-	int64		y = ((const int64 *) b)[0];
-
-	return (x > y) - (x < y);
-}
-
 /*
  * The row hash of each contact the batch created, as the batch left it
  * (undo deletes such a contact only while its row still hashes the same).
@@ -408,14 +398,16 @@ row_hashes(ApHistory *h)
 	Columns    *c = &h->contacts;
 	Oid			types[2] = {INT8OID, INT8ARRAYOID};
 	Datum		values[2];
-	int64	   *created = palloc(sizeof(int64) * 2 * c->n);
-	Datum	   *ids = palloc(sizeof(Datum) * c->n);
+	int64	   *created;		/* (id, position) pairs, ordered by id */
+	Datum	   *ids;
 	int			n = 0;
 	int			i;
 	uint64		r;
 
 	if (!h->b->row_image)
 		return;
+	created = palloc(sizeof(int64) * 2 * c->n);
+	ids = palloc(sizeof(Datum) * c->n);
 	for (i = 0; i < c->n; i++)
 		if (DatumGetBool(c->v[HC_CREATED][i]))
 		{
@@ -425,7 +417,8 @@ row_hashes(ApHistory *h)
 		}
 	if (n == 0)
 		return;
-	qsort(created, n, 2 * sizeof(int64), cmp_created);
+	/* ap_cmp_int64 reads a pair's first element: its id */
+	qsort(created, n, 2 * sizeof(int64), ap_cmp_int64);
 	values[0] = Int64GetDatum(h->user_id);
 	values[1] = PointerGetDatum(construct_array(ids, n, INT8OID, sizeof(int64),
 												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
@@ -440,7 +433,7 @@ row_hashes(ApHistory *h)
 		Datum		d;
 
 		key[0] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		hit = bsearch(key, created, n, 2 * sizeof(int64), cmp_created);
+		hit = bsearch(key, created, n, 2 * sizeof(int64), ap_cmp_int64);
 		if (hit == NULL)
 			continue;
 		d = SPI_getbinval(tup, desc, 2, &isnull);
