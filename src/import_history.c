@@ -340,11 +340,9 @@ before_kept(ApHistory *h, const ApTenant *t, const ApContact *ct, bool had_profi
 	MemoryContext old = MemoryContextSwitchTo(h->scratch);
 	text	   *copy;
 
-	h->before.len = 0;
-	appendStringInfoSpaces(&h->before, VARHDRSZ);
+	ap_text_begin(&h->before);
 	before_values(&h->before, t, ct, had_profile);
-	SET_VARSIZE(h->before.data, h->before.len);
-	copy = ap_varlena_copy(h->cxt, h->before.data);
+	copy = ap_varlena_copy(h->cxt, ap_text_end(&h->before));
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(h->scratch);
 	return copy;

@@ -813,13 +813,14 @@ ap_varlena_copy(MemoryContext cxt, const void *v)
 }
 
 /*
- * Text built in a string buffer, header and all: begin leaves room for
- * the header, end sets it and hands over the buffer's memory.
+ * Text built in a string buffer (made already, and kept from one text to
+ * the next), header and all: begin empties it and leaves room for the
+ * header, end sets it; the text is the buffer's memory until begin again.
  */
 void
 ap_text_begin(StringInfo out)
 {
-	initStringInfo(out);
+	resetStringInfo(out);
 	appendStringInfoSpaces(out, VARHDRSZ);
 }
 
