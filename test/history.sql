@@ -4,7 +4,7 @@
 -- changed since, once only, in either order.  Pruning, cancellation and
 -- pg_dump are in test/scripts/history.sh.
 BEGIN;
-SELECT plan(73);
+SELECT plan(74);
 
 INSERT INTO users (id) VALUES (1501), (1502), (1503), (1504);
 INSERT INTO contacts (id, user_id, first_name, last_name, email, mobile, city) VALUES
@@ -368,7 +368,7 @@ SELECT is((SELECT count(*) FROM contacts WHERE user_id = 1508), 1::bigint, '... 
 INSERT INTO users (id) VALUES (1514);
 SELECT activepipe_import_commit(1514, E'email,firstname\nold@x.com,Old\n');
 CREATE TEMP TABLE a14 AS SELECT (activepipe_import_commit(1514,
-	E'email,firstname\nn1@x.com,Ann\nold@x.com,\nn2@x.com,Bo\nn3@x.com,Cy\n') ->> 'event_id')::bigint AS id;
+	E'email,firstname,status\nn1@x.com,Ann,\nold@x.com,,s1\nn2@x.com,Bo,\nn3@x.com,Cy,\n') ->> 'event_id')::bigint AS id;
 SELECT is((SELECT count(*) FROM import_contacts k
 		CROSS JOIN LATERAL unnest(k.contact_id, k.created, k.row_hash) AS u(id, cr, rh)
 		JOIN contacts c ON c.user_id = 1514 AND c.id = u.id
@@ -380,6 +380,9 @@ SELECT is((SELECT count(*) FROM import_contacts k
 		WHERE k.user_id = 1514 AND k.event_id = (SELECT id FROM a14)
 		  AND u.cr = (u.rh IS NULL)), 0::bigint,
 	'... and a contact the commit did not create has none');
+SELECT is((SELECT count(*) FROM import_contacts k CROSS JOIN LATERAL unnest(k.created) AS u(cr)
+		WHERE k.user_id = 1514 AND k.event_id = (SELECT id FROM a14) AND NOT u.cr), 1::bigint,
+	'... (the commit wrote one contact it did not create)');
 
 -- a kept changes value in the form of an earlier 1.2 development build,
 -- {"old", "new"}, is returned as it is; one in no known form is refused
