@@ -66,6 +66,17 @@ typedef struct ApChunkRow
  */
 #define CHUNK_ROWS 1024
 
+/*
+ * A chunk also ends once its rows hold this many bytes of cells: what a
+ * chunk builds grows with its bytes, many times over for long values of
+ * control characters (a commit's history writes each as six, \u0001, an
+ * overwrite keeps old and new, and the chunk's report is copied into an
+ * array and a tuple): test/scripts/memory.sh measured 5.5x a 9.5 MB file of
+ * them at 512 kB, 3.8x at this.  A typical ActivePipe row is about 220
+ * bytes, so 1024 of them stay under it.
+ */
+#define CHUNK_BYTES (256 * 1024)
+
 typedef struct ApImport
 {
 	ApMode		mode;
@@ -90,6 +101,7 @@ typedef struct ApImport
 	ApChunkRow *chunk;
 	ApOutcome  *outcome;
 	int			nchunk;
+	size_t		chunk_bytes;	/* of the rows' cells */
 
 	ApSummary	summary;
 	ApSummaryHead head;
@@ -659,6 +671,7 @@ process_chunk(ApImport *im)
 	report_chunk(im);
 	ap_tenant_drop_payloads(t);
 	im->nchunk = 0;
+	im->chunk_bytes = 0;
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(im->chunkcxt);
 }
@@ -707,7 +720,8 @@ stash_row(ApImport *im, const ap_csv_field *fields, int n, long line)
 			rv->present[im->colfield[i]] = false;
 	row->line = (int32) line;
 	row_keys(im, row);
-	if (++im->nchunk == CHUNK_ROWS)
+	im->chunk_bytes += n ? row->ends[n - 1] : 0;
+	if (++im->nchunk == CHUNK_ROWS || im->chunk_bytes >= CHUNK_BYTES)
 		process_chunk(im);
 }
 

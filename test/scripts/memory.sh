@@ -15,6 +15,7 @@ cd "$(dirname "$0")/../.." || exit 1
 DB=ap_memory
 KEYLESS=${MEMORY_KEYLESS_ROWS:-2000000}
 TYPICAL=${MEMORY_TYPICAL_ROWS:-50000}
+CONTROL=${MEMORY_CONTROL_ROWS:-2500}
 work=$(mktemp -d "${TMPDIR:-/tmp}/ap-memory.XXXXXX")
 chmod 755 "$work"
 trap 'rm -rf "$work"; dropdb --if-exists $DB >/dev/null 2>&1' EXIT
@@ -25,9 +26,9 @@ q $DB "INSERT INTO users (id) VALUES (1), (2), (3)" >/dev/null
 
 # The files: keyless rows like ",x" (the review's 5.9 MB of 2M rows), and
 # typical ActivePipe rows of new people with every column.
-python3 - "$work" "$KEYLESS" "$TYPICAL" <<'PY'
+python3 - "$work" "$KEYLESS" "$TYPICAL" "$CONTROL" <<'PY'
 import random, sys
-work, keyless, typical = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+work, keyless, typical, control = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 with open(f"{work}/keyless.csv", "w") as f:
     f.write("email,firstname\n")
     f.write(",x\n" * keyless)
@@ -40,6 +41,16 @@ with open(f"{work}/short_update.csv", "w") as f:
     f.write("email,status\n")
     for i in range(typical * 2):
         f.write("e%x@y.z,subscribed\n" % i)
+# long rows of new people whose names and source are control characters,
+# which the kept history (JSON) writes as six bytes each (\u0001); then the
+# same people with other ones, overwritten: old and new both kept
+ctl = [chr(c) for c in list(range(1, 9)) + list(range(14, 32))]
+for name, shift in (("control", 0), ("control_update", 1)):
+    with open(f"{work}/{name}.csv", "w") as f:
+        f.write("email,firstname,lastname,source\n")
+        for i in range(control):
+            cell = "".join(ctl[(j + shift) % len(ctl)] for j in range(1300))
+            f.write(f"c{i}@x.com,{cell},{cell},{cell}\n")
 random.seed(7)
 head = ("firstname,lastname,email,phone,mobile,streetaddress,city,state,postcode,country,status,"
         "sms_status,subscribed_at,unsubscribed_at,unsubscribed_reason,source,modified_at,"
@@ -61,7 +72,7 @@ PY
 chmod 644 "$work"/*.csv
 q $DB "CREATE TABLE files (name text PRIMARY KEY, body text);
 	ALTER TABLE files ALTER COLUMN body SET STORAGE EXTERNAL;
-	INSERT INTO files SELECT n, pg_read_file('$work/' || n || '.csv') FROM unnest(ARRAY['keyless', 'typical', 'short', 'short_update']) n" >/dev/null
+	INSERT INTO files SELECT n, pg_read_file('$work/' || n || '.csv') FROM unnest(ARRAY['keyless', 'typical', 'short', 'short_update', 'control', 'control_update']) n" >/dev/null
 ok $? "files loaded: $(du -k "$work/keyless.csv" | cut -f1) kB keyless, $(du -k "$work/typical.csv" | cut -f1) kB typical"
 
 rss() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
@@ -122,6 +133,10 @@ check "commit, short rows" "SELECT activepipe_import_commit(3, body) ->> 'new' F
 # up (350 bytes a row when every batch's result was kept to the end, 277 now)
 check "commit, short rows updating every contact" "SELECT activepipe_import_commit(3, body) ->> 'updated' FROM files WHERE name = 'short_update'" short_update 230 $((TYPICAL * 2))
 is "$(q $DB "SELECT count(*) FROM contact_integrations WHERE user_id = 3 AND payload_json ->> 'status' = 'subscribed'")" "$((TYPICAL * 2))" "the update commit wrote every contact's profile"
+# history kept of control characters: bounded by the chunk, not the file
+check "commit, control characters (history kept)" "SELECT activepipe_import_commit(3, body) ->> 'new' FROM files WHERE name = 'control'" control
+check "commit, control characters overwritten (history kept)" "SELECT activepipe_import_commit(3, body, true) ->> 'updated' FROM files WHERE name = 'control_update'" control_update
+is "$(q $DB "SELECT count(*) FROM contacts WHERE user_id = 3 AND email LIKE 'c%@x.com' AND first_name LIKE E'\\x02%'")" "$CONTROL" "the overwrite changed every control-character contact"
 is "$(q $DB "SELECT skipped_count FROM integration_events WHERE user_id = 1")" "$KEYLESS" "the keyless commit skipped every row"
 
 crash_check
