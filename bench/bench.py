@@ -39,6 +39,10 @@ Configuration comes from the environment (bench/run.sh sets it):
                   with it (target: no slower than 5%)
   BENCH_MIXED_SECONDS, BENCH_MIXED_CLIENTS   optional: the mixed load's
                   duration (default 60; 3 in smoke mode) and clients (8)
+  BENCH_V11_LIB   optional: a build of 1.1 as released, installed as this
+                  library name ($libdir/activepipe_v11): section v11 measures
+                  it against this build in the same run (bench/run.sh builds
+                  it at full scale)
 """
 import datetime
 import json
@@ -63,7 +67,7 @@ TENANTS = int(os.environ.get("BENCH_TENANTS", "10"))
 CONTACTS = int(os.environ.get("BENCH_CONTACTS", "1000000"))
 SMOKE = SCALE == "smoke"
 USER_ID = 1
-SECTIONS = ["export", "preview", "commit", "reimport", "history", "undo", "memory",
+SECTIONS = ["export", "preview", "commit", "reimport", "history", "undo", "v11", "memory",
             "costs", "scaling", "mixed"]
 ONLY = [s for s in os.environ.get("BENCH_ONLY", "").split(",") if s]
 BASELINE = os.environ.get("BENCH_BASELINE", "")
@@ -785,6 +789,98 @@ def section_undo(res):
 
 
 
+# ---------------------------------------------------------------- 1.1
+V11_DB = DB + "_v11"
+V11_LIB = os.environ.get("BENCH_V11_LIB", "")
+
+# The same data with 1.1 installed: a copy of the bench database whose
+# extension is dropped (keeping the profiles) and created again at 1.1, its
+# functions pointed at the 1.1 build.  1.1 and this build cannot share a
+# backend (the same GUCs and symbols), so each variant of a v11 group opens
+# its own session on its database and warms it with two untimed calls of
+# what it times: in a fresh backend the second 100k preview still took
+# 1.4x the third for this build (1.05x for 1.1), the third on both as the
+# sixth.
+V11_SETUP = """CREATE TABLE bench.v11_profiles AS SELECT * FROM public.contact_integrations;
+DROP EXTENSION activepipe CASCADE;
+CREATE EXTENSION activepipe VERSION '1.1';
+UPDATE pg_catalog.pg_proc SET probin = '%s' WHERE probin = '$libdir/activepipe';
+DO $v11$
+DECLARE cols text;
+BEGIN
+	SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+	FROM pg_catalog.pg_attribute a
+	JOIN pg_catalog.pg_attribute k ON k.attrelid = 'bench.v11_profiles'::regclass
+		AND k.attname = a.attname
+	WHERE a.attrelid = 'public.contact_integrations'::regclass AND a.attnum > 0
+		AND NOT a.attisdropped;
+	EXECUTE format('INSERT INTO public.contact_integrations (%%s) SELECT %%s FROM bench.v11_profiles',
+		cols, cols);
+END
+$v11$;
+SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence('public.contact_integrations', 'id'),
+	(SELECT max(id) FROM public.contact_integrations));
+DROP TABLE bench.v11_profiles;
+VACUUM ANALYZE public.contacts, public.contact_integrations;
+"""
+V11_VACUUM = ("VACUUM public.contacts, public.contact_integrations, "
+              "public.integration_events;\n")
+
+
+def v11_session(db, warm, vacuum):
+    """Setup of a v11 variant: a session on db, warmed by running warm
+    twice (rolled back)."""
+    once = "BEGIN;\n%s\nROLLBACK;\n%s" % (warm, vacuum)
+    return "\\c %s\n%s\n%s%s" % (db, SESSION_INIT, once, once)
+
+
+def section_v11(res):
+    ops = [("import %s: preview, this build vs 1.1 as released (same run)" % label(BASE),
+            "<= 1.05x", 1.05),
+           ("import %s: commit without history (keep_history = off), this build vs 1.1 "
+            "as released (same run)" % label(BASE), "<= 1.05x", 1.05),
+           ("import %s: commit with history, this build vs 1.1 as released (same run; 1.1 "
+            "kept none)" % label(BASE), "", None)]
+    if SMOKE or not V11_LIB:
+        why = "smoke scale" if SMOKE else "no 1.1 build (BENCH_V11_LIB)"
+        log("v11: skipped (%s)" % why)
+        for op, target, _ in ops:
+            res.skip(op, target, why)
+        return
+    log("v11: %s from %s, at 1.1 on %s" % (V11_DB, DB, V11_LIB))
+    subprocess.run(["dropdb", "--if-exists", V11_DB], capture_output=True)
+    r = subprocess.run(["createdb", "-T", DB, V11_DB], capture_output=True, text=True)
+    if r.returncode == 0:
+        r = subprocess.run(["psql", "-X", "-q", "-d", V11_DB, "-v", "ON_ERROR_STOP=1"],
+                           input=V11_SETUP % V11_LIB, capture_output=True, text=True)
+    if r.returncode != 0:
+        log("v11: could not set up %s: %s" % (V11_DB, r.stderr.strip()[:300]))
+        for op, target, _ in ops:
+            res.skip(op, target, "1.1 could not be set up: %s" % r.stderr.strip()[:200])
+        return
+    b = str(BASE)
+    ours_p, v11_p = [res.add_series(x) for x in run_group([
+        V("v11.preview.ours", "v11: preview, this build", preview(b),
+          v11_session(DB, preview(b), "")),
+        V("v11.preview.v11", "v11: preview, 1.1", preview(b),
+          v11_session(V11_DB, preview(b), ""), kind="anchor"),
+    ], REPS_FAST, warmup=0)]
+    off = "SET LOCAL activepipe.keep_history = off;\n"
+    ours_off, ours_on, v11_c = [res.add_series(x) for x in run_group([
+        V("v11.commit.ours_off", "v11: commit, this build, keep_history off (rolled back)",
+          commit(b), v11_session(DB, off + commit(b), VACUUM) + "BEGIN;\n" + off, RB),
+        V("v11.commit.ours_on", "v11: commit, this build, with history (rolled back)",
+          commit(b), v11_session(DB, commit(b), VACUUM) + "BEGIN;", RB),
+        V("v11.commit.v11", "v11: commit, 1.1 (rolled back)", commit(b),
+          v11_session(V11_DB, commit(b), V11_VACUUM) + "BEGIN;", "ROLLBACK;\n" + V11_VACUUM,
+          kind="anchor"),
+    ], REPS_WRITE, warmup=0)]
+    for (op, target, limit), ours in zip(ops, (ours_p, ours_off, ours_on)):
+        anchor = v11_p if ours is ours_p else v11_c
+        res.ratio(op, ours.ms, anchor.ms, "ms", target, limit)
+    subprocess.run(["dropdb", "--if-exists", V11_DB], capture_output=True)
+
+
 def section_memory(res):
     log("memory")
     files = [(str(BASE), "typical %s-row file" % label(BASE))]
@@ -1175,6 +1271,7 @@ def main():
              ("reimport", lambda: section_reimport(res)),
              ("history", lambda: section_history(res)),
              ("undo", lambda: section_undo(res)),
+             ("v11", lambda: section_v11(res)),
              ("memory", lambda: section_memory(res)),
              ("costs", lambda: section_costs(res)),
              ("scaling", lambda: res.sections.__setitem__(

@@ -14,7 +14,7 @@
 #   BENCH_OUT          results file (default bench/results/latest.md, smoke.md in smoke
 #                      mode); the raw figures go beside it as JSON (latest.json)
 #   BENCH_ONLY         comma-separated sections: export, preview, commit, reimport,
-#                      history, undo, memory, costs, scaling, mixed (default: all)
+#                      history, undo, v11, memory, costs, scaling, mixed (default: all)
 #   BENCH_BASELINE     a previous run's JSON: print each measure's ratio to it
 #   BENCH_MIXED_SECONDS, BENCH_MIXED_CLIENTS   the mixed load (default 60 s, 8 clients)
 #   BENCH_REPS         repetitions of the fast measurements (default 7)
@@ -55,9 +55,9 @@ die() {
 }
 
 # 1. The extension as built here.
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
 if [ -z "${BENCH_NO_INSTALL:-}" ]; then
-	SUDO=
-	[ "$(id -u)" -eq 0 ] || SUDO=sudo
 	$SUDO make -s install >/dev/null || die "make install failed"
 fi
 
@@ -89,8 +89,30 @@ cleanup() {
 		dropdb --if-exists "$db" >/dev/null 2>&1 || true
 	fi
 	rm -rf "$work"
+	[ -n "$v11_so" ] && $SUDO rm -f "$v11_so"
 }
+v11_so=
 trap cleanup EXIT
+
+# 1.1 as released (git 69c4ba6), built from this repository's history and
+# installed beside this build as activepipe_v11.so (removed at the end),
+# for section v11: 1.1 and this build measured in the same run.  Full scale
+# only; without the commit (a shallow clone) the section is skipped.
+v11_commit=69c4ba6
+v11_lib=
+if [ "$scale" = full ] && { [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *,v11,* ]]; }; then
+	v11_dir="$work/v11"
+	if mkdir "$v11_dir" && git archive "$v11_commit" | tar -x -C "$v11_dir" &&
+		make -C "$v11_dir" -s >"$work/v11.log" 2>&1 &&
+		v11_so="$(pg_config --pkglibdir)/activepipe_v11.so" &&
+		$SUDO install -m 755 "$v11_dir/activepipe.so" "$v11_so"; then
+		v11_lib='$libdir/activepipe_v11'
+		echo "bench: 1.1 (git $v11_commit) built and installed as $v11_so" >&2
+	else
+		v11_so=
+		echo "bench: 1.1 (git $v11_commit) could not be built: section v11 skipped ($work/v11.log)" >&2
+	fi
+fi
 
 # 3. The reference schema, the extension and the data (bench/gen_data.sql).
 echo "bench: $scale: $contacts contacts over $tenants tenants, files of $sizes rows" >&2
@@ -172,6 +194,6 @@ echo "bench: data ready in $(( $(date +%s) - t0 )) s" >&2
 [ -n "${BENCH_SETUP_ONLY:-}" ] && exit 0
 rm -f "$out"
 BENCH_DB=$db BENCH_DATA=$work BENCH_BASE=$base BENCH_SIZES=$sizes BENCH_SCALE=$scale \
-	BENCH_OUT=$out BENCH_TENANTS=$tenants BENCH_CONTACTS=$contacts BENCH_KEYLESS_ROWS=$keyless \
+	BENCH_OUT=$out BENCH_V11_LIB=$v11_lib BENCH_TENANTS=$tenants BENCH_CONTACTS=$contacts BENCH_KEYLESS_ROWS=$keyless \
 	BENCH_PGBENCH="$(pg_config --bindir)/pgbench" python3 bench/bench.py || die "bench/bench.py failed"
 exit 0
