@@ -78,6 +78,7 @@ work=$(mktemp -d /tmp/apbench.XXXXXX)
 chmod 755 "$work"
 [ -n "${BENCH_SETUP_ONLY:-}" ] && BENCH_KEEP=1
 cleanup() {
+	[ -n "$v11_so" ] && $SUDO rm -f "$v11_so"
 	if [ -n "${BENCH_KEEP:-}" ]; then
 		echo "bench: kept: export PGHOST='$PGHOST' PGPORT='$PGPORT' PGUSER='${PGUSER:-}' PGDATABASE='$db'  # files in $work" >&2
 		[ "$own_cluster" -eq 1 ] && echo "bench: stop with: bash scripts/cluster.sh stop '$AP_CLUSTER_DIR'" >&2
@@ -89,28 +90,31 @@ cleanup() {
 		dropdb --if-exists "$db" >/dev/null 2>&1 || true
 	fi
 	rm -rf "$work"
-	[ -n "$v11_so" ] && $SUDO rm -f "$v11_so"
 }
 v11_so=
 trap cleanup EXIT
 
 # 1.1 as released (git 69c4ba6), built from this repository's history and
-# installed beside this build as activepipe_v11.so (removed at the end),
-# for section v11: 1.1 and this build measured in the same run.  Full scale
-# only; without the commit (a shallow clone) the section is skipped.
+# installed beside this build under a name of this run's own,
+# activepipe_v11_<pid>.so (removed at the end, BENCH_KEEP or not), for
+# section v11: 1.1 and this build measured in the same run.  Full scale
+# only, and not with BENCH_NO_INSTALL (it installs nothing then); without
+# the commit (a shallow clone) the section is skipped.
 v11_commit=69c4ba6
 v11_lib=
-if [ "$scale" = full ] && { [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *,v11,* ]]; }; then
+if [ "$scale" = full ] && [ -z "${BENCH_NO_INSTALL:-}" ] &&
+	{ [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *,v11,* ]]; }; then
 	v11_dir="$work/v11"
 	if mkdir "$v11_dir" && git archive "$v11_commit" | tar -x -C "$v11_dir" &&
 		make -C "$v11_dir" -s >"$work/v11.log" 2>&1 &&
-		v11_so="$(pg_config --pkglibdir)/activepipe_v11.so" &&
+		v11_so="$(pg_config --pkglibdir)/activepipe_v11_$$.so" &&
 		$SUDO install -m 755 "$v11_dir/activepipe.so" "$v11_so"; then
-		v11_lib='$libdir/activepipe_v11'
+		v11_lib="\$libdir/activepipe_v11_$$"
 		echo "bench: 1.1 (git $v11_commit) built and installed as $v11_so" >&2
 	else
 		v11_so=
-		echo "bench: 1.1 (git $v11_commit) could not be built: section v11 skipped ($work/v11.log)" >&2
+		echo "bench: 1.1 (git $v11_commit) could not be built: section v11 skipped" >&2
+		tail -5 "$work/v11.log" >&2
 	fi
 fi
 

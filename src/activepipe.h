@@ -76,9 +76,9 @@ typedef struct ApBinding
 	/* characters a varchar(n)/char(n) column holds; 0: no limit; -1: the
 	 * column is not of a string type (an import refuses it) */
 	int32		maxlen[AP_NIDENTITY];
-	/* every column of the table can be hashed: an undo can tell a change
-	 * to any column of a contact an import created */
-	bool		row_image;
+	/* the expression an undo hashes a contact's whole row by (alias c), to
+	 * tell a change to any column of a contact an import created */
+	char	   *row_image;
 	/* the id column's sequence: see ap_binding_id_sequence */
 	Oid			id_seq;
 	bool		id_always;
@@ -252,6 +252,9 @@ extern void ap_push_value(JsonbParseState **st, const JsonbValue *v);
 extern void *ap_varlena_copy(MemoryContext cxt, const void *v);
 extern void ap_text_begin(StringInfo out);
 extern text *ap_text_end(StringInfo out);
+extern void ap_buffer_shrink(StringInfo s, int limit);
+/* what a buffer kept across values may keep of one large value */
+#define AP_KEPT_BUFFER_MAX (1024 * 1024)
 extern void ap_json_string(StringInfo out, const char *s, uint32 len);
 extern void ap_json_key(StringInfo out, int f, bool first);
 extern void ap_json_value(StringInfo out, const JsonbValue *v);

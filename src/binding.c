@@ -119,27 +119,45 @@ ap_binding_require_text(const ApBinding *b)
 }
 
 /*
- * Whether every live column of relid has an extended hash function, so
- * that hash_record_extended can hash its rows (json, for one, has none).
+ * What an undo hashes of the whole row of a contact an import created
+ * (alias c), to tell whether anything has written to it since:
+ * hash_record_extended of the row, which no session setting changes, when
+ * every live column's type has an extended hash function; otherwise of a
+ * ROW() of the columns, those with none (json, xml, the geometric types)
+ * cast to text.  json and xml print as stored; the geometric types print
+ * their floats as extra_float_digits says, so an undo under another
+ * setting finds such a row changed and leaves it (never the other way).
  */
-static bool
-row_image_supported(Oid relid)
+static char *
+row_image(Oid relid)
 {
 	Relation	rel = relation_open(relid, AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
-	bool		ok = true;
+	StringInfoData s;
+	bool		all = true;
+	bool		first = true;
 	int			i;
 
-	for (i = 0; i < desc->natts && ok; i++)
+	initStringInfo(&s);
+	appendStringInfoString(&s, "pg_catalog.hash_record_extended(ROW(");
+	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
+		bool		hashable;
 
-		if (!att->attisdropped)
-			ok = OidIsValid(lookup_type_cache(att->atttypid,
-											  TYPECACHE_HASH_EXTENDED_PROC)->hash_extended_proc);
+		if (att->attisdropped)
+			continue;
+		hashable = OidIsValid(lookup_type_cache(att->atttypid,
+												TYPECACHE_HASH_EXTENDED_PROC)->hash_extended_proc);
+		all = all && hashable;
+		appendStringInfo(&s, "%sc.%s%s", first ? "" : ", ",
+						 quote_identifier(NameStr(att->attname)),
+						 hashable ? "" : "::pg_catalog.text");
+		first = false;
 	}
+	appendStringInfoString(&s, "), 0)");
 	relation_close(rel, AccessShareLock);
-	return ok;
+	return all ? pstrdup("pg_catalog.hash_record_extended(c, 0)") : s.data;
 }
 
 /*
@@ -335,7 +353,7 @@ ap_binding_load(FunctionCallInfo fcinfo)
 			b->maxlen[f] = text_column_limit(relid, b->attnum[f]);
 		}
 	}
-	b->row_image = row_image_supported(relid);
+	b->row_image = row_image(relid);
 	check_citus_placement(b);
 	if (SPI_tuptable)
 		SPI_freetuptable(SPI_tuptable);

@@ -59,12 +59,12 @@ typedef struct ApChunkRow
 } ApChunkRow;
 
 /*
- * Rows are matched and merged a chunk at a time: a chunk's candidates are
- * probed for, and the payloads of the contacts it matches read, in one
- * statement each; they are dropped with the chunk, so an import never
- * holds the tenant's payloads, and its report is written as it goes.
+ * Rows are matched and merged a chunk at a time (AP_CHUNK_ROWS): a chunk's
+ * candidates are probed for, and the payloads of the contacts it matches
+ * read, in one statement each; they are dropped with the chunk, so an
+ * import never holds the tenant's payloads, and its report is written as
+ * it goes.
  */
-#define CHUNK_ROWS 1024
 
 /*
  * A chunk also ends once its rows hold this many bytes of cells: what a
@@ -72,8 +72,10 @@ typedef struct ApChunkRow
  * control characters (a commit's history writes each as six, \u0001, an
  * overwrite keeps old and new, and the chunk's report is copied into an
  * array and a tuple): test/scripts/memory.sh measured 5.5x a 9.5 MB file of
- * them at 512 kB, 3.8x at this.  A typical ActivePipe row is about 220
- * bytes, so 1024 of them stay under it.
+ * them at 512 kB, 3.5x at this.  A chunk ends before a row that would take
+ * it past the limit, so only a row longer than it makes a larger chunk.  A
+ * typical ActivePipe row is about 220 bytes, so AP_CHUNK_ROWS of them stay
+ * under it.
  */
 #define CHUNK_BYTES (256 * 1024)
 
@@ -527,6 +529,8 @@ import_row(ApImport *im, ApChunkRow *row, ApOutcome *o)
 	o->contact = c;
 	o->matched_by = row->by;
 	describe(im, o, ct, &row->rv, old_ident, &res);
+	if (im->want_changes)
+		ap_buffer_shrink(&im->changes, AP_KEPT_BUFFER_MAX);	/* copied by describe */
 	if (im->mode == AP_MODE_COMMIT &&
 		(ct->ident_dirty || ct->payload_dirty || (ct->is_new && !ct->inserted)))
 		ap_tenant_note_dirty(t, c);
@@ -683,14 +687,22 @@ process_chunk(ApImport *im)
 static void
 stash_row(ApImport *im, const ap_csv_field *fields, int n, long line)
 {
-	ApChunkRow *row = &im->chunk[im->nchunk];
-	ApRowValues *rv = &row->rv;
+	ApChunkRow *row;
+	ApRowValues *rv;
 	bool		any = false;
+	size_t		bytes = 0;
 	int			i;
 
 	if (n > im->ncols)
 		bad_file(line, "a row has more fields than the header",
 				 psprintf("%d fields, the header has %d.", n, im->ncols));
+	/* a row that would take the chunk past CHUNK_BYTES starts the next */
+	for (i = 0; i < n; i++)
+		bytes += fields[i].len;
+	if (im->nchunk > 0 && im->chunk_bytes + bytes > CHUNK_BYTES)
+		process_chunk(im);
+	row = &im->chunk[im->nchunk];
+	rv = &row->rv;
 	copy_cells(im->chunkcxt, fields, n, &row->raw, &row->ends);
 	row->ncells = n;
 	memcpy(rv->present, im->present, sizeof(rv->present));
@@ -720,8 +732,8 @@ stash_row(ApImport *im, const ap_csv_field *fields, int n, long line)
 			rv->present[im->colfield[i]] = false;
 	row->line = (int32) line;
 	row_keys(im, row);
-	im->chunk_bytes += n ? row->ends[n - 1] : 0;
-	if (++im->nchunk == CHUNK_ROWS || im->chunk_bytes >= CHUNK_BYTES)
+	im->chunk_bytes += bytes;
+	if (++im->nchunk == AP_CHUNK_ROWS || im->chunk_bytes >= CHUNK_BYTES)
 		process_chunk(im);
 }
 
@@ -832,11 +844,11 @@ init_import(ApImport *im, ApBinding *b, ApMode mode, int64 user_id,
 	im->chunkcxt = AllocSetContextCreate(im->cxt, "activepipe import chunk",
 										 2 * 1024 * 1024, 2 * 1024 * 1024,
 										 ALLOCSET_DEFAULT_MAXSIZE);
-	im->chunk = MemoryContextAllocHuge(im->cxt, sizeof(ApChunkRow) * CHUNK_ROWS);
+	im->chunk = MemoryContextAllocHuge(im->cxt, sizeof(ApChunkRow) * AP_CHUNK_ROWS);
 	im->changes.data = MemoryContextAlloc(im->cxt, 1024);
 	im->changes.maxlen = 1024;	/* initStringInfo in im->cxt */
 	resetStringInfo(&im->changes);
-	im->outcome = MemoryContextAllocHuge(im->cxt, sizeof(ApOutcome) * CHUNK_ROWS);
+	im->outcome = MemoryContextAllocHuge(im->cxt, sizeof(ApOutcome) * AP_CHUNK_ROWS);
 	ap_summary_init(&im->summary, im->cxt);
 	ap_tenant_init(&im->tenant, b, user_id, ap_default_region(), overwrite, im->cxt);
 	if (mode == AP_MODE_COMMIT)

@@ -31,6 +31,14 @@
 
 #include "csv_reader.h"
 
+/*
+ * Rows are matched, merged and written this many at a time at most
+ * (import.c; fewer when long rows fill its byte limit): a chunk's rows
+ * dirty one contact each at most, so a commit writes a chunk's contacts in
+ * one statement of each kind (import_write.c).
+ */
+#define AP_CHUNK_ROWS 1024
+
 typedef enum ApMatchKey
 {
 	AP_MATCH_NONE = 0,

@@ -343,6 +343,7 @@ before_kept(ApHistory *h, const ApTenant *t, const ApContact *ct, bool had_profi
 	ap_text_begin(&h->before);
 	before_values(&h->before, t, ct, had_profile);
 	copy = ap_varlena_copy(h->cxt, ap_text_end(&h->before));
+	ap_buffer_shrink(&h->before, AP_KEPT_BUFFER_MAX);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(h->scratch);
 	return copy;
@@ -388,7 +389,7 @@ ap_history_contact(ApHistory *h, const ApTenant *t, const ApContact *ct,
 /*
  * The row hash of each contact the batch created, as the batch left it
  * (undo deletes such a contact only while its row still hashes the same).
- * NULL where the table's rows cannot be hashed, or the row is gone.
+ * NULL where the row is gone (deleted by a later batch of the commit).
  */
 static void
 row_hashes(ApHistory *h)
@@ -402,8 +403,6 @@ row_hashes(ApHistory *h)
 	int			i;
 	uint64		r;
 
-	if (!h->b->row_image)
-		return;
 	created = palloc(sizeof(int64) * 2 * c->n);
 	ids = palloc(sizeof(Datum) * c->n);
 	for (i = 0; i < c->n; i++)

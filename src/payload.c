@@ -12,6 +12,7 @@
 #include "access/htup_details.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 
 #include "normalize.h"
@@ -630,6 +631,42 @@ push_pair(JsonbParseState **st, const char *name, JsonbValue *v)
  * is already {"old", "new"} (history kept by a 1.2 development build
  * before this form) is returned as it is; any other is refused, not read.
  */
+/* Whether container c holds key name (a constant). */
+static bool
+has_key(JsonbContainer *c, const char *name)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) name;
+	k.val.string.len = strlen(name);
+	return findJsonbValueFromContainer(c, JB_FOBJECT, &k) != NULL;
+}
+
+/* v is [old, new] (the kept form) or {"old", "new"} (the earlier one) */
+static bool
+is_change(const JsonbValue *v, bool *pair)
+{
+	if (v->type != jbvBinary || JsonContainerSize(v->val.binary.data) != 2)
+		return false;
+	*pair = JsonContainerIsArray(v->val.binary.data);
+	return *pair || (has_key(v->val.binary.data, "old") &&
+					 has_key(v->val.binary.data, "new"));
+}
+
+static void
+bad_changes(const char *detail) pg_attribute_noreturn();
+
+static void
+bad_changes(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("a kept import row's changes are not in a known form"),
+			 errdetail("%s", detail),
+			 errhint("The import history tables are written by activepipe only; restore them from a backup.")));
+}
+
 Datum
 ap_changes_jsonb(const text *changes)
 {
@@ -639,25 +676,28 @@ ap_changes_jsonb(const text *changes)
 	JsonbIterator *it = JsonbIteratorInit(&kept->root);
 	JsonbIteratorToken tok;
 	JsonbValue	v;
+	JsonbValue	key = {0};
+	bool		pair;
 
+	if (!JB_ROOT_IS_OBJECT(kept))
+		bad_changes("The changes are not a JSON object.");
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		if (tok == WJB_KEY)
-			pushJsonbValue(&st, WJB_KEY, &v);
-		else if (tok == WJB_VALUE && v.type == jbvBinary &&
-				 JsonContainerIsObject(v.val.binary.data))
-			pushJsonbValue(&st, WJB_VALUE, &v);
-		else if (tok == WJB_VALUE)
 		{
-			if (v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data) ||
-				JsonContainerSize(v.val.binary.data) != 2)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("a kept import row's changes are not in a known form"),
-						 errdetail("Each changed field must be [old, new]: %s.",
-								   text_to_cstring(changes)),
-						 errhint("The import history tables are written by activepipe only; restore them from a backup.")));
+			key = v;
+			pushJsonbValue(&st, WJB_KEY, &v);
+		}
+		else if (tok != WJB_VALUE)
+			continue;
+		else if (!is_change(&v, &pair))
+			bad_changes(psprintf("The change of field \"%.*s\" is neither [old, new] nor {\"old\", \"new\"}.",
+								 Min(key.val.string.len, 64), key.val.string.val));
+		else if (!pair)
+			pushJsonbValue(&st, WJB_VALUE, &v);
+		else
+		{
 			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 			push_pair(&st, "old", getIthJsonbValueFromContainer(v.val.binary.data, 0));
 			push_pair(&st, "new", getIthJsonbValueFromContainer(v.val.binary.data, 1));
@@ -829,4 +869,24 @@ ap_text_end(StringInfo out)
 {
 	SET_VARSIZE(out->data, out->len);
 	return (text *) out->data;
+}
+
+/*
+ * A buffer kept from one value to the next goes back to 1 kB, in its own
+ * context, once one large value grew it past limit: it would otherwise
+ * hold that memory until the call ends (60 MB after a 10 MB cell of
+ * control characters).
+ */
+void
+ap_buffer_shrink(StringInfo s, int limit)
+{
+	MemoryContext home;
+
+	if (s->maxlen <= limit)
+		return;
+	home = GetMemoryChunkContext(s->data);
+	pfree(s->data);
+	s->data = MemoryContextAlloc(home, 1024);
+	s->maxlen = 1024;
+	resetStringInfo(s);
 }

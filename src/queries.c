@@ -467,17 +467,13 @@ history_rows(StringInfo s, const ApBinding *b)
 
 /*
  * The whole row of a contact (alias c) as an undo compares it, for the
- * contacts an import created: hash_record_extended, which no session
- * setting (client encoding, time zone) changes.  NULL where a column of
- * the table cannot be hashed.
+ * contacts an import created: the binding's row image (binding.c), a hash
+ * no session setting (client encoding, time zone) changes.
  */
 static void
 row_image(StringInfo s, const ApBinding *b, const char *created)
 {
-	if (b->row_image)
-		appendStringInfo(s, "CASE WHEN %s THEN pg_catalog.hash_record_extended(c, 0) END", created);
-	else
-		appendStringInfoString(s, "NULL::pg_catalog.int8");
+	appendStringInfo(s, "CASE WHEN %s THEN %s END", created, b->row_image);
 }
 
 /*
@@ -506,9 +502,9 @@ static void
 history_row_hashes(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
-					 "SELECT c.%s::pg_catalog.int8, pg_catalog.hash_record_extended(c, 0)"
+					 "SELECT c.%s::pg_catalog.int8, %s"
 					 " FROM %s c WHERE c.%s" EQ "$1 AND c.%s" EQ "ANY ($2::pg_catalog.int8[])",
-					 b->id_col, b->table, b->user_col, b->id_col);
+					 b->id_col, b->row_image, b->table, b->user_col, b->id_col);
 }
 
 /* Which contacts an export sent (activepipe_export_report). */

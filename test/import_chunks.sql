@@ -1,11 +1,11 @@
--- Files longer than one chunk.  The import matches and merges rows 4096
--- at a time, reading the payloads of the contacts a chunk matches and
+-- Files longer than one chunk.  The import matches and merges rows 1024
+-- at a time, or fewer once their cells pass 256 kB, reading the payloads of the contacts a chunk matches and
 -- dropping them after it (import.c: process_chunk).  These rows repeat
 -- contacts across the chunk boundary, reuse a key a row of an earlier
 -- chunk filled in, and repeat new people created in an earlier chunk;
 -- every row must be classified as if the file were one piece.
 BEGIN;
-SELECT plan(10);
+SELECT plan(14);
 
 INSERT INTO users (id) VALUES (91);
 INSERT INTO contacts (id, user_id, first_name, email)
@@ -55,6 +55,20 @@ SELECT results_eq(
 	$$SELECT n + 2, expect, by FROM chunk_rows ORDER BY n$$,
 	'every row is classified as in one piece: across the chunk boundary too');
 
+-- The same rows with a 1000-byte cell each in a column the import
+-- ignores: chunks end at 256 kB of cells (about 250 of these rows), and
+-- the commit below runs on this file.
+CREATE TEMP TABLE chunk_file_long AS
+SELECT E'email,mobile,minbeds,notes\n' ||
+	string_agg(email || ',' || mobile || ',' || minbeds || ',' || repeat('n', 1000), E'\n' ORDER BY n)
+	|| E'\n' AS csv
+  FROM chunk_rows;
+
+SELECT results_eq(
+	$$SELECT * FROM activepipe_import_plan(91, (SELECT csv FROM chunk_file_long)) p ORDER BY p.line$$,
+	$$SELECT * FROM activepipe_import_plan(91, (SELECT csv FROM chunk_file)) p ORDER BY p.line$$,
+	'long rows in about 31 chunks: the plan is the plan of the same rows in 8');
+
 SELECT is(
 	(SELECT count(DISTINCT p.contact_id)::int
 	   FROM activepipe_import_plan(91, (SELECT csv FROM chunk_file)) p
@@ -70,9 +84,32 @@ SELECT is((SELECT s FROM chunk_preview),
 	'preview counts');
 
 SELECT is(
-	(SELECT activepipe_import_commit(91, (SELECT csv FROM chunk_file)) - 'rows' - 'encoding' - 'event_id'),
-	(SELECT s FROM chunk_preview),
-	'commit counts equal the preview''s');
+	(SELECT activepipe_import_preview(91, (SELECT csv FROM chunk_file_long)) - 'rows' - 'encoding'),
+	(SELECT s || '{"ignored_columns": ["notes"], "ignored_columns_total": 1}' FROM chunk_preview),
+	'the long rows'' preview counts are the same (and name the ignored column)');
+
+SELECT is(
+	(SELECT activepipe_import_commit(91, (SELECT csv FROM chunk_file_long)) - 'rows' - 'encoding'
+	   - 'event_id' - 'ignored_columns' - 'ignored_columns_total'),
+	(SELECT s - 'ignored_columns' - 'ignored_columns_total' FROM chunk_preview),
+	'commit counts of the long rows equal the preview''s');
+
+-- each chunk is one row of import_rows; its rows' cells, and the first
+-- row of the next chunk, which would have taken it past 256 kB
+CREATE TEMP TABLE chunk_bytes AS
+SELECT row_number() OVER (ORDER BY r.chunk) AS k, r.line[1] AS first_line,
+	(SELECT sum(octet_length(c.email || c.mobile || c.minbeds) + 1000)
+	   FROM chunk_rows c WHERE c.n + 2 = ANY (r.line)) AS bytes
+  FROM import_rows r WHERE r.user_id = 91;
+SELECT cmp_ok((SELECT count(*)::int FROM chunk_bytes), '>=', 31,
+	'the long rows'' commit ran in chunks of 256 kB of cells at most: 31 or more');
+SELECT is(
+	(SELECT count(*)::int FROM chunk_bytes a
+	   JOIN chunk_bytes nx ON nx.k = a.k + 1
+	   JOIN chunk_rows c ON c.n + 2 = nx.first_line
+	  WHERE a.bytes > 262144
+	     OR a.bytes + octet_length(c.email || c.mobile || c.minbeds) + 1000 <= 262144),
+	0, 'each chunk ended before the row that would have taken it past 256 kB');
 
 SELECT results_eq(
 	$$SELECT (ci.payload_json ->> 'minbeds')::int, count(*)::int
