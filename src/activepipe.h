@@ -76,9 +76,6 @@ typedef struct ApBinding
 	/* characters a varchar(n)/char(n) column holds; 0: no limit; -1: the
 	 * column is not of a string type (an import refuses it) */
 	int32		maxlen[AP_NIDENTITY];
-	/* the expression an undo hashes a contact's whole row by (alias c), to
-	 * tell a change to any column of a contact an import created */
-	char	   *row_image;
 	/* the id column's sequence: see ap_binding_id_sequence */
 	Oid			id_seq;
 	bool		id_always;

@@ -25,7 +25,6 @@
 #include "utils/rel.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
-#include "utils/typcache.h"
 
 char *
 ap_extension_schema(FunctionCallInfo fcinfo)
@@ -116,48 +115,6 @@ ap_binding_require_text(const ApBinding *b)
 							format_type_be(get_atttype(b->relid, b->attnum[f]))),
 					 errdetail("An import writes the file's text into the contacts table's identity columns."),
 					 errhint("Bind the field to a text or varchar column, or set it to NULL in contacts_binding to keep it in the payload.")));
-}
-
-/*
- * What an undo hashes of the whole row of a contact an import created
- * (alias c), to tell whether anything has written to it since:
- * hash_record_extended of the row, which no session setting changes, when
- * every live column's type has an extended hash function; otherwise of a
- * ROW() of the columns, those with none (json, xml, the geometric types)
- * cast to text.  json and xml print as stored; the geometric types print
- * their floats as extra_float_digits says, so an undo under another
- * setting finds such a row changed and leaves it (never the other way).
- */
-static char *
-row_image(Oid relid)
-{
-	Relation	rel = relation_open(relid, AccessShareLock);
-	TupleDesc	desc = RelationGetDescr(rel);
-	StringInfoData s;
-	bool		all = true;
-	bool		first = true;
-	int			i;
-
-	initStringInfo(&s);
-	appendStringInfoString(&s, "pg_catalog.hash_record_extended(ROW(");
-	for (i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-		bool		hashable;
-
-		if (att->attisdropped)
-			continue;
-		hashable = OidIsValid(lookup_type_cache(att->atttypid,
-												TYPECACHE_HASH_EXTENDED_PROC)->hash_extended_proc);
-		all = all && hashable;
-		appendStringInfo(&s, "%sc.%s%s", first ? "" : ", ",
-						 quote_identifier(NameStr(att->attname)),
-						 hashable ? "" : "::pg_catalog.text");
-		first = false;
-	}
-	appendStringInfoString(&s, "), 0)");
-	relation_close(rel, AccessShareLock);
-	return all ? pstrdup("pg_catalog.hash_record_extended(c, 0)") : s.data;
 }
 
 /*
@@ -353,7 +310,6 @@ ap_binding_load(FunctionCallInfo fcinfo)
 			b->maxlen[f] = text_column_limit(relid, b->attnum[f]);
 		}
 	}
-	b->row_image = row_image(relid);
 	check_citus_placement(b);
 	if (SPI_tuptable)
 		SPI_freetuptable(SPI_tuptable);

@@ -17,6 +17,7 @@
  */
 #include "activepipe.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
@@ -25,6 +26,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 #include "import_history.h"
 
@@ -261,6 +263,74 @@ ap_contact_state_hash(const ApBinding *b, const char *const *vals,
 	return (int64) h;
 }
 
+/*
+ * Each live column's bytes as stored (a varlena detoasted, so that
+ * compression does not count), seeded with what came before and its
+ * length (NULL: none), as record_image_eq compares rows: no type's notion
+ * of equal (interval '1 day' and '24 hours', numeric 1.0 and 1.00, 0 and
+ * -0, a case-insensitive collation) and no session setting can make an
+ * edited row hash as it was.  The bytes follow the machine's byte order.
+ */
+int64
+ap_row_image_hash(Datum row)
+{
+	HeapTupleHeader td = DatumGetHeapTupleHeader(row);
+	TupleDesc	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(td),
+											  HeapTupleHeaderGetTypMod(td));
+	HeapTupleData tuple;
+	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+	uint64		h = 0;
+	int			i;
+
+	tuple.t_len = HeapTupleHeaderGetDatumLength(td);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = td;
+	heap_deform_tuple(&tuple, desc, values, nulls);
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		const void *bytes;
+		Size		len;
+
+		if (att->attisdropped)
+			continue;
+		if (nulls[i])
+		{
+			h = hash_combine64(h, PG_UINT64_MAX);
+			continue;
+		}
+		if (att->attbyval)
+		{
+			bytes = &values[i];
+			len = sizeof(Datum);
+		}
+		else if (att->attlen > 0)
+		{
+			bytes = DatumGetPointer(values[i]);
+			len = att->attlen;
+		}
+		else if (att->attlen == -1)
+		{
+			struct varlena *v = PG_DETOAST_DATUM_PACKED(values[i]);
+
+			bytes = VARDATA_ANY(v);
+			len = VARSIZE_ANY_EXHDR(v);
+		}
+		else
+		{
+			bytes = DatumGetCString(values[i]);
+			len = strlen(bytes);
+		}
+		h = hash_bytes_extended(bytes, len, hash_combine64(h, len));
+	}
+	ReleaseTupleDesc(desc);
+	pfree(values);
+	pfree(nulls);
+	return (int64) h;
+}
+
 /* Field f of an identity block exactly as stored (NULL: SQL NULL). */
 static const char *
 stored(const void *block, int f, uint32 *len)
@@ -389,7 +459,8 @@ ap_history_contact(ApHistory *h, const ApTenant *t, const ApContact *ct,
 /*
  * The row hash of each contact the batch created, as the batch left it
  * (undo deletes such a contact only while its row still hashes the same).
- * NULL where the row is gone (deleted by a later batch of the commit).
+ * NULL where the row is gone (no other session can delete it before the
+ * commit ends: it is new).
  */
 static void
 row_hashes(ApHistory *h)
@@ -434,8 +505,7 @@ row_hashes(ApHistory *h)
 		if (hit == NULL)
 			continue;
 		d = SPI_getbinval(tup, desc, 2, &isnull);
-		/* a copy: the result is freed below */
-		c->v[HC_ROW_HASH][hit[1]] = isnull ? (Datum) 0 : Int64GetDatum(DatumGetInt64(d));
+		c->v[HC_ROW_HASH][hit[1]] = isnull ? (Datum) 0 : Int64GetDatum(ap_row_image_hash(d));
 		c->isnull[HC_ROW_HASH][hit[1]] = isnull;
 	}
 	SPI_freetuptable(SPI_tuptable);

@@ -10,6 +10,7 @@
 #include "activepipe.h"
 
 #include "access/htup_details.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -693,7 +694,8 @@ ap_changes_jsonb(const text *changes)
 			continue;
 		else if (!is_change(&v, &pair))
 			bad_changes(psprintf("The change of field \"%.*s\" is neither [old, new] nor {\"old\", \"new\"}.",
-								 Min(key.val.string.len, 64), key.val.string.val));
+								 pg_mbcliplen(key.val.string.val, key.val.string.len, 64),
+								 key.val.string.val));
 		else if (!pair)
 			pushJsonbValue(&st, WJB_VALUE, &v);
 		else

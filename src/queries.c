@@ -465,16 +465,6 @@ history_rows(StringInfo s, const ApBinding *b)
 					 b->ext_schema);
 }
 
-/*
- * The whole row of a contact (alias c) as an undo compares it, for the
- * contacts an import created: the binding's row image (binding.c), a hash
- * no session setting (client encoding, time zone) changes.
- */
-static void
-row_image(StringInfo s, const ApBinding *b, const char *created)
-{
-	appendStringInfo(s, "CASE WHEN %s THEN %s END", created, b->row_image);
-}
 
 /*
  * What an undo needs of a batch of contacts the commit wrote: one row, an
@@ -493,7 +483,7 @@ history_contacts(StringInfo s, const ApBinding *b)
 
 /*
  * For the contacts a batch created, the hash of the whole row as the batch
- * left it (import_contacts.row_hash), as row_image hashes it: read for
+ * left it (import_contacts.row_hash): its whole row, read for
  * those contacts only, by their ids.  In the INSERT above, a lookup per
  * element gated on "created" (a LATERAL join, then aggregated) cost 0.8 ms
  * a batch of 1,000; this costs the created contacts' index probes.
@@ -502,9 +492,9 @@ static void
 history_row_hashes(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
-					 "SELECT c.%s::pg_catalog.int8, %s"
+					 "SELECT c.%s::pg_catalog.int8, c"
 					 " FROM %s c WHERE c.%s" EQ "$1 AND c.%s" EQ "ANY ($2::pg_catalog.int8[])",
-					 b->id_col, b->row_image, b->table, b->user_col, b->id_col);
+					 b->id_col, b->table, b->user_col, b->id_col);
 }
 
 /* Which contacts an export sent (activepipe_export_report). */
@@ -604,16 +594,17 @@ undo_records(StringInfo s, const ApBinding *b, bool ids_only)
 
 /*
  * What an undo reads: each contact its import wrote, as the import left it
- * (import_contacts) and as it is now (its bound columns, its row's image,
- * its profile).
+ * (import_contacts) and as it is now (its bound columns, its whole row,
+ * which undo hashes for the contacts the import created, and its profile).
+ * The row is read for every contact: Citus cannot turn a shard's row type
+ * into the table's inside a CASE that would read it for the created only.
  */
 static void
 undo_contacts(StringInfo s, const ApBinding *b)
 {
 	appendStringInfoString(s,
 						   "SELECT h.contact_id, h.created, h.had_profile, h.imported_at,"
-						   " h.updated_at, h.before::pg_catalog.jsonb, h.after_hash, h.row_hash, ");
-	row_image(s, b, "h.created");
+						   " h.updated_at, h.before::pg_catalog.jsonb, h.after_hash, h.row_hash, c");
 	appendStringInfo(s, ", c.%s IS NOT NULL", b->id_col);
 	identity_columns(s, b, false);
 	appendStringInfoString(s, ", ci.payload_json FROM ");

@@ -265,21 +265,28 @@ restore_payload(Jsonb *payload, Jsonb **before, int n)
 }
 
 /*
- * Whether a contact the commit created is, in every column, the row the
- * commit left (by the hash of the whole row the commit kept; contacts it
- * only updated are compared by their bound columns and payload).
+ * Whether a contact the commit created is, in every column's stored
+ * bytes, the row the commit left (by the hash of the whole row the commit
+ * kept; contacts it only updated are compared by their bound columns and
+ * payload).  No kept hash (history of an earlier development build) is a
+ * change: the contact is left, never deleted unchecked.
  */
 static bool
 row_unchanged(HeapTuple tup, TupleDesc desc)
 {
-	bool		kept_null,
+	bool		isnull,
+				kept_null,
 				now_null;
-	Datum		kept = SPI_getbinval(tup, desc, U_ROW_HASH, &kept_null);
-	Datum		now = SPI_getbinval(tup, desc, U_ROW_NOW, &now_null);
+	Datum		kept,
+				now;
 
-	if (kept_null)
+	if (!DatumGetBool(SPI_getbinval(tup, desc, U_CREATED, &isnull)))
 		return true;
-	return !now_null && DatumGetInt64(kept) == DatumGetInt64(now);
+	kept = SPI_getbinval(tup, desc, U_ROW_HASH, &kept_null);
+	now = SPI_getbinval(tup, desc, U_ROW_NOW, &now_null);
+	if (kept_null || now_null)
+		return false;
+	return DatumGetInt64(kept) == ap_row_image_hash(now);
 }
 
 /* Note a contact the undo leaves (changed since), for the summary and a retry. */
