@@ -331,6 +331,23 @@ ap_row_image_hash(Datum row)
 	return (int64) h;
 }
 
+/*
+ * Refuse a result whose column col is not the contacts table's row: the
+ * statements read a contact's whole row as the bare alias c, which a
+ * column named c would take the place of (and ap_row_image_hash would
+ * read as a row).
+ */
+void
+ap_check_row_column(const ApBinding *b, TupleDesc desc, int col)
+{
+	if (SPI_gettypeid(desc, col) != get_rel_type_id(b->relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the contacts table %s has a column named \"c\"", b->table),
+				 errdetail("activepipe reads a contact's whole row under the alias c, which that column hides."),
+				 errhint("Rename the column.")));
+}
+
 /* Field f of an identity block exactly as stored (NULL: SQL NULL). */
 static const char *
 stored(const void *block, int f, uint32 *len)
@@ -491,6 +508,7 @@ row_hashes(ApHistory *h)
 	values[1] = PointerGetDatum(construct_array(ids, n, INT8OID, sizeof(int64),
 												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	ap_spi_run(h->b, AP_Q_HISTORY_ROW_HASHES, 2, types, values, NULL, false);
+	ap_check_row_column(h->b, SPI_tuptable->tupdesc, 2);
 	for (r = 0; r < SPI_processed; r++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[r];

@@ -36,5 +36,6 @@ extern int64 ap_contact_state_hash(const ApBinding *b, const char *const *vals,
  * hash of each column's stored bytes (a composite Datum of the row).
  */
 extern int64 ap_row_image_hash(Datum row);
+extern void ap_check_row_column(const ApBinding *b, TupleDesc desc, int col);
 
 #endif							/* ACTIVEPIPE_IMPORT_HISTORY_H */

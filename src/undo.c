@@ -467,7 +467,10 @@ undo_contacts(Undo *u)
 		tt = SPI_tuptable;
 		n = SPI_processed;
 		if (desc == NULL)
+		{
+			ap_check_row_column(u->b, tt->tupdesc, U_ROW_NOW);
 			desc = CreateTupleDescCopy(tt->tupdesc);
+		}
 		MemoryContextSwitchTo(cxt);
 		for (i = 0; i < n; i++)
 		{

@@ -4,7 +4,7 @@
 -- changed since, once only, in either order.  Pruning, cancellation and
 -- pg_dump are in test/scripts/history.sh.
 BEGIN;
-SELECT plan(83);
+SELECT plan(84);
 
 INSERT INTO users (id) VALUES (1501), (1502), (1503), (1504);
 INSERT INTO contacts (id, user_id, first_name, last_name, email, mobile, city) VALUES
@@ -405,6 +405,14 @@ SELECT is((SELECT string_agg(email, ',' ORDER BY email) FROM contacts WHERE user
 	'k1@x.com,k2@x.com,k3@x.com,k4@x.com', '... and deletes the one left as created');
 RESET extra_float_digits;
 ALTER TABLE contacts DROP COLUMN f8, DROP COLUMN iv, DROP COLUMN nm, DROP COLUMN pt;
+
+-- a contacts column named c would hide the whole row the history and
+-- undo read under that alias: refused, never read as the row
+ALTER TABLE contacts ADD COLUMN c int DEFAULT 7;
+INSERT INTO users (id) VALUES (1517);
+SELECT throws_ok($$SELECT activepipe_import_commit(1517, E'email\nc1@x.com\n')$$,
+	'0A000', NULL, 'a contacts table with a column named c: the commit is refused, not misread');
+ALTER TABLE contacts DROP COLUMN c;
 
 -- each created contact's row hash sits beside its own id: the hash of
 -- its row as the commit left it (read by the ids after the write batch)
