@@ -249,6 +249,7 @@ extern void ap_push_value(JsonbParseState **st, const JsonbValue *v);
 extern void *ap_varlena_copy(MemoryContext cxt, const void *v);
 extern void ap_text_begin(StringInfo out);
 extern text *ap_text_end(StringInfo out);
+extern void ap_buffer_init(StringInfo s, MemoryContext cxt);
 extern void ap_buffer_shrink(StringInfo s, int limit);
 /* what a buffer kept across values may keep of one large value */
 #define AP_KEPT_BUFFER_MAX (1024 * 1024)

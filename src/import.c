@@ -64,18 +64,15 @@ typedef struct ApChunkRow
  * read, in one statement each; they are dropped with the chunk, so an
  * import never holds the tenant's payloads, and its report is written as
  * it goes.
- */
-
-/*
- * A chunk also ends once its rows hold this many bytes of cells: what a
+ *
+ * A chunk also ends before its rows' cells pass this many bytes: what a
  * chunk builds grows with its bytes, many times over for long values of
  * control characters (a commit's history writes each as six, \u0001, an
  * overwrite keeps old and new, and the chunk's report is copied into an
  * array and a tuple): test/scripts/memory.sh measured 5.5x a 9.5 MB file of
- * them at 512 kB, 3.5x at this.  A chunk ends before a row that would take
- * it past the limit, so only a row longer than it makes a larger chunk.  A
- * typical ActivePipe row is about 220 bytes, so AP_CHUNK_ROWS of them stay
- * under it.
+ * them at 512 kB, 3.5x at this.  Only a row longer than the limit makes a
+ * larger chunk, of its own.  A typical ActivePipe row is about 220 bytes,
+ * so AP_CHUNK_ROWS of them stay under it.
  */
 #define CHUNK_BYTES (256 * 1024)
 
@@ -733,7 +730,7 @@ stash_row(ApImport *im, const ap_csv_field *fields, int n, long line)
 	row->line = (int32) line;
 	row_keys(im, row);
 	im->chunk_bytes += bytes;
-	if (++im->nchunk == AP_CHUNK_ROWS || im->chunk_bytes >= CHUNK_BYTES)
+	if (++im->nchunk == AP_CHUNK_ROWS)
 		process_chunk(im);
 }
 
@@ -845,9 +842,7 @@ init_import(ApImport *im, ApBinding *b, ApMode mode, int64 user_id,
 										 2 * 1024 * 1024, 2 * 1024 * 1024,
 										 ALLOCSET_DEFAULT_MAXSIZE);
 	im->chunk = MemoryContextAllocHuge(im->cxt, sizeof(ApChunkRow) * AP_CHUNK_ROWS);
-	im->changes.data = MemoryContextAlloc(im->cxt, 1024);
-	im->changes.maxlen = 1024;	/* initStringInfo in im->cxt */
-	resetStringInfo(&im->changes);
+	ap_buffer_init(&im->changes, im->cxt);
 	im->outcome = MemoryContextAllocHuge(im->cxt, sizeof(ApOutcome) * AP_CHUNK_ROWS);
 	ap_summary_init(&im->summary, im->cxt);
 	ap_tenant_init(&im->tenant, b, user_id, ap_default_region(), overwrite, im->cxt);

@@ -233,6 +233,19 @@ ap_history_rows_flush(ApHistory *h)
 	flush(h, &h->rows, AP_Q_HISTORY_ROWS, types, HR_NCOLS);
 }
 
+/*
+ * h extended by a field's bytes (NULL: none), seeded with what came before
+ * and its length, so that field boundaries and NULL against '' count
+ * without copying the fields into one buffer.
+ */
+static uint64
+hash_field(uint64 h, const void *bytes, Size len)
+{
+	return hash_bytes_extended((const unsigned char *) (bytes ? bytes : ""),
+							   bytes ? len : 0,
+							   hash_combine64(h, bytes ? len : PG_UINT32_MAX));
+}
+
 int64
 ap_contact_state_hash(const ApBinding *b, const char *const *vals,
 					  const uint32 *lens, Jsonb *payload)
@@ -240,20 +253,9 @@ ap_contact_state_hash(const ApBinding *b, const char *const *vals,
 	uint64		h = 0;
 	int			f;
 
-	/*
-	 * Each field seeded with what came before and its length (NULL: none),
-	 * so that field boundaries and NULL against '' count: no copy of the
-	 * values into one buffer.
-	 */
 	for (f = 0; f < AP_NIDENTITY; f++)
-	{
-		uint64		len = vals[f] ? lens[f] : PG_UINT32_MAX;
-
-		if (b->col[f] == NULL)
-			continue;
-		h = hash_bytes_extended((const unsigned char *) (vals[f] ? vals[f] : ""),
-								vals[f] ? lens[f] : 0, hash_combine64(h, len));
-	}
+		if (b->col[f] != NULL)
+			h = hash_field(h, vals[f], lens[f]);
 	/* the payload seeded with the columns' hash, not copied after them */
 	if (payload)
 		h = hash_bytes_extended((const unsigned char *) VARDATA(payload),
@@ -265,11 +267,11 @@ ap_contact_state_hash(const ApBinding *b, const char *const *vals,
 
 /*
  * Each live column's bytes as stored (a varlena detoasted, so that
- * compression does not count), seeded with what came before and its
- * length (NULL: none), as record_image_eq compares rows: no type's notion
- * of equal (interval '1 day' and '24 hours', numeric 1.0 and 1.00, 0 and
- * -0, a case-insensitive collation) and no session setting can make an
- * edited row hash as it was.  The bytes follow the machine's byte order.
+ * compression does not count), by hash_field, as record_image_eq compares
+ * rows: no type's notion of equal (interval '1 day' and '24 hours',
+ * numeric 1.0 and 1.00, 0 and -0, a case-insensitive collation) and no
+ * session setting can make an edited row hash as it was.  The bytes
+ * follow the machine's byte order.
  */
 int64
 ap_row_image_hash(Datum row)
@@ -291,39 +293,23 @@ ap_row_image_hash(Datum row)
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
-		const void *bytes;
-		Size		len;
+		struct varlena *v;
 
 		if (att->attisdropped)
 			continue;
 		if (nulls[i])
-		{
-			h = hash_combine64(h, PG_UINT64_MAX);
-			continue;
-		}
-		if (att->attbyval)
-		{
-			bytes = &values[i];
-			len = sizeof(Datum);
-		}
+			h = hash_field(h, NULL, 0);
+		else if (att->attbyval)
+			h = hash_field(h, &values[i], sizeof(Datum));
 		else if (att->attlen > 0)
-		{
-			bytes = DatumGetPointer(values[i]);
-			len = att->attlen;
-		}
+			h = hash_field(h, DatumGetPointer(values[i]), att->attlen);
 		else if (att->attlen == -1)
 		{
-			struct varlena *v = PG_DETOAST_DATUM_PACKED(values[i]);
-
-			bytes = VARDATA_ANY(v);
-			len = VARSIZE_ANY_EXHDR(v);
+			v = PG_DETOAST_DATUM_PACKED(values[i]);
+			h = hash_field(h, VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
 		}
 		else
-		{
-			bytes = DatumGetCString(values[i]);
-			len = strlen(bytes);
-		}
-		h = hash_bytes_extended(bytes, len, hash_combine64(h, len));
+			h = hash_field(h, DatumGetCString(values[i]), strlen(DatumGetCString(values[i])));
 	}
 	ReleaseTupleDesc(desc);
 	pfree(values);

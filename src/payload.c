@@ -616,22 +616,10 @@ ap_json_value(StringInfo out, const JsonbValue *v)
 static void
 push_pair(JsonbParseState **st, const char *name, JsonbValue *v)
 {
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) name;
-	k.val.string.len = strlen(name);
-	pushJsonbValue(st, WJB_KEY, &k);
+	ap_push_string(st, WJB_KEY, name, strlen(name));
 	pushJsonbValue(st, WJB_VALUE, v);	/* a container is unpacked */
 }
 
-/*
- * A row's changes as the plan and the report return them, jsonb
- * {field: {"old": ..., "new": ...}}, from the JSON text the import builds
- * and history keeps, {field: [old, new]} (ap_json_change).  A value that
- * is already {"old", "new"} (history kept by a 1.2 development build
- * before this form) is returned as it is; any other is refused, not read.
- */
 /* Whether container c holds key name (a constant). */
 static bool
 has_key(JsonbContainer *c, const char *name)
@@ -668,6 +656,13 @@ bad_changes(const char *detail)
 			 errhint("The import history tables are written by activepipe only; restore them from a backup.")));
 }
 
+/*
+ * A row's changes as the plan and the report return them, jsonb
+ * {field: {"old": ..., "new": ...}}, from the JSON text the import builds
+ * and history keeps, {field: [old, new]} (ap_json_change).  A value that
+ * is already {"old", "new"} (history kept by a 1.2 development build
+ * before this form) is returned as it is; any other is refused, not read.
+ */
 Datum
 ap_changes_jsonb(const text *changes)
 {
@@ -873,6 +868,15 @@ ap_text_end(StringInfo out)
 	return (text *) out->data;
 }
 
+/* A string buffer of 1 kB in cxt (initStringInfo in a given context). */
+void
+ap_buffer_init(StringInfo s, MemoryContext cxt)
+{
+	s->data = MemoryContextAlloc(cxt, 1024);
+	s->maxlen = 1024;
+	resetStringInfo(s);
+}
+
 /*
  * A buffer kept from one value to the next goes back to 1 kB, in its own
  * context, once one large value grew it past limit: it would otherwise
@@ -888,7 +892,5 @@ ap_buffer_shrink(StringInfo s, int limit)
 		return;
 	home = GetMemoryChunkContext(s->data);
 	pfree(s->data);
-	s->data = MemoryContextAlloc(home, 1024);
-	s->maxlen = 1024;
-	resetStringInfo(s);
+	ap_buffer_init(s, home);
 }

@@ -465,7 +465,6 @@ history_rows(StringInfo s, const ApBinding *b)
 					 b->ext_schema);
 }
 
-
 /*
  * What an undo needs of a batch of contacts the commit wrote: one row, an
  * array per column.  A contact written again by a later batch is kept
@@ -482,9 +481,9 @@ history_contacts(StringInfo s, const ApBinding *b)
 }
 
 /*
- * For the contacts a batch created, the hash of the whole row as the batch
- * left it (import_contacts.row_hash): its whole row, read for
- * those contacts only, by their ids.  In the INSERT above, a lookup per
+ * The whole rows of the contacts a batch created, as the batch left them,
+ * read by their ids for their hash (import_contacts.row_hash,
+ * ap_row_image_hash).  In the INSERT above, a lookup per
  * element gated on "created" (a LATERAL join, then aggregated) cost 0.8 ms
  * a batch of 1,000; this costs the created contacts' index probes.
  */
