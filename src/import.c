@@ -645,7 +645,13 @@ process_chunk(ApImport *im)
 	int			i;
 
 	if (t->strategy == AP_STRATEGY_PROBE)
+	{
+		int32		from = t->ncontacts;
+
 		probe_chunk(im);
+		if (t->lock_read)
+			ap_tenant_lock(t, from, false);
+	}
 	first_new = t->ncontacts;
 	for (i = 0; i < im->nchunk; i++)
 	{
@@ -847,8 +853,11 @@ init_import(ApImport *im, ApBinding *b, ApMode mode, int64 user_id,
 	ap_summary_init(&im->summary, im->cxt);
 	ap_tenant_init(&im->tenant, b, user_id, ap_default_region(), overwrite, im->cxt);
 	if (mode == AP_MODE_COMMIT)
+	{
 		im->tenant.pendcxt = AllocSetContextCreate(im->cxt, "activepipe import pending",
 												   ALLOCSET_DEFAULT_SIZES);
+		im->tenant.lock_read = true;
+	}
 }
 
 /*

@@ -248,6 +248,7 @@ typedef struct ApTenant
 	double		estimate;		/* the tenant's contacts per the statistics; -1: unknown */
 	int32		ndeleted;		/* contacts found deleted when written */
 	bool		overwrite;		/* identity writes replace, not fill blanks */
+	bool		lock_read;		/* a commit: lock the contacts read */
 } ApTenant;
 
 /* import_tenant.c */
@@ -255,6 +256,7 @@ extern void ap_tenant_init(ApTenant *t, const ApBinding *b, int64 user_id,
 						   const ap_phone_region *region, bool overwrite,
 						   MemoryContext cxt);
 extern void ap_tenant_scan(ApTenant *t);
+extern void ap_tenant_lock(ApTenant *t, int32 from, bool whole);
 extern int32 ap_tenant_add_row(ApTenant *t, TupleTableSlot *slot);
 extern void ap_tenant_track_ids(ApTenant *t);
 extern int32 ap_tenant_new_contact(ApTenant *t);

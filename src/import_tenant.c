@@ -624,6 +624,103 @@ contact_row(ApTenant *t, TupleTableSlot *slot)
 	ap_tenant_add_row(t, slot);
 }
 
+/* A contact read, to be locked: its id and index. */
+typedef struct LockItem
+{
+	int64		id;
+	int32		contact;
+	bool		locked;
+} LockItem;
+
+/* The lock statement's rows mark the contacts it locked. */
+typedef struct LockReceiver
+{
+	DestReceiver pub;
+	LockItem   *items;			/* sorted by id */
+	int32		n;
+} LockReceiver;
+
+static int
+cmp_lock_item(const void *a, const void *b)
+{
+	int64		x = ((const LockItem *) a)->id;
+	int64		y = ((const LockItem *) b)->id;
+
+	return (x > y) - (x < y);
+}
+
+static bool
+receive_locked(TupleTableSlot *slot, DestReceiver *self)
+{
+	LockReceiver *r = (LockReceiver *) self;
+	LockItem	key;
+	LockItem   *hit;
+	bool		isnull;
+
+	CHECK_FOR_INTERRUPTS();
+	key.id = DatumGetInt64(slot_getattr(slot, 1, &isnull));
+	if (!isnull &&
+		(hit = bsearch(&key, r->items, r->n, sizeof(LockItem), cmp_lock_item)) != NULL)
+		hit->locked = true;
+	return true;
+}
+
+/*
+ * A commit locks the contacts it read (from index from on) against a
+ * delete until it ends, before it writes any: the application deletes
+ * contacts without the tenant lock.  The lock statement sees the latest
+ * committed rows, so a contact deleted since the import's snapshot (or
+ * moved to another tenant) is found missing and marked deleted: its rows
+ * are skipped, "contact deleted", and it is never written.  Locking once
+ * here spares every profile write a join to the contacts table (a third
+ * of its time).  whole: lock the tenant in one pass, cheaper than by id
+ * when the read kept most of it.
+ */
+void
+ap_tenant_lock(ApTenant *t, int32 from, bool whole)
+{
+	LockReceiver r;
+	Oid			types[2] = {INT8OID, INT8ARRAYOID};
+	Datum		values[2];
+	int64	   *ids;
+	int32		c;
+	int32		i;
+
+	memset(&r, 0, sizeof(r));
+	r.items = palloc(sizeof(LockItem) * Max(t->ncontacts - from, 1));
+	for (c = from; c < t->ncontacts; c++)
+	{
+		if (t->contacts[c].is_new || t->contacts[c].deleted)
+			continue;
+		r.items[r.n].id = t->contacts[c].id;
+		r.items[r.n].contact = c;
+		r.items[r.n++].locked = false;
+	}
+	if (r.n > 0)
+	{
+		qsort(r.items, r.n, sizeof(LockItem), cmp_lock_item);
+		ap_dest_init(&r.pub, receive_locked, NULL);
+		values[0] = Int64GetDatum(t->user_id);
+		if (!whole)
+		{
+			ids = palloc(sizeof(int64) * r.n);
+			for (i = 0; i < r.n; i++)
+				ids[i] = r.items[i].id;
+			values[1] = PointerGetDatum(ap_ids_array(ids, r.n));
+		}
+		/* not read-only: a fresh snapshot, and the lock */
+		ap_spi_stream(t->binding, whole ? AP_Q_LOCK_TENANT : AP_Q_LOCK_CONTACTS,
+					  whole ? 1 : 2, types, values, (DestReceiver *) &r, false);
+		for (i = 0; i < r.n; i++)
+			if (!r.items[i].locked)
+			{
+				t->contacts[r.items[i].contact].deleted = true;
+				t->ndeleted++;
+			}
+	}
+	pfree(r.items);
+}
+
 /*
  * Read the whole tenant: every contact with its keys.  Where profiles are
  * is read first (a hash by contact id, smaller than a join's copy of every
@@ -645,6 +742,8 @@ ap_tenant_scan(ApTenant *t)
 			ap_tenant_stream(t, AP_Q_IMPORT_PROFILE_TIDS, 1, types, values, tid_row);
 		}
 		ap_tenant_stream(t, AP_Q_TENANT_KEYS, 1, types, values, contact_row);
+		if (t->lock_read)
+			ap_tenant_lock(t, 0, t->filekeys == NULL);
 	}
 	if (t->profiles)
 	{

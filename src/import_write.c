@@ -9,11 +9,11 @@
  *	  file leaves unchanged are not written at all.
  *
  * Writing each chunk while its payloads are in memory means no payload is
- * read twice and no edits are held past their chunk.  Every write checks
- * what it touched: a contact deleted since the import read it is marked
- * deleted (its rows are reported as skipped), never written again and
- * never given a new profile; a written contact is locked against a delete
- * until the commit ends.
+ * read twice and no edits are held past their chunk.  The contacts written
+ * were locked against a delete when the import read them (ap_tenant_lock);
+ * every write still checks what it touched, for a trigger or rule of the
+ * commit's own: a contact found missing is marked deleted (its rows are
+ * reported as skipped), never written again and never given a new profile.
  */
 #include "activepipe.h"
 

@@ -94,5 +94,54 @@ is "$res" t "cascade: export (which stamps last_exported_at) works with the fore
 res=$(errq "INSERT INTO contact_integrations (user_id, contact_id) VALUES (703, 424242)")
 is "${res%% *}" 23503 "cascade: a profile for a missing contact is refused"
 
+# ---- 4. deleted by another session while an import runs ------------------
+# The commit locks the contacts it read before it writes (FOR KEY SHARE):
+# a delete that commits while the commit waits for that lock makes the
+# contact's rows skipped, "contact deleted", and no profile is made for it
+# (the cascading foreign key of section 3 would refuse one); a delete that
+# comes later waits for the commit, even for a contact it only gave a
+# profile.  Scan and probe alike.
+work=$(mktemp -d "${TMPDIR:-/tmp}/ap-deleted.XXXXXX")
+trap 'rm -rf "$work"; dropdb --if-exists "$DB" >/dev/null 2>&1' EXIT
+# session NAME DELAY SQL: SQL in its own session after DELAY seconds, in
+# the background; its output, errors with SQLSTATE, in $work/NAME
+session() {
+	(sleep "$2"; psql -X -q -At -d "$DB" -c '\set VERBOSITY verbose' -c "$3" >"$work/$1" 2>&1) &
+}
+sqlstate() { sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\):.*/\1/p' "$work/$1" | head -1; }
+psql -X -q -d "$DB" >/dev/null 2>&1 <<'SQL'
+SELECT * FROM activepipe_match_indexes() \gexec
+SQL
+q "$DB" "INSERT INTO users (id) VALUES (704), (705), (706), (707)" >/dev/null
+u=704
+for strategy in scan probe; do
+	q "$DB" "INSERT INTO contacts (id, user_id, first_name, email) VALUES
+		(${u}1, $u, 'Gone', 'gone$u@example.com'), (${u}2, $u, 'Stay', 'stay$u@example.com');
+		SELECT activepipe_card_save($u, ${u}1, '{\"status\": \"old\"}')" >/dev/null
+	file="E'email,status\\ngone$u@example.com,new\\nstay$u@example.com,new\\n'"
+	session B 0 "BEGIN; DELETE FROM contacts WHERE user_id = $u AND id = ${u}1; SELECT pg_sleep(1.5); COMMIT;"
+	session A 0.5 "SET activepipe.match_strategy = $strategy; SELECT s ->> 'skipped', s ->> 'updated', s -> 'rows' -> 0 ->> 'reason' FROM activepipe_import_commit($u, $file) s;"
+	wait
+	is "$(cat "$work/A")" "1|1|contact deleted" \
+		"$strategy: a contact deleted while the commit waited to lock it: its row skipped, 'contact deleted'"
+	is "$(q "$DB" "SELECT count(*) FROM contact_integrations WHERE user_id = $u AND contact_id = ${u}1")|$(q "$DB" "SELECT payload_json ->> 'status' FROM contact_integrations WHERE user_id = $u AND contact_id = ${u}2")" \
+		"0|new" "$strategy: ... no profile made for it (the foreign key would refuse one), the other contact written"
+	u=$((u + 1))
+done
+# without the foreign key, whose cascade to a profile the commit wrote
+# would wait anyway
+q "$DB" "ALTER TABLE public.contact_integrations DROP CONSTRAINT contact_integrations_contact_fkey" >/dev/null
+for strategy in scan probe; do
+	q "$DB" "INSERT INTO contacts (id, user_id, first_name, email) VALUES
+		(${u}1, $u, 'Held', 'held$u@example.com'), (${u}2, $u, 'Other', 'other$u@example.com')" >/dev/null
+	session A 0 "BEGIN; SET LOCAL activepipe.match_strategy = $strategy; SELECT activepipe_import_commit($u, E'email,status\\nheld$u@example.com,new\\n') ->> 'updated'; SELECT pg_sleep(2); COMMIT;"
+	session B 0.8 "SET lock_timeout = '400ms'; DELETE FROM contacts WHERE user_id = $u AND id = ${u}1;"
+	wait
+	is "$(sqlstate B)" 55P03 "$strategy: a delete of a contact the commit read (and wrote only a profile for) waits for the commit"
+	is "$(q "$DB" "SELECT payload_json ->> 'status' FROM contact_integrations WHERE user_id = $u AND contact_id = ${u}1")" new \
+		"$strategy: ... and the commit's profile stands"
+	u=$((u + 1))
+done
+
 crash_check
 done_testing
