@@ -76,6 +76,13 @@ typedef struct ApChunkRow
  */
 #define CHUNK_BYTES (256 * 1024)
 
+/*
+ * A commit keeps the profiles it is to write, and writes them together in
+ * contact id order (ap_import_write_profiles), once their payloads pass a
+ * quarter of the file, or this on a small file.
+ */
+#define DEFERRED_MIN (1024 * 1024)
+
 typedef struct ApImport
 {
 	ApMode		mode;
@@ -677,6 +684,8 @@ process_chunk(ApImport *im)
 	}
 	report_chunk(im);
 	ap_tenant_drop_payloads(t);
+	if (im->mode == AP_MODE_COMMIT)
+		ap_import_write_profiles(t, false);
 	im->nchunk = 0;
 	im->chunk_bytes = 0;
 	MemoryContextSwitchTo(old);
@@ -857,6 +866,9 @@ init_import(ApImport *im, ApBinding *b, ApMode mode, int64 user_id,
 		im->tenant.pendcxt = AllocSetContextCreate(im->cxt, "activepipe import pending",
 												   ALLOCSET_DEFAULT_SIZES);
 		im->tenant.lock_read = true;
+		im->tenant.defcxt = AllocSetContextCreate(im->cxt, "activepipe import profiles",
+												  ALLOCSET_DEFAULT_SIZES);
+		im->tenant.deferred_max = Max(DEFERRED_MIN, len / 4);
 	}
 }
 
@@ -887,7 +899,10 @@ run_import(FunctionCallInfo fcinfo, ApMode mode, int64 user_id,
 	parse_file(&im);
 	process_chunk(&im);			/* the rows after the last full chunk */
 	if (mode == AP_MODE_COMMIT)
+	{
+		ap_import_write_profiles(&im.tenant, true);
 		finish_commit(&im, filename);
+	}
 	ap_tenant_done(&im.tenant); /* after the writes: they read payloads */
 	if (mode != AP_MODE_PLAN)
 	{

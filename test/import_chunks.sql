@@ -5,7 +5,7 @@
 -- chunk filled in, and repeat new people created in an earlier chunk;
 -- every row must be classified as if the file were one piece.
 BEGIN;
-SELECT plan(14);
+SELECT plan(22);
 
 INSERT INTO users (id) VALUES (91);
 INSERT INTO contacts (id, user_id, first_name, email)
@@ -142,6 +142,62 @@ SELECT is(
 	(SELECT count(*)::int FROM contact_integrations
 	  WHERE user_id = 91 AND contact_id BETWEEN 920000 AND 920009 AND last_imported_at IS NULL),
 	10, 'profiles the second chunk leaves as stored are not written');
+
+-- A commit keeps the profiles it writes and writes them in contact id
+-- order, once their payloads pass a quarter of the file or 1 MB
+-- (import.c: DEFERRED_MIN): above, every profile waited to the end, and
+-- the contacts repeated in the second chunk were read as kept.  Undone,
+-- every profile is as before.
+CREATE TEMP TABLE chunk_event AS
+SELECT max(id) AS id FROM integration_events WHERE user_id = 91 AND event_type = 'import';
+SELECT is(
+	(SELECT (activepipe_import_undo(91, (SELECT id FROM chunk_event)) ->> 'conflicts')::int), 0,
+	'the commit is undone with no conflict');
+SELECT results_eq(
+	$$SELECT count(*)::int, count(*) FILTER (WHERE payload_json ->> 'status' = 'kept')::int,
+	         count(*) FILTER (WHERE last_imported_at IS NOT NULL)::int
+	    FROM contact_integrations WHERE user_id = 91$$,
+	$$VALUES (1510, 1500, 0)$$,
+	'... every profile as before: the kept payloads written once at the end were undone');
+
+-- Here the kept payloads (3 kB each, of a field no row names) pass 1 MB
+-- in the first chunk, so its profiles are written before the second,
+-- whose rows repeat 50 of its contacts and read them again.
+INSERT INTO users (id) VALUES (92);
+INSERT INTO contacts (id, user_id, first_name, email)
+SELECT 930000 + i, 92, 'E', 'e' || i || '@x.com' FROM generate_series(0, 1199) i;
+INSERT INTO contact_integrations (user_id, contact_id, integration_key, payload_json)
+SELECT 92, 930000 + i, 'activepipe', jsonb_build_object('status', 'kept', 'big', repeat('x', 3000))
+  FROM generate_series(0, 1199) i;
+CREATE TEMP TABLE big_before AS
+SELECT contact_id, payload_json, last_imported_at FROM contact_integrations WHERE user_id = 92;
+CREATE TEMP TABLE big_run AS
+SELECT activepipe_import_commit(92, E'email,minbeds\n' ||
+	(SELECT string_agg('e' || i || '@x.com,2', E'\n' ORDER BY i) FROM generate_series(0, 1199) i) || E'\n' ||
+	(SELECT string_agg('e' || i || '@x.com,3', E'\n' ORDER BY i) FROM generate_series(0, 49) i) || E'\n') AS s;
+SELECT is((SELECT (s ->> 'updated')::int FROM big_run), 1250, 'kept payloads past 1 MB: 1250 rows update');
+SELECT is((SELECT count(DISTINCT r.chunk)::int FROM import_rows r
+	WHERE r.user_id = 92 AND r.event_id = (SELECT (s ->> 'event_id')::bigint FROM big_run)), 2,
+	'... in two chunks');
+SELECT results_eq(
+	$$SELECT payload_json ->> 'minbeds', count(*)::int,
+	         bool_and(payload_json ->> 'big' = repeat('x', 3000) AND payload_json ->> 'status' = 'kept'),
+	         bool_and(last_imported_at IS NOT NULL)
+	    FROM contact_integrations WHERE user_id = 92 GROUP BY 1 ORDER BY 1$$,
+	$$VALUES ('2', 1150, true, true), ('3', 50, true, true)$$,
+	'the second chunk read the profiles the first wrote: its repeats win, nothing else is lost');
+SELECT results_eq(
+	$$SELECT changes -> 'minbeds' FROM activepipe_import_report(92, (SELECT (s ->> 'event_id')::bigint FROM big_run))
+	   WHERE line IN (2, 1202) ORDER BY line$$,
+	$$VALUES ('{"old": null, "new": 2}'::jsonb), ('{"old": 2, "new": 3}'::jsonb)$$,
+	'the report: a repeat changed what the first chunk wrote');
+SELECT is(
+	(SELECT (activepipe_import_undo(92, (SELECT (s ->> 'event_id')::bigint FROM big_run)) ->> 'restored')::int),
+	1200, 'undone: 1200 contacts restored');
+SELECT is(
+	(SELECT count(*)::int FROM big_before b JOIN contact_integrations ci ON ci.user_id = 92 AND ci.contact_id = b.contact_id
+	  WHERE ci.payload_json = b.payload_json AND ci.last_imported_at IS NOT DISTINCT FROM b.last_imported_at),
+	1200, '... each profile exactly as before');
 
 SELECT * FROM finish();
 ROLLBACK;
