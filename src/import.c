@@ -78,8 +78,8 @@ typedef struct ApChunkRow
 
 /*
  * A commit keeps the profiles it is to write, and writes them together in
- * contact id order (ap_import_write_profiles), once their payloads pass a
- * quarter of the file, or this on a small file.
+ * contact id order (ap_import_write_profiles), once their payloads pass an
+ * eighth of the file (each byte kept adds to the peak), or this on a small file.
  */
 #define DEFERRED_MIN (1024 * 1024)
 
@@ -684,12 +684,13 @@ process_chunk(ApImport *im)
 	}
 	report_chunk(im);
 	ap_tenant_drop_payloads(t);
-	if (im->mode == AP_MODE_COMMIT)
-		ap_import_write_profiles(t, false);
 	im->nchunk = 0;
 	im->chunk_bytes = 0;
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(im->chunkcxt);
+	/* with the chunk's memory given back */
+	if (im->mode == AP_MODE_COMMIT)
+		ap_import_write_profiles(t, false);
 }
 
 /*
@@ -868,7 +869,7 @@ init_import(ApImport *im, ApBinding *b, ApMode mode, int64 user_id,
 		im->tenant.lock_read = true;
 		im->tenant.defcxt = AllocSetContextCreate(im->cxt, "activepipe import profiles",
 												  ALLOCSET_DEFAULT_SIZES);
-		im->tenant.deferred_max = Max(DEFERRED_MIN, len / 4);
+		im->tenant.deferred_max = Max(DEFERRED_MIN, len / 8);
 	}
 }
 

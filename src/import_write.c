@@ -34,6 +34,7 @@
  * dozen (154 upserts for a 100k-row file instead of 98).
  */
 #define WRITE_BATCH AP_CHUNK_ROWS
+#define WRITE_BATCH_BYTES (1024 * 1024)
 
 /*
  * What the import calls blank, for the fill-blanks re-check in SQL: the
@@ -394,6 +395,7 @@ ap_import_write_profiles(ApTenant *t, bool all)
 	MemoryContext old;
 	int32		i;
 	int			n = 0;
+	Size		bytes = 0;
 
 	if (t->ndeferred == 0 || (!all && t->deferred_bytes <= t->deferred_max))
 		return;
@@ -403,15 +405,24 @@ ap_import_write_profiles(ApTenant *t, bool all)
 	qsort_arg(t->deferred, t->ndeferred, sizeof(int32), cmp_deferred, t->contacts);
 	for (i = 0; i < t->ndeferred; i++)
 	{
+		ApContact  *ct = &t->contacts[t->deferred[i]];
+
 		CHECK_FOR_INTERRUPTS();
-		batch[n++] = &t->contacts[t->deferred[i]];
-		if (n < WRITE_BATCH && i + 1 < t->ndeferred)
+		/* found deleted by a later chunk's write: never given a profile */
+		if (!ct->deleted)
+		{
+			batch[n++] = ct;
+			bytes += VARSIZE(ct->payload);
+		}
+		/* the statement copies its payloads into one array: a batch is bounded */
+		if (n == 0 || (n < WRITE_BATCH && bytes < WRITE_BATCH_BYTES && i + 1 < t->ndeferred))
 			continue;
 		old = MemoryContextSwitchTo(cxt);
 		upsert_profiles(t, batch, n);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(cxt);
 		n = 0;
+		bytes = 0;
 	}
 	for (i = 0; i < t->ndeferred; i++)
 	{

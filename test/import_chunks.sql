@@ -144,7 +144,7 @@ SELECT is(
 	10, 'profiles the second chunk leaves as stored are not written');
 
 -- A commit keeps the profiles it writes and writes them in contact id
--- order, once their payloads pass a quarter of the file or 1 MB
+-- order, once their payloads pass an eighth of the file or 1 MB
 -- (import.c: DEFERRED_MIN): above, every profile waited to the end, and
 -- the contacts repeated in the second chunk were read as kept.  Undone,
 -- every profile is as before.
