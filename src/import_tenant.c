@@ -924,7 +924,7 @@ read_payloads(ApTenant *t, ApWanted *seg, int nseg)
 void
 ap_tenant_payloads(ApTenant *t, const int32 *c, int n)
 {
-	int32	   *kept = palloc(sizeof(int32) * Max(n, 1));
+	int32	   *kept = NULL;
 	int			nkept = 0;
 	int			i;
 
@@ -940,6 +940,8 @@ ap_tenant_payloads(ApTenant *t, const int32 *c, int n)
 		ct->resident = true;
 		if (ct->deferred)
 		{
+			if (kept == NULL)
+				kept = palloc(sizeof(int32) * n);
 			kept[nkept++] = c[i];
 			continue;
 		}
@@ -953,8 +955,11 @@ ap_tenant_payloads(ApTenant *t, const int32 *c, int n)
 		read_payloads(t, t->wanted + t->reading, t->nwanted - t->reading);
 	for (i = 0; i < nkept; i++)
 		kept_profile(t, kept[i]);
-	pfree(kept);
-	qsort(t->wanted, t->nwanted, sizeof(ApWanted), cmp_wanted_contact);
+	if (kept)
+		pfree(kept);
+	/* called for each row too, mostly for nothing: sorted only if it grew */
+	if (t->nwanted > t->reading)
+		qsort(t->wanted, t->nwanted, sizeof(ApWanted), cmp_wanted_contact);
 }
 
 /*
