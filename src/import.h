@@ -152,7 +152,6 @@ typedef struct ApContact
 	bool		in_dirty;		/* listed in ApTenant.dirty */
 	bool		resident;		/* payload read for the current chunk */
 	bool		deleted;		/* its row vanished before the commit wrote */
-	bool		deferred;		/* its profile's write waits (ApTenant.deferred) */
 } ApContact;
 
 static inline const char *
@@ -248,14 +247,7 @@ typedef struct ApTenant
 	ApStrategy	strategy;		/* SCAN or PROBE, decided per call */
 	double		estimate;		/* the tenant's contacts per the statistics; -1: unknown */
 	int32		ndeleted;		/* contacts found deleted when written */
-	int32	   *deferred;		/* commit: contacts whose profile write waits */
-	int32		ndeferred;
-	int32		deferred_cap;
-	Size		deferred_bytes; /* their payloads (in defcxt) */
-	Size		deferred_max;	/* the profiles are written past this */
-	MemoryContext defcxt;
 	bool		overwrite;		/* identity writes replace, not fill blanks */
-	bool		lock_read;		/* a commit: lock the contacts read */
 } ApTenant;
 
 /* import_tenant.c */
@@ -263,7 +255,6 @@ extern void ap_tenant_init(ApTenant *t, const ApBinding *b, int64 user_id,
 						   const ap_phone_region *region, bool overwrite,
 						   MemoryContext cxt);
 extern void ap_tenant_scan(ApTenant *t);
-extern void ap_tenant_lock(ApTenant *t, int32 from, bool whole);
 extern int32 ap_tenant_add_row(ApTenant *t, TupleTableSlot *slot);
 extern void ap_tenant_track_ids(ApTenant *t);
 extern int32 ap_tenant_new_contact(ApTenant *t);
@@ -416,7 +407,6 @@ extern void ap_plan_put(ReturnSetInfo *rsinfo, const ApOutcome *o,
 /* import_write.c */
 struct ApHistory;
 extern void ap_import_write(ApTenant *t, struct ApHistory *h);
-extern void ap_import_write_profiles(ApTenant *t, bool all);
 extern void ap_assign_ids(ApTenant *t, int32 from);
 extern void ap_tenant_note_dirty(ApTenant *t, int32 c);
 

@@ -624,103 +624,6 @@ contact_row(ApTenant *t, TupleTableSlot *slot)
 	ap_tenant_add_row(t, slot);
 }
 
-/* A contact read, to be locked: its id and index. */
-typedef struct LockItem
-{
-	int64		id;
-	int32		contact;
-	bool		locked;
-} LockItem;
-
-/* The lock statement's rows mark the contacts it locked. */
-typedef struct LockReceiver
-{
-	DestReceiver pub;
-	LockItem   *items;			/* sorted by id */
-	int32		n;
-} LockReceiver;
-
-static int
-cmp_lock_item(const void *a, const void *b)
-{
-	int64		x = ((const LockItem *) a)->id;
-	int64		y = ((const LockItem *) b)->id;
-
-	return (x > y) - (x < y);
-}
-
-static bool
-receive_locked(TupleTableSlot *slot, DestReceiver *self)
-{
-	LockReceiver *r = (LockReceiver *) self;
-	LockItem	key;
-	LockItem   *hit;
-	bool		isnull;
-
-	CHECK_FOR_INTERRUPTS();
-	key.id = DatumGetInt64(slot_getattr(slot, 1, &isnull));
-	if (!isnull &&
-		(hit = bsearch(&key, r->items, r->n, sizeof(LockItem), cmp_lock_item)) != NULL)
-		hit->locked = true;
-	return true;
-}
-
-/*
- * A commit locks the contacts it read (from index from on) against a
- * delete until it ends, before it writes any: the application deletes
- * contacts without the tenant lock.  The lock statement sees the latest
- * committed rows, so a contact deleted since the import's snapshot (or
- * moved to another tenant) is found missing and marked deleted: its rows
- * are skipped, "contact deleted", and it is never written.  Locking once
- * here spares every profile write a join to the contacts table (a third
- * of its time).  whole: lock the tenant in one pass, cheaper than by id
- * when the read kept most of it.
- */
-void
-ap_tenant_lock(ApTenant *t, int32 from, bool whole)
-{
-	LockReceiver r;
-	Oid			types[2] = {INT8OID, INT8ARRAYOID};
-	Datum		values[2];
-	int64	   *ids;
-	int32		c;
-	int32		i;
-
-	memset(&r, 0, sizeof(r));
-	r.items = palloc(sizeof(LockItem) * Max(t->ncontacts - from, 1));
-	for (c = from; c < t->ncontacts; c++)
-	{
-		if (t->contacts[c].is_new || t->contacts[c].deleted)
-			continue;
-		r.items[r.n].id = t->contacts[c].id;
-		r.items[r.n].contact = c;
-		r.items[r.n++].locked = false;
-	}
-	if (r.n > 0)
-	{
-		qsort(r.items, r.n, sizeof(LockItem), cmp_lock_item);
-		ap_dest_init(&r.pub, receive_locked, NULL);
-		values[0] = Int64GetDatum(t->user_id);
-		if (!whole)
-		{
-			ids = palloc(sizeof(int64) * r.n);
-			for (i = 0; i < r.n; i++)
-				ids[i] = r.items[i].id;
-			values[1] = PointerGetDatum(ap_ids_array(ids, r.n));
-		}
-		/* not read-only: a fresh snapshot, and the lock */
-		ap_spi_stream(t->binding, whole ? AP_Q_LOCK_TENANT : AP_Q_LOCK_CONTACTS,
-					  whole ? 1 : 2, types, values, (DestReceiver *) &r, false);
-		for (i = 0; i < r.n; i++)
-			if (!r.items[i].locked)
-			{
-				t->contacts[r.items[i].contact].deleted = true;
-				t->ndeleted++;
-			}
-	}
-	pfree(r.items);
-}
-
 /*
  * Read the whole tenant: every contact with its keys.  Where profiles are
  * is read first (a hash by contact id, smaller than a join's copy of every
@@ -742,8 +645,6 @@ ap_tenant_scan(ApTenant *t)
 			ap_tenant_stream(t, AP_Q_IMPORT_PROFILE_TIDS, 1, types, values, tid_row);
 		}
 		ap_tenant_stream(t, AP_Q_TENANT_KEYS, 1, types, values, contact_row);
-		if (t->lock_read)
-			ap_tenant_lock(t, 0, t->filekeys == NULL);
 	}
 	if (t->profiles)
 	{
@@ -876,32 +777,40 @@ wanted_reserve(ApTenant *t, int n)
 }
 
 /*
- * Contact c's profile waits to be written (ap_import_write_profiles): it
- * is read as the write will leave it, its payload kept, both timestamps
- * the commit's now().
+ * Read the payloads of contacts c[0..n) that have a profile not read yet,
+ * by tid, in one statement.  They stay, with the profile's timestamps as
+ * read (ap_tenant_profile_read), until ap_tenant_drop_payloads.
  */
-static void
-kept_profile(ApTenant *t, int32 c)
-{
-	ApWanted   *w = &t->wanted[t->nwanted++];
-
-	memset(w, 0, sizeof(ApWanted));
-	ItemPointerSetInvalid(&w->tid);
-	w->found = true;
-	w->contact = c;
-	w->id = t->contacts[c].id;
-	w->imported_at = w->updated_at = GetCurrentTransactionStartTimestamp();
-}
-
-/* Read the profiles of seg[0..nseg), by tid (their contacts' payloads). */
-static void
-read_payloads(ApTenant *t, ApWanted *seg, int nseg)
+void
+ap_tenant_payloads(ApTenant *t, const int32 *c, int n)
 {
 	Oid			types[2] = {INT8OID, TIDARRAYOID};
 	Datum		values[2];
 	Datum	   *tids;
+	ApWanted   *seg;
+	int			nseg;
 	int			i;
 
+	wanted_reserve(t, n);
+	t->reading = t->nwanted;
+	for (i = 0; i < n; i++)
+	{
+		ApContact  *ct = &t->contacts[c[i]];
+		ApWanted   *w = &t->wanted[t->nwanted];
+
+		if (!ItemPointerIsValid(&ct->profile) || ct->resident)
+			continue;
+		ct->resident = true;
+		w->tid = ct->profile;
+		w->id = ct->id;
+		w->found = false;
+		w->contact = c[i];
+		t->nwanted++;
+	}
+	seg = t->wanted + t->reading;
+	nseg = t->nwanted - t->reading;
+	if (nseg == 0)
+		return;
 	/* sorted, the rows the statement returns find their contact quickly */
 	qsort(seg, nseg, sizeof(ApWanted), cmp_wanted);
 	tids = palloc(sizeof(Datum) * nseg);
@@ -914,52 +823,7 @@ read_payloads(ApTenant *t, ApWanted *seg, int nseg)
 	ap_tenant_stream(t, AP_Q_IMPORT_PROFILES, 2, types, values, profile_row);
 	pfree(tids);
 	payloads_by_id(t);
-}
-
-/*
- * Read the payloads of contacts c[0..n) that have a profile not read yet,
- * by tid, in one statement.  They stay, with the profile's timestamps as
- * read (ap_tenant_profile_read), until ap_tenant_drop_payloads.
- */
-void
-ap_tenant_payloads(ApTenant *t, const int32 *c, int n)
-{
-	int32	   *kept = NULL;
-	int			nkept = 0;
-	int			i;
-
-	wanted_reserve(t, n);
-	t->reading = t->nwanted;
-	for (i = 0; i < n; i++)
-	{
-		ApContact  *ct = &t->contacts[c[i]];
-		ApWanted   *w;
-
-		if (ct->resident || (!ct->deferred && !ItemPointerIsValid(&ct->profile)))
-			continue;
-		ct->resident = true;
-		if (ct->deferred)
-		{
-			if (kept == NULL)
-				kept = palloc(sizeof(int32) * n);
-			kept[nkept++] = c[i];
-			continue;
-		}
-		w = &t->wanted[t->nwanted++];
-		w->tid = ct->profile;
-		w->id = ct->id;
-		w->found = false;
-		w->contact = c[i];
-	}
-	if (t->nwanted > t->reading)
-		read_payloads(t, t->wanted + t->reading, t->nwanted - t->reading);
-	for (i = 0; i < nkept; i++)
-		kept_profile(t, kept[i]);
-	if (kept)
-		pfree(kept);
-	/* called for each row too, mostly for nothing: sorted only if it grew */
-	if (t->nwanted > t->reading)
-		qsort(t->wanted, t->nwanted, sizeof(ApWanted), cmp_wanted_contact);
+	qsort(t->wanted, t->nwanted, sizeof(ApWanted), cmp_wanted_contact);
 }
 
 /*
@@ -988,8 +852,7 @@ ap_tenant_drop_payloads(ApTenant *t)
 		ApContact  *ct = &t->contacts[t->wanted[i].contact];
 
 		ct->resident = false;
-		if (!ct->deferred)
-			ct->payload = NULL;
+		ct->payload = NULL;
 	}
 	t->nwanted = 0;
 	MemoryContextReset(t->paycxt);
