@@ -143,8 +143,11 @@ SELECT is(
 	  WHERE user_id = 91 AND contact_id BETWEEN 920000 AND 920009 AND last_imported_at IS NULL),
 	10, 'profiles the second chunk leaves as stored are not written');
 
--- Undone, every profile the commit above wrote, chunk by chunk and again
--- for the contacts the second chunk repeats, is as before.
+-- A commit keeps the profiles it writes and writes them in contact id
+-- order, once their payloads pass an eighth of the file or 1 MB
+-- (import.c: DEFERRED_MIN): above, every profile waited to the end, and
+-- the contacts repeated in the second chunk were read as kept.  Undone,
+-- every profile is as before.
 CREATE TEMP TABLE chunk_event AS
 SELECT max(id) AS id FROM integration_events WHERE user_id = 91 AND event_type = 'import';
 SELECT is(
@@ -155,10 +158,11 @@ SELECT results_eq(
 	         count(*) FILTER (WHERE last_imported_at IS NOT NULL)::int
 	    FROM contact_integrations WHERE user_id = 91$$,
 	$$VALUES (1510, 1500, 0)$$,
-	'... every profile as before, each written by one or both chunks');
+	'... every profile as before: the kept payloads written once at the end were undone');
 
--- Contacts with large payloads (3 kB each, of a field no row names),
--- repeated by the second chunk, which reads what the first wrote.
+-- Here the kept payloads (3 kB each, of a field no row names) pass 1 MB
+-- in the first chunk, so its profiles are written before the second,
+-- whose rows repeat 50 of its contacts and read them again.
 INSERT INTO users (id) VALUES (92);
 INSERT INTO contacts (id, user_id, first_name, email)
 SELECT 930000 + i, 92, 'E', 'e' || i || '@x.com' FROM generate_series(0, 1199) i;
@@ -171,7 +175,7 @@ CREATE TEMP TABLE big_run AS
 SELECT activepipe_import_commit(92, E'email,minbeds\n' ||
 	(SELECT string_agg('e' || i || '@x.com,2', E'\n' ORDER BY i) FROM generate_series(0, 1199) i) || E'\n' ||
 	(SELECT string_agg('e' || i || '@x.com,3', E'\n' ORDER BY i) FROM generate_series(0, 49) i) || E'\n') AS s;
-SELECT is((SELECT (s ->> 'updated')::int FROM big_run), 1250, 'large payloads: 1250 rows update');
+SELECT is((SELECT (s ->> 'updated')::int FROM big_run), 1250, 'kept payloads past 1 MB: 1250 rows update');
 SELECT is((SELECT count(DISTINCT r.chunk)::int FROM import_rows r
 	WHERE r.user_id = 92 AND r.event_id = (SELECT (s ->> 'event_id')::bigint FROM big_run)), 2,
 	'... in two chunks');

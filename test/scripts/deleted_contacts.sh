@@ -95,12 +95,12 @@ res=$(errq "INSERT INTO contact_integrations (user_id, contact_id) VALUES (703, 
 is "${res%% *}" 23503 "cascade: a profile for a missing contact is refused"
 
 # ---- 4. deleted by another session while an import runs ------------------
-# The commit's profile write locks each contact it writes (FOR KEY SHARE,
-# in the same statement): a delete that commits while the commit waits for
-# that lock makes the contact's rows skipped, "contact deleted", and no
-# profile is made for it (the cascading foreign key of section 3 would
-# refuse one); a delete that comes later waits for the commit, even for a
-# contact it only gave a profile.  Scan and probe alike.
+# The commit locks the contacts it read before it writes (FOR KEY SHARE):
+# a delete that commits while the commit waits for that lock makes the
+# contact's rows skipped, "contact deleted", and no profile is made for it
+# (the cascading foreign key of section 3 would refuse one); a delete that
+# comes later waits for the commit, even for a contact it only gave a
+# profile.  Scan and probe alike.
 work=$(mktemp -d "${TMPDIR:-/tmp}/ap-deleted.XXXXXX")
 trap 'rm -rf "$work"; dropdb --if-exists "$DB" >/dev/null 2>&1' EXIT
 # session NAME DELAY SQL: SQL in its own session after DELAY seconds, in
@@ -142,6 +142,23 @@ for strategy in scan probe; do
 		"$strategy: ... and the commit's profile stands"
 	u=$((u + 1))
 done
+
+# The documented delete (profile, then contact, in one transaction) while a
+# long commit changes that contact's profile: the commit locks the profile
+# before the contact, as the delete takes them, so one waits for the
+# other and neither deadlocks.
+q "$DB" "INSERT INTO users (id) VALUES (708);
+	INSERT INTO contacts (id, user_id, first_name, email)
+		SELECT 800000 + i, 708, 'L', 'l' || i || '@example.com' FROM generate_series(1, 30000) i;
+	INSERT INTO contact_integrations (user_id, contact_id, payload_json)
+		SELECT 708, 800000 + i, '{\"status\": \"old\"}' FROM generate_series(1, 30000) i" >/dev/null
+q "$DB" "CREATE TABLE long_file AS SELECT E'email,status\\n' || string_agg('l' || i || '@example.com,new', E'\\n' ORDER BY i) || E'\\n' AS csv FROM generate_series(1, 30000) i" >/dev/null
+session A 0 "BEGIN; SELECT (activepipe_import_commit(708, csv) ->> 'total_rows') FROM long_file; SELECT pg_sleep(0.5); COMMIT;"
+session B 0.3 "BEGIN; DELETE FROM contact_integrations WHERE user_id = 708 AND contact_id = 800001; DELETE FROM contacts WHERE user_id = 708 AND id = 800001; COMMIT;"
+wait
+is "$(sqlstate A)|$(sqlstate B)" "|" "the documented delete during a long commit of its contact: no deadlock, no error on either side"
+is "$(q "$DB" "SELECT count(*) FROM contacts WHERE id = 800001")|$(q "$DB" "SELECT count(*) FROM contact_integrations WHERE user_id = 708 AND contact_id = 800001")" \
+	"0|0" "... the contact and its profile are gone"
 
 crash_check
 done_testing
