@@ -5,7 +5,7 @@
 -- chunk filled in, and repeat new people created in an earlier chunk;
 -- every row must be classified as if the file were one piece.
 BEGIN;
-SELECT plan(22);
+SELECT plan(23);
 
 INSERT INTO users (id) VALUES (91);
 INSERT INTO contacts (id, user_id, first_name, email)
@@ -169,13 +169,33 @@ SELECT 930000 + i, 92, 'E', 'e' || i || '@x.com' FROM generate_series(0, 1199) i
 INSERT INTO contact_integrations (user_id, contact_id, integration_key, payload_json)
 SELECT 92, 930000 + i, 'activepipe', jsonb_build_object('status', 'kept', 'big', repeat('x', 3000))
   FROM generate_series(0, 1199) i;
+-- the order of the writes: profiles, and each chunk's report
+CREATE TEMP SEQUENCE write_seq;
+CREATE TEMP TABLE write_log (what text, id bigint, seq bigint DEFAULT nextval('write_seq'));
+CREATE FUNCTION pg_temp.log_profile() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO write_log (what, id) VALUES ('profile', NEW.contact_id); RETURN NULL; END $$;
+CREATE FUNCTION pg_temp.log_chunk() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO write_log (what, id) VALUES ('chunk', NEW.chunk); RETURN NULL; END $$;
+CREATE TRIGGER log_profile AFTER INSERT OR UPDATE ON contact_integrations
+	FOR EACH ROW WHEN (NEW.user_id = 92) EXECUTE FUNCTION pg_temp.log_profile();
+CREATE TRIGGER log_chunk AFTER INSERT ON import_rows
+	FOR EACH ROW WHEN (NEW.user_id = 92) EXECUTE FUNCTION pg_temp.log_chunk();
 CREATE TEMP TABLE big_before AS
 SELECT contact_id, payload_json, last_imported_at FROM contact_integrations WHERE user_id = 92;
 CREATE TEMP TABLE big_run AS
 SELECT activepipe_import_commit(92, E'email,minbeds\n' ||
 	(SELECT string_agg('e' || i || '@x.com,2', E'\n' ORDER BY i) FROM generate_series(0, 1199) i) || E'\n' ||
 	(SELECT string_agg('e' || i || '@x.com,3', E'\n' ORDER BY i) FROM generate_series(0, 49) i) || E'\n') AS s;
+DROP TRIGGER log_profile ON contact_integrations;
+DROP TRIGGER log_chunk ON import_rows;
 SELECT is((SELECT (s ->> 'updated')::int FROM big_run), 1250, 'kept payloads past 1 MB: 1250 rows update');
+SELECT results_eq(
+	$$SELECT (SELECT count(*)::int FROM write_log p, write_log c
+	           WHERE p.what = 'profile' AND c.what = 'chunk' AND p.seq < c.seq
+	             AND c.seq = (SELECT max(seq) FROM write_log WHERE what = 'chunk')),
+	         (SELECT count(*)::int FROM write_log WHERE what = 'profile' AND id = 930000)$$,
+	$$VALUES (1024, 2)$$,
+	'the first chunk''s 1024 profiles were written before the second chunk''s report, and its first contact again after');
 SELECT is((SELECT count(DISTINCT r.chunk)::int FROM import_rows r
 	WHERE r.user_id = 92 AND r.event_id = (SELECT (s ->> 'event_id')::bigint FROM big_run)), 2,
 	'... in two chunks');

@@ -95,12 +95,12 @@ res=$(errq "INSERT INTO contact_integrations (user_id, contact_id) VALUES (703, 
 is "${res%% *}" 23503 "cascade: a profile for a missing contact is refused"
 
 # ---- 4. deleted by another session while an import runs ------------------
-# The commit locks the contacts it read before it writes (FOR KEY SHARE):
-# a delete that commits while the commit waits for that lock makes the
-# contact's rows skipped, "contact deleted", and no profile is made for it
-# (the cascading foreign key of section 3 would refuse one); a delete that
-# comes later waits for the commit, even for a contact it only gave a
-# profile.  Scan and probe alike.
+# Before a chunk writes, the commit locks the contacts it changed (FOR KEY
+# SHARE), their profiles first: a delete that commits while the commit
+# waits for that lock makes the contact's rows skipped, "contact deleted",
+# and no profile is made for it (the cascading foreign key of section 3
+# would refuse one); a delete that comes later waits for the commit, even
+# for a contact it only gave a profile.  Scan and probe alike.
 work=$(mktemp -d "${TMPDIR:-/tmp}/ap-deleted.XXXXXX")
 trap 'rm -rf "$work"; dropdb --if-exists "$DB" >/dev/null 2>&1' EXIT
 # session NAME DELAY SQL: SQL in its own session after DELAY seconds, in
