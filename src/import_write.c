@@ -34,7 +34,7 @@
  * dozen (154 upserts for a 100k-row file instead of 98).
  */
 #define WRITE_BATCH AP_CHUNK_ROWS
-#define WRITE_BATCH_BYTES (1024 * 1024)
+#define WRITE_BATCH_BYTES (512 * 1024)
 
 /*
  * What the import calls blank, for the fill-blanks re-check in SQL: the
@@ -306,6 +306,12 @@ defer_profile(ApTenant *t, ApContact *ct, Jsonb *p)
 	}
 	else if (p == ct->payload)
 		return;					/* kept already */
+	else
+	{
+		/* a later chunk changed it again: the copy it replaces goes */
+		t->deferred_bytes -= VARSIZE(ct->payload);
+		pfree(ct->payload);
+	}
 	ct->payload = ap_varlena_copy(t->defcxt, p);
 	t->deferred_bytes += VARSIZE(p);
 }
