@@ -115,8 +115,6 @@ typedef enum ApQuery
 	AP_Q_PROBE_MOBILE,
 	AP_Q_PROBE_PHONE,
 	AP_Q_TENANT_SIZE,			/* $1 user, $2 limit: contacts, counted up to it */
-	AP_Q_LOCK_PROFILES,			/* $1 user, $2 tids[]: lock these profiles */
-	AP_Q_LOCK_CONTACTS,			/* $1 user, $2 ids[]: the same for these */
 	AP_Q_CONTACT_IDS,			/* $1 sequence, $2 n: ids for new contacts */
 	AP_Q_IMPORT_INSERT,			/* batched new contacts */
 	AP_Q_IMPORT_UPDATE,			/* batched identity updates (overwrite) */

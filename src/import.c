@@ -76,13 +76,6 @@ typedef struct ApChunkRow
  */
 #define CHUNK_BYTES (256 * 1024)
 
-/*
- * A commit keeps the profiles it is to write, and writes them together in
- * contact id order (ap_import_write_profiles), once their payloads pass an
- * eighth of the file (each byte kept adds to the peak), or this on a small file.
- */
-#define DEFERRED_MIN (1024 * 1024)
-
 typedef struct ApImport
 {
 	ApMode		mode;
@@ -682,9 +675,6 @@ process_chunk(ApImport *im)
 	im->chunk_bytes = 0;
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(im->chunkcxt);
-	/* with the chunk's memory given back */
-	if (im->mode == AP_MODE_COMMIT)
-		ap_import_write_profiles(t, false);
 }
 
 /*
@@ -857,13 +847,8 @@ init_import(ApImport *im, ApBinding *b, ApMode mode, int64 user_id,
 	ap_summary_init(&im->summary, im->cxt);
 	ap_tenant_init(&im->tenant, b, user_id, ap_default_region(), overwrite, im->cxt);
 	if (mode == AP_MODE_COMMIT)
-	{
 		im->tenant.pendcxt = AllocSetContextCreate(im->cxt, "activepipe import pending",
 												   ALLOCSET_DEFAULT_SIZES);
-		im->tenant.defcxt = AllocSetContextCreate(im->cxt, "activepipe import profiles",
-												  ALLOCSET_DEFAULT_SIZES);
-		im->tenant.deferred_max = Max(DEFERRED_MIN, len / 8);
-	}
 }
 
 /*
@@ -893,10 +878,7 @@ run_import(FunctionCallInfo fcinfo, ApMode mode, int64 user_id,
 	parse_file(&im);
 	process_chunk(&im);			/* the rows after the last full chunk */
 	if (mode == AP_MODE_COMMIT)
-	{
-		ap_import_write_profiles(&im.tenant, true);
 		finish_commit(&im, filename);
-	}
 	ap_tenant_done(&im.tenant); /* after the writes: they read payloads */
 	if (mode != AP_MODE_PLAN)
 	{

@@ -152,8 +152,6 @@ typedef struct ApContact
 	bool		in_dirty;		/* listed in ApTenant.dirty */
 	bool		resident;		/* payload read for the current chunk */
 	bool		deleted;		/* its row vanished before the commit wrote */
-	bool		deferred;		/* its profile's write waits (ApTenant.deferred) */
-	bool		locked;			/* locked by this commit (lock_chunk) */
 } ApContact;
 
 static inline const char *
@@ -249,12 +247,6 @@ typedef struct ApTenant
 	ApStrategy	strategy;		/* SCAN or PROBE, decided per call */
 	double		estimate;		/* the tenant's contacts per the statistics; -1: unknown */
 	int32		ndeleted;		/* contacts found deleted when written */
-	int32	   *deferred;		/* commit: contacts whose profile write waits */
-	int32		ndeferred;
-	int32		deferred_cap;
-	Size		deferred_bytes; /* their payloads (in defcxt) */
-	Size		deferred_max;	/* the profiles are written past this */
-	MemoryContext defcxt;
 	bool		overwrite;		/* identity writes replace, not fill blanks */
 } ApTenant;
 
@@ -415,7 +407,6 @@ extern void ap_plan_put(ReturnSetInfo *rsinfo, const ApOutcome *o,
 /* import_write.c */
 struct ApHistory;
 extern void ap_import_write(ApTenant *t, struct ApHistory *h);
-extern void ap_import_write_profiles(ApTenant *t, bool all);
 extern void ap_assign_ids(ApTenant *t, int32 from);
 extern void ap_tenant_note_dirty(ApTenant *t, int32 c);
 

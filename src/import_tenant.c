@@ -777,32 +777,40 @@ wanted_reserve(ApTenant *t, int n)
 }
 
 /*
- * Contact c's profile waits to be written (ap_import_write_profiles): it
- * is read as the write will leave it, its payload kept, both timestamps
- * the commit's now().
+ * Read the payloads of contacts c[0..n) that have a profile not read yet,
+ * by tid, in one statement.  They stay, with the profile's timestamps as
+ * read (ap_tenant_profile_read), until ap_tenant_drop_payloads.
  */
-static void
-kept_profile(ApTenant *t, int32 c)
-{
-	ApWanted   *w = &t->wanted[t->nwanted++];
-
-	memset(w, 0, sizeof(ApWanted));
-	ItemPointerSetInvalid(&w->tid);
-	w->found = true;
-	w->contact = c;
-	w->id = t->contacts[c].id;
-	w->imported_at = w->updated_at = GetCurrentTransactionStartTimestamp();
-}
-
-/* Read the profiles of seg[0..nseg), by tid (their contacts' payloads). */
-static void
-read_payloads(ApTenant *t, ApWanted *seg, int nseg)
+void
+ap_tenant_payloads(ApTenant *t, const int32 *c, int n)
 {
 	Oid			types[2] = {INT8OID, TIDARRAYOID};
 	Datum		values[2];
 	Datum	   *tids;
+	ApWanted   *seg;
+	int			nseg;
 	int			i;
 
+	wanted_reserve(t, n);
+	t->reading = t->nwanted;
+	for (i = 0; i < n; i++)
+	{
+		ApContact  *ct = &t->contacts[c[i]];
+		ApWanted   *w = &t->wanted[t->nwanted];
+
+		if (!ItemPointerIsValid(&ct->profile) || ct->resident)
+			continue;
+		ct->resident = true;
+		w->tid = ct->profile;
+		w->id = ct->id;
+		w->found = false;
+		w->contact = c[i];
+		t->nwanted++;
+	}
+	seg = t->wanted + t->reading;
+	nseg = t->nwanted - t->reading;
+	if (nseg == 0)
+		return;
 	/* sorted, the rows the statement returns find their contact quickly */
 	qsort(seg, nseg, sizeof(ApWanted), cmp_wanted);
 	tids = palloc(sizeof(Datum) * nseg);
@@ -815,52 +823,7 @@ read_payloads(ApTenant *t, ApWanted *seg, int nseg)
 	ap_tenant_stream(t, AP_Q_IMPORT_PROFILES, 2, types, values, profile_row);
 	pfree(tids);
 	payloads_by_id(t);
-}
-
-/*
- * Read the payloads of contacts c[0..n) that have a profile not read yet,
- * by tid, in one statement.  They stay, with the profile's timestamps as
- * read (ap_tenant_profile_read), until ap_tenant_drop_payloads.
- */
-void
-ap_tenant_payloads(ApTenant *t, const int32 *c, int n)
-{
-	int32	   *kept = NULL;
-	int			nkept = 0;
-	int			i;
-
-	wanted_reserve(t, n);
-	t->reading = t->nwanted;
-	for (i = 0; i < n; i++)
-	{
-		ApContact  *ct = &t->contacts[c[i]];
-		ApWanted   *w;
-
-		if (ct->resident || (!ct->deferred && !ItemPointerIsValid(&ct->profile)))
-			continue;
-		ct->resident = true;
-		if (ct->deferred)
-		{
-			if (kept == NULL)
-				kept = palloc(sizeof(int32) * n);
-			kept[nkept++] = c[i];
-			continue;
-		}
-		w = &t->wanted[t->nwanted++];
-		w->tid = ct->profile;
-		w->id = ct->id;
-		w->found = false;
-		w->contact = c[i];
-	}
-	if (t->nwanted > t->reading)
-		read_payloads(t, t->wanted + t->reading, t->nwanted - t->reading);
-	for (i = 0; i < nkept; i++)
-		kept_profile(t, kept[i]);
-	if (kept)
-		pfree(kept);
-	/* called for each row too, mostly for nothing: sorted only if it grew */
-	if (t->nwanted > t->reading)
-		qsort(t->wanted, t->nwanted, sizeof(ApWanted), cmp_wanted_contact);
+	qsort(t->wanted, t->nwanted, sizeof(ApWanted), cmp_wanted_contact);
 }
 
 /*
@@ -889,8 +852,7 @@ ap_tenant_drop_payloads(ApTenant *t)
 		ApContact  *ct = &t->contacts[t->wanted[i].contact];
 
 		ct->resident = false;
-		if (!ct->deferred)
-			ct->payload = NULL;
+		ct->payload = NULL;
 	}
 	t->nwanted = 0;
 	MemoryContextReset(t->paycxt);

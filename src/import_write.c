@@ -9,11 +9,11 @@
  *	  file leaves unchanged are not written at all.
  *
  * Writing each chunk while its payloads are in memory means no payload is
- * read twice and no edits are held past their chunk.  Before it writes,
- * a chunk locks the contacts it changed (lock_chunk); every write still
- * checks what it touched, for a trigger or rule of the commit's own: a
- * contact found missing is marked deleted (its rows are reported as
- * skipped), never written again and never given a new profile.
+ * read twice and no edits are held past their chunk.  Every write checks
+ * what it touched: a contact deleted since the import read it is marked
+ * deleted (its rows are reported as skipped), never written again and
+ * never given a new profile; a written contact is locked against a delete
+ * until the commit ends.
  */
 #include "activepipe.h"
 
@@ -34,7 +34,6 @@
  * dozen (154 upserts for a 100k-row file instead of 98).
  */
 #define WRITE_BATCH AP_CHUNK_ROWS
-#define WRITE_BATCH_BYTES (512 * 1024)
 
 /*
  * What the import calls blank, for the fill-blanks re-check in SQL: the
@@ -285,165 +284,50 @@ profile_payload(const ApContact *ct, Jsonb *empty)
 	return p ? p : ct->payload ? ct->payload : empty;
 }
 
-/*
- * Keep the payload p to write for ct until ap_import_write_profiles: ct
- * holds it from now on, as a read of its profile would find it.
- */
-static void
-defer_profile(ApTenant *t, ApContact *ct, Jsonb *p)
-{
-	if (!ct->deferred)
-	{
-		if (t->ndeferred == t->deferred_cap)
-		{
-			t->deferred_cap = Max(t->deferred_cap * 2, 1024);
-			t->deferred = t->deferred ?
-				repalloc(t->deferred, sizeof(int32) * t->deferred_cap) :
-				MemoryContextAlloc(t->cxt, sizeof(int32) * t->deferred_cap);
-		}
-		t->deferred[t->ndeferred++] = ct - t->contacts;
-		ct->deferred = true;
-	}
-	else if (p == ct->payload)
-		return;					/* kept already */
-	else
-	{
-		/* a later chunk changed it again: the copy it replaces goes */
-		t->deferred_bytes -= VARSIZE(ct->payload);
-		pfree(ct->payload);
-	}
-	ct->payload = ap_varlena_copy(t->defcxt, p);
-	t->deferred_bytes += VARSIZE(p);
-}
-
-/*
- * The chunk's profiles to write (payload, last_imported_at): kept, with
- * what an undo needs of them recorded now, as they were before.
- */
 static void
 write_profiles(ApTenant *t, ApContact **batch, int n, ApHistory *h)
-{
-	Jsonb	   *empty = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
-	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext, "activepipe payload",
-												  ALLOCSET_DEFAULT_SIZES);
-	int			i;
-
-	for (i = 0; i < n; i++)
-	{
-		MemoryContext old;
-		Jsonb	   *p;
-
-		CHECK_FOR_INTERRUPTS();
-		/* building leaves parse state behind: only the payload is kept */
-		old = MemoryContextSwitchTo(scratch);
-		p = profile_payload(batch[i], empty);
-		MemoryContextSwitchTo(old);
-		if (p != NULL)
-		{
-			if (h)
-				ap_history_contact(h, t, batch[i], p);
-			defer_profile(t, batch[i], p);
-		}
-		MemoryContextReset(scratch);
-	}
-	if (h)
-		ap_history_contacts_flush(h);
-	MemoryContextDelete(scratch);
-}
-
-static int
-cmp_deferred(const void *a, const void *b, void *arg)
-{
-	const ApContact *contacts = arg;
-	int64		x = contacts[*(const int32 *) a].id;
-	int64		y = contacts[*(const int32 *) b].id;
-
-	return (x > y) - (x < y);
-}
-
-/* Upsert the profiles of batch, each from the payload its contact holds. */
-static void
-upsert_profiles(ApTenant *t, ApContact **batch, int n)
 {
 	Oid			types[3] = {INT8OID, INT8ARRAYOID, JSONBARRAYOID};
 	Datum		values[3];
 	Datum	   *d = palloc(sizeof(Datum) * n);
-	int32		deleted = t->ndeleted;
-	int			i;
+	Jsonb	   *empty = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+	MemoryContext batchcxt = CurrentMemoryContext;
+	MemoryContext scratch = AllocSetContextCreate(batchcxt, "activepipe payload",
+												  ALLOCSET_DEFAULT_SIZES);
+	int			i,
+				kept = 0;
 
 	for (i = 0; i < n; i++)
-		d[i] = JsonbPGetDatum(batch[i]->payload);
-	values[0] = Int64GetDatum(t->user_id);
-	values[1] = id_array(batch, n);
-	values[2] = PointerGetDatum(make_array(d, NULL, n, JSONBOID, -1, false, TYPALIGN_INT));
-	ap_spi_run(t->binding, AP_Q_IMPORT_PROFILES_UPSERT, 3, types, values, NULL, false);
-	written(t, batch, n);
-	/* the contacts are locked or new: only a trigger or rule skips one */
-	if (t->ndeleted != deleted)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("a trigger or rule on %s.contact_integrations skipped a profile the import wrote",
-						t->binding->ext_schema),
-				 errhint("Let triggers on contact_integrations keep the rows the import upserts.")));
-}
-
-/*
- * Write the kept profiles, in contact id order: written scattered, chunk
- * by chunk, the upserts of a 100k-row file took 1.4x as long (index pages
- * and heap pages visited again and again).  all: whatever they weigh;
- * otherwise only once they pass deferred_max.
- */
-void
-ap_import_write_profiles(ApTenant *t, bool all)
-{
-	ApContact **batch;
-	MemoryContext cxt;
-	MemoryContext old;
-	int32		i;
-	int			n = 0;
-	Size		bytes = 0;
-
-	if (t->ndeferred == 0 || (!all && t->deferred_bytes <= t->deferred_max))
-		return;
-	batch = palloc(sizeof(ApContact *) * WRITE_BATCH);
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "activepipe import write",
-								ALLOCSET_DEFAULT_SIZES);
-	qsort_arg(t->deferred, t->ndeferred, sizeof(int32), cmp_deferred, t->contacts);
-	for (i = 0; i < t->ndeferred; i++)
 	{
-		ApContact  *ct = &t->contacts[t->deferred[i]];
+		Jsonb	   *p;
 
 		CHECK_FOR_INTERRUPTS();
-		/* found deleted by a later chunk's write: never given a profile */
-		if (!ct->deleted)
-		{
-			batch[n++] = ct;
-			bytes += VARSIZE(ct->payload);
-		}
-		/* the statement copies its payloads into one array: a batch is bounded */
-		if (n == 0 || (n < WRITE_BATCH && bytes < WRITE_BATCH_BYTES && i + 1 < t->ndeferred))
+		/* building leaves parse state behind: only the payload is kept */
+		MemoryContextSwitchTo(scratch);
+		p = profile_payload(batch[i], empty);
+		MemoryContextSwitchTo(batchcxt);
+		if (p != NULL && p != empty && p != batch[i]->payload)
+			p = ap_varlena_copy(batchcxt, p);
+		MemoryContextReset(scratch);
+		if (p == NULL)
 			continue;
-		old = MemoryContextSwitchTo(cxt);
-		upsert_profiles(t, batch, n);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(cxt);
-		n = 0;
-		bytes = 0;
+		batch[kept] = batch[i];
+		d[kept++] = JsonbPGetDatum(p);
 	}
-	for (i = 0; i < t->ndeferred; i++)
+	if (kept > 0)
 	{
-		ApContact  *ct = &t->contacts[t->deferred[i]];
-
-		ct->deferred = false;
-		ct->payload = NULL;		/* read again, by its tid, when a row wants it */
+		values[0] = Int64GetDatum(t->user_id);
+		values[1] = id_array(batch, kept);
+		values[2] = PointerGetDatum(make_array(d, NULL, kept, JSONBOID, -1, false, TYPALIGN_INT));
+		ap_spi_run(t->binding, AP_Q_IMPORT_PROFILES_UPSERT, 3, types, values, NULL, false);
+		written(t, batch, kept);
 	}
-	t->ndeferred = 0;
-	t->deferred_bytes = 0;
-	MemoryContextReset(t->defcxt);
-	MemoryContextDelete(cxt);
-	pfree(batch);
-	CommandCounterIncrement();
-	UpdateActiveSnapshotCommandId();
+	/* what an undo needs, of the contacts written */
+	for (i = 0; h && i < kept; i++)
+		if (!batch[i]->deleted)
+			ap_history_contact(h, t, batch[i], DatumGetJsonbP(d[i]));
+	if (h)
+		ap_history_contacts_flush(h);
 }
 
 static bool
@@ -463,115 +347,6 @@ wants_profile(const ApContact *ct, uint16 bound)
 {
 	return !ct->deleted &&
 		(unwritten_new(ct) || ct->ident_dirty != 0 || ct->payload_dirty);
-}
-
-/*
- * A contact to lock: its id (first, so ap_cmp_int64 sorts by it) and
- * index.
- */
-typedef struct LockItem
-{
-	int64		id;
-	int32		contact;
-	bool		locked;
-} LockItem;
-
-/* The lock statement's rows mark the contacts it locked. */
-typedef struct LockReceiver
-{
-	DestReceiver pub;
-	LockItem   *items;			/* sorted by id */
-	int32		n;
-} LockReceiver;
-
-static bool
-receive_locked(TupleTableSlot *slot, DestReceiver *self)
-{
-	LockReceiver *r = (LockReceiver *) self;
-	LockItem	key;
-	LockItem   *hit;
-	bool		isnull;
-
-	CHECK_FOR_INTERRUPTS();
-	key.id = DatumGetInt64(slot_getattr(slot, 1, &isnull));
-	if (!isnull &&
-		(hit = bsearch(&key, r->items, r->n, sizeof(LockItem), ap_cmp_int64)) != NULL)
-		hit->locked = true;
-	return true;
-}
-
-/*
- * Before the chunk writes, lock the contacts it changed that the commit
- * did not make, against a delete until the commit ends (FOR KEY SHARE:
- * the application's updates of other columns do not wait), and their
- * profiles before them, in the order the documented delete takes them
- * (profile, then contact), since the profiles are written later
- * (ap_import_write_profiles).  The statements see the latest committed
- * rows: a contact found gone (deleted, or moved to another tenant) is
- * marked deleted, its rows skipped, "contact deleted", and it is never
- * written.  A contact stays locked: a later chunk does not lock it again.
- */
-static void
-lock_chunk(ApTenant *t)
-{
-	LockReceiver r;
-	Oid			types[2] = {INT8OID, INT8ARRAYOID};
-	Datum		values[2];
-	int64	   *ids = palloc(sizeof(int64) * t->ndirty);
-	Datum	   *tids = palloc(sizeof(Datum) * t->ndirty);
-	int			ntids = 0;
-	int32		i;
-
-	memset(&r, 0, sizeof(r));
-	r.items = palloc(sizeof(LockItem) * t->ndirty);
-	for (i = 0; i < t->ndirty; i++)
-	{
-		ApContact  *ct = &t->contacts[t->dirty[i]];
-
-		if (ct->is_new || ct->locked || ct->deleted)
-			continue;
-		r.items[r.n].id = ct->id;
-		r.items[r.n].contact = t->dirty[i];
-		r.items[r.n++].locked = false;
-		if (ItemPointerIsValid(&ct->profile))
-			tids[ntids++] = PointerGetDatum(&ct->profile);
-	}
-	values[0] = Int64GetDatum(t->user_id);
-	if (ntids > 0)
-	{
-		types[1] = TIDARRAYOID;
-		values[1] = PointerGetDatum(construct_array(tids, ntids, TIDOID,
-													sizeof(ItemPointerData), false,
-													TYPALIGN_SHORT));
-		ap_spi_run(t->binding, AP_Q_LOCK_PROFILES, 2, types, values, NULL, false);
-		SPI_freetuptable(SPI_tuptable);
-	}
-	if (r.n > 0)
-	{
-		qsort(r.items, r.n, sizeof(LockItem), ap_cmp_int64);
-		for (i = 0; i < r.n; i++)
-			ids[i] = r.items[i].id;
-		types[1] = INT8ARRAYOID;
-		values[1] = PointerGetDatum(ap_ids_array(ids, r.n));
-		ap_dest_init(&r.pub, receive_locked, NULL);
-		/* not read-only: a fresh snapshot, and the lock */
-		ap_spi_stream(t->binding, AP_Q_LOCK_CONTACTS, 2, types, values,
-					  (DestReceiver *) &r, false);
-		for (i = 0; i < r.n; i++)
-		{
-			ApContact  *ct = &t->contacts[r.items[i].contact];
-
-			ct->locked = r.items[i].locked;
-			if (!ct->locked)
-			{
-				ct->deleted = true;
-				t->ndeleted++;
-			}
-		}
-	}
-	pfree(r.items);
-	pfree(ids);
-	pfree(tids);
 }
 
 /* Run writer over the dirty contacts wants picks, WRITE_BATCH at a time. */
@@ -616,9 +391,8 @@ cmp_int32(const void *a, const void *b)
 
 /*
  * Write the contacts changed since the last write, then settle them: their
- * identity edits are in the database now, their payloads kept to write
- * (ap_import_write_profiles).  The import's snapshot then sees its own
- * writes, so a later chunk reads the contacts it wrote.
+ * edits are in the database now.  The import's snapshot then sees its own
+ * writes, so a later chunk reads the payloads it wrote.
  */
 void
 ap_import_write(ApTenant *t, ApHistory *h)
@@ -629,7 +403,6 @@ ap_import_write(ApTenant *t, ApHistory *h)
 		return;
 	/* in the order the contacts were read and made */
 	qsort(t->dirty, t->ndirty, sizeof(int32), cmp_int32);
-	lock_chunk(t);
 	write_pass(t, h, wants_insert, write_inserts);
 	write_pass(t, h, wants_update, write_updates);
 	write_pass(t, h, wants_profile, write_profiles);

@@ -277,28 +277,6 @@ tenant_size(StringInfo s, const ApBinding *b)
 }
 
 /*
- * A commit locks the contacts a chunk changed, and their profiles first
- * (see lock_chunk in import_write.c): the profiles by tid, the contacts by
- * id, returning the ids locked.
- */
-static void
-lock_profiles(StringInfo s, const ApBinding *b)
-{
-	appendStringInfo(s, "SELECT ci.contact_id FROM %s.contact_integrations ci"
-					 " WHERE ci.user_id" EQ "$1 AND ci.ctid" EQ "ANY ($2::pg_catalog.tid[])"
-					 KEY_FILTER " FOR KEY SHARE OF ci",
-					 b->ext_schema);
-}
-
-static void
-lock_contacts(StringInfo s, const ApBinding *b)
-{
-	appendStringInfo(s, "SELECT c.%s::pg_catalog.int8 FROM %s c WHERE c.%s" EQ "$1"
-					 " AND c.%s" EQ "ANY ($2::pg_catalog.int8[]) FOR KEY SHARE OF c",
-					 b->id_col, b->table, b->user_col, b->id_col);
-}
-
-/*
  * Where the tenant's profiles are: the import reads a payload only when a
  * row matches its contact, by tid, in the snapshot this was read in.
  */
@@ -441,9 +419,11 @@ import_insert(StringInfo s, const ApBinding *b)
 }
 
 /*
- * Batched payload writes, stamping last_imported_at.  Every contact written
- * exists: the chunk that changed it locked it (lock_contacts), or made it.
- * The ids written and where come back.
+ * Batched payload writes, stamping last_imported_at.  Only contacts that
+ * still exist get a profile (the join, which also pins every row to the
+ * tenant, and locks the contact against a delete until the commit ends),
+ * and the ids written come back: a contact deleted since the import read
+ * it is reported, never given a new profile.
  */
 static void
 import_profiles_upsert(StringInfo s, const ApBinding *b)
@@ -454,12 +434,13 @@ import_profiles_upsert(StringInfo s, const ApBinding *b)
 					 " SELECT $1, u.id, '" AP_INTEGRATION_KEY "', u.p, pg_catalog.now(), pg_catalog.now()"
 					 " FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[]),"
 					 " pg_catalog.unnest($3::pg_catalog.jsonb[])) AS u(id, p)"
+					 " JOIN %s c ON c.%s" EQ "$1 AND c.%s" EQ "u.id FOR KEY SHARE OF c"
 					 " ON CONFLICT (user_id, contact_id, integration_key) DO UPDATE"
 					 " SET payload_json = EXCLUDED.payload_json,"
 					 " last_imported_at = EXCLUDED.last_imported_at,"
 					 " updated_at = EXCLUDED.updated_at"
 					 " RETURNING ci.contact_id, ci.ctid",
-					 b->ext_schema);
+					 b->ext_schema, b->table, b->user_col, b->id_col);
 }
 
 /* The kept report of a commit: its header row (import_history.c). */
@@ -781,8 +762,6 @@ static const ApStatement statements[AP_NQUERIES] = {
 	{"probe_mobile", probe_mobile},
 	{"probe_phone", probe_phone},
 	{"tenant_size", tenant_size},
-	{"lock_profiles", lock_profiles},
-	{"lock_contacts", lock_contacts},
 	{"contact_ids", contact_ids},
 	{"import_insert", import_insert},
 	{"import_update", import_update},

@@ -33,7 +33,7 @@ SELECT is_empty(
 
 SELECT is(
 	(SELECT count(*)::int FROM activepipe_statements()),
-	43, 'activepipe_statements() lists all forty-three statements');
+	41, 'activepipe_statements() lists all forty-one statements');
 
 -- SELECT, UPDATE, DELETE and upserts filter on the tenant column with $1
 SELECT is_empty(

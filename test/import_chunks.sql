@@ -143,11 +143,8 @@ SELECT is(
 	  WHERE user_id = 91 AND contact_id BETWEEN 920000 AND 920009 AND last_imported_at IS NULL),
 	10, 'profiles the second chunk leaves as stored are not written');
 
--- A commit keeps the profiles it writes and writes them in contact id
--- order, once their payloads pass an eighth of the file or 1 MB
--- (import.c: DEFERRED_MIN): above, every profile waited to the end, and
--- the contacts repeated in the second chunk were read as kept.  Undone,
--- every profile is as before.
+-- Undone, every profile the commit above wrote, chunk by chunk and again
+-- for the contacts the second chunk repeats, is as before.
 CREATE TEMP TABLE chunk_event AS
 SELECT max(id) AS id FROM integration_events WHERE user_id = 91 AND event_type = 'import';
 SELECT is(
@@ -158,11 +155,11 @@ SELECT results_eq(
 	         count(*) FILTER (WHERE last_imported_at IS NOT NULL)::int
 	    FROM contact_integrations WHERE user_id = 91$$,
 	$$VALUES (1510, 1500, 0)$$,
-	'... every profile as before: the kept payloads written once at the end were undone');
+	'... every profile as before, each written by one chunk or both');
 
--- Here the kept payloads (3 kB each, of a field no row names) pass 1 MB
--- in the first chunk, so its profiles are written before the second,
--- whose rows repeat 50 of its contacts and read them again.
+-- Contacts with large payloads (3 kB each, of a field no row names): the
+-- first chunk writes its profiles before the second chunk, whose rows
+-- repeat 50 of its contacts, reads them again.
 INSERT INTO users (id) VALUES (92);
 INSERT INTO contacts (id, user_id, first_name, email)
 SELECT 930000 + i, 92, 'E', 'e' || i || '@x.com' FROM generate_series(0, 1199) i;
@@ -188,14 +185,14 @@ SELECT activepipe_import_commit(92, E'email,minbeds\n' ||
 	(SELECT string_agg('e' || i || '@x.com,3', E'\n' ORDER BY i) FROM generate_series(0, 49) i) || E'\n') AS s;
 DROP TRIGGER log_profile ON contact_integrations;
 DROP TRIGGER log_chunk ON import_rows;
-SELECT is((SELECT (s ->> 'updated')::int FROM big_run), 1250, 'kept payloads past 1 MB: 1250 rows update');
+SELECT is((SELECT (s ->> 'updated')::int FROM big_run), 1250, 'large payloads: 1250 rows update');
 SELECT results_eq(
 	$$SELECT (SELECT count(*)::int FROM write_log p, write_log c
 	           WHERE p.what = 'profile' AND c.what = 'chunk' AND p.seq < c.seq
-	             AND c.seq = (SELECT max(seq) FROM write_log WHERE what = 'chunk')),
+	             AND c.seq = (SELECT min(seq) FROM write_log WHERE what = 'chunk')),
 	         (SELECT count(*)::int FROM write_log WHERE what = 'profile' AND id = 930000)$$,
 	$$VALUES (1024, 2)$$,
-	'the first chunk''s 1024 profiles were written before the second chunk''s report, and its first contact again after');
+	'the first chunk''s 1024 profiles were written with its report, before the second chunk, and its first contact again by the second');
 SELECT is((SELECT count(DISTINCT r.chunk)::int FROM import_rows r
 	WHERE r.user_id = 92 AND r.event_id = (SELECT (s ->> 'event_id')::bigint FROM big_run)), 2,
 	'... in two chunks');

@@ -95,12 +95,12 @@ res=$(errq "INSERT INTO contact_integrations (user_id, contact_id) VALUES (703, 
 is "${res%% *}" 23503 "cascade: a profile for a missing contact is refused"
 
 # ---- 4. deleted by another session while an import runs ------------------
-# Before a chunk writes, the commit locks the contacts it changed (FOR KEY
-# SHARE), their profiles first: a delete that commits while the commit
-# waits for that lock makes the contact's rows skipped, "contact deleted",
-# and no profile is made for it (the cascading foreign key of section 3
-# would refuse one); a delete that comes later waits for the commit, even
-# for a contact it only gave a profile.  Scan and probe alike.
+# A chunk's profile write locks each contact it writes (FOR KEY SHARE, in
+# the same statement): a delete that commits while the commit waits for
+# that lock makes the contact's rows skipped, "contact deleted", and no
+# profile is made for it (the cascading foreign key of section 3 would
+# refuse one); a delete that comes later waits for the commit, even for a
+# contact it only gave a profile.  Scan and probe alike.
 work=$(mktemp -d "${TMPDIR:-/tmp}/ap-deleted.XXXXXX")
 trap 'rm -rf "$work"; dropdb --if-exists "$DB" >/dev/null 2>&1' EXIT
 # session NAME DELAY SQL: SQL in its own session after DELAY seconds, in
@@ -144,9 +144,10 @@ for strategy in scan probe; do
 done
 
 # The documented delete (profile, then contact, in one transaction) while a
-# long commit changes that contact's profile: the commit locks the profile
-# before the contact, as the delete takes them, so one waits for the
-# other and neither deadlocks.
+# long commit changes that contact's profile in its first chunk: the delete
+# waits for the commit (or, first, makes it skip the contact); no deadlock.
+# A design that locked the contact at one point and wrote its profile
+# later deadlocked here (40P01).
 q "$DB" "INSERT INTO users (id) VALUES (708);
 	INSERT INTO contacts (id, user_id, first_name, email)
 		SELECT 800000 + i, 708, 'L', 'l' || i || '@example.com' FROM generate_series(1, 30000) i;
