@@ -142,16 +142,25 @@ bad_file(long line, const char *msg, const char *detail)
  * Copy a record's cells into one block (*raw), with where each ends
  * (*ends): the reader reuses its buffer for the next record.
  */
-static void
-copy_cells(MemoryContext cxt, const ap_csv_field *fields, int n,
-		   char **raw, uint32 **ends)
+static size_t
+cells_bytes(const ap_csv_field *fields, int n)
 {
 	size_t		total = 0;
 	int			i;
 
 	for (i = 0; i < n; i++)
 		total += fields[i].len;
-	*raw = MemoryContextAllocHuge(cxt, Max(total, 1));
+	return total;
+}
+
+static void
+copy_cells(MemoryContext cxt, const ap_csv_field *fields, int n, size_t bytes,
+		   char **raw, uint32 **ends)
+{
+	size_t		total;
+	int			i;
+
+	*raw = MemoryContextAllocHuge(cxt, Max(bytes, 1));
 	*ends = MemoryContextAlloc(cxt, sizeof(uint32) * Max(n, 1));
 	total = 0;
 	for (i = 0; i < n; i++)
@@ -300,7 +309,7 @@ start_rows(ApImport *im, const ap_csv_field *fields, int n)
 		char	   *raw;
 		uint32	   *ends;
 
-		copy_cells(im->cxt, fields, n, &raw, &ends);
+		copy_cells(im->cxt, fields, n, cells_bytes(fields, n), &raw, &ends);
 		im->head.event_id = ap_event_id(t->binding);
 		im->history = ap_history_begin(t, im->head.event_id,
 									   cells_jsonb(raw, ends, n));
@@ -687,20 +696,19 @@ stash_row(ApImport *im, const ap_csv_field *fields, int n, long line)
 	ApChunkRow *row;
 	ApRowValues *rv;
 	bool		any = false;
-	size_t		bytes = 0;
+	size_t		bytes;
 	int			i;
 
 	if (n > im->ncols)
 		bad_file(line, "a row has more fields than the header",
 				 psprintf("%d fields, the header has %d.", n, im->ncols));
 	/* a row that would take the chunk past CHUNK_BYTES starts the next */
-	for (i = 0; i < n; i++)
-		bytes += fields[i].len;
+	bytes = cells_bytes(fields, n);
 	if (im->nchunk > 0 && im->chunk_bytes + bytes > CHUNK_BYTES)
 		process_chunk(im);
 	row = &im->chunk[im->nchunk];
 	rv = &row->rv;
-	copy_cells(im->chunkcxt, fields, n, &row->raw, &row->ends);
+	copy_cells(im->chunkcxt, fields, n, bytes, &row->raw, &row->ends);
 	row->ncells = n;
 	memcpy(rv->present, im->present, sizeof(rv->present));
 	memset(rv->val, 0, sizeof(rv->val));

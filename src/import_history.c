@@ -307,6 +307,8 @@ ap_row_image_hash(Datum row)
 		{
 			v = PG_DETOAST_DATUM_PACKED(values[i]);
 			h = hash_field(h, VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
+			if ((Pointer) v != DatumGetPointer(values[i]))
+				pfree(v);		/* a row at a time, for every created contact */
 		}
 		else
 			h = hash_field(h, DatumGetCString(values[i]), strlen(DatumGetCString(values[i])));

@@ -185,15 +185,14 @@ init_field_order(void)
 	done = true;
 }
 
-static void
-push_key(JsonbParseState **st, int field)
+/* v as the JSON string s (not copied). */
+static JsonbValue *
+string_value(JsonbValue *v, const char *s, size_t len)
 {
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) ap_contract[field].name;
-	k.val.string.len = ap_contract[field].name_len;
-	pushJsonbValue(st, WJB_KEY, &k);
+	v->type = jbvString;
+	v->val.string.val = (char *) s;
+	v->val.string.len = len;
+	return v;
 }
 
 void
@@ -202,10 +201,13 @@ ap_push_string(JsonbParseState **st, JsonbIteratorToken tok,
 {
 	JsonbValue	v;
 
-	v.type = jbvString;
-	v.val.string.val = (char *) s;
-	v.val.string.len = len;
-	pushJsonbValue(st, tok, &v);
+	pushJsonbValue(st, tok, string_value(&v, s, len));
+}
+
+static void
+push_key(JsonbParseState **st, int field)
+{
+	ap_push_string(st, WJB_KEY, ap_contract[field].name, ap_contract[field].name_len);
 }
 
 /* A canonical range number as numeric; plain integers skip numeric_in. */
@@ -245,10 +247,7 @@ collect_tag(const char *tag, size_t len, void *arg)
 		l->elems = l->elems ? repalloc(l->elems, sizeof(JsonbValue) * l->cap) :
 			palloc(sizeof(JsonbValue) * l->cap);
 	}
-	l->elems[l->n].type = jbvString;
-	l->elems[l->n].val.string.val = (char *) tag;
-	l->elems[l->n].val.string.len = len;
-	l->n++;
+	string_value(&l->elems[l->n++], tag, len);
 }
 
 /*
@@ -626,10 +625,8 @@ has_key(JsonbContainer *c, const char *name)
 {
 	JsonbValue	k;
 
-	k.type = jbvString;
-	k.val.string.val = (char *) name;
-	k.val.string.len = strlen(name);
-	return findJsonbValueFromContainer(c, JB_FOBJECT, &k) != NULL;
+	return findJsonbValueFromContainer(c, JB_FOBJECT,
+									   string_value(&k, name, strlen(name))) != NULL;
 }
 
 /* v is [old, new] (the kept form) or {"old", "new"} (the earlier one) */
