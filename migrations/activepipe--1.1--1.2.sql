@@ -350,6 +350,19 @@ SELECT @extschema@.ap_upgrade_grants('function',
 	'GRANT EXECUTE ON FUNCTION @extschema@.activepipe_export_report(bigint, bigint) TO %s');
 
 /*
+ * The hash an undo compares a created contact's row by: each column's
+ * stored bytes, computed inside the statements that read the row, so that
+ * on Citus the worker storing the row computes it whichever node runs the
+ * commit or the undo.  Those statements run as the caller, on every node:
+ * like activepipe_next_id it stays executable by PUBLIC (it only hashes a
+ * row its caller already reads).
+ */
+CREATE FUNCTION @extschema@.activepipe_row_image_hash(contact record)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'activepipe_row_image_hash'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+/*
  * Retention: remove the reports older than activepipe.history_days (0:
  * keep them forever), for one tenant or all.  Safe from cron: one import
  * at a time, marked first (it can no longer be read or undone), then its

@@ -273,8 +273,8 @@ ap_contact_state_hash(const ApBinding *b, const char *const *vals,
  * session setting can make an edited row hash as it was.  The bytes
  * follow the machine's byte order.
  */
-int64
-ap_row_image_hash(Datum row)
+static int64
+row_image_hash(Datum row)
 {
 	HeapTupleHeader td = DatumGetHeapTupleHeader(row);
 	TupleDesc	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(td),
@@ -320,20 +320,20 @@ ap_row_image_hash(Datum row)
 }
 
 /*
- * Refuse a result whose column col is not the contacts table's row: the
- * statements read a contact's whole row as the bare alias c, which a
- * column named c would take the place of (and ap_row_image_hash would
- * read as a row).
+ * activepipe_row_image_hash(row): row_image_hash as SQL, so that the
+ * statements reading a created contact's row hash it where the row is
+ * stored.  Read on a Citus coordinator, the row would come from its
+ * worker as text or binary and be rebuilt with the coordinator's OIDs (an
+ * enum's label, a user type's array), and hash unlike the same row read
+ * on the worker: a commit and its undo run through different nodes would
+ * see every created contact as changed since.  Called as f(c.*), it also
+ * gets the whole row when the table has a column named c.
  */
-void
-ap_check_row_column(const ApBinding *b, TupleDesc desc, int col)
+PG_FUNCTION_INFO_V1(activepipe_row_image_hash);
+Datum
+activepipe_row_image_hash(PG_FUNCTION_ARGS)
 {
-	if (SPI_gettypeid(desc, col) != get_rel_type_id(b->relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("the contacts table %s has a column named \"c\"", b->table),
-				 errdetail("activepipe reads a contact's whole row under the alias c, which that column hides."),
-				 errhint("Rename the column.")));
+	PG_RETURN_INT64(row_image_hash(PG_GETARG_DATUM(0)));
 }
 
 /* Field f of an identity block exactly as stored (NULL: SQL NULL). */
@@ -496,7 +496,6 @@ row_hashes(ApHistory *h)
 	values[1] = PointerGetDatum(construct_array(ids, n, INT8OID, sizeof(int64),
 												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	ap_spi_run(h->b, AP_Q_HISTORY_ROW_HASHES, 2, types, values, NULL, false);
-	ap_check_row_column(h->b, SPI_tuptable->tupdesc, 2);
 	for (r = 0; r < SPI_processed; r++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[r];
@@ -511,7 +510,7 @@ row_hashes(ApHistory *h)
 		if (hit == NULL)
 			continue;
 		d = SPI_getbinval(tup, desc, 2, &isnull);
-		c->v[HC_ROW_HASH][hit[1]] = isnull ? (Datum) 0 : Int64GetDatum(ap_row_image_hash(d));
+		c->v[HC_ROW_HASH][hit[1]] = isnull ? (Datum) 0 : Int64GetDatum(DatumGetInt64(d));
 		c->isnull[HC_ROW_HASH][hit[1]] = isnull;
 	}
 	SPI_freetuptable(SPI_tuptable);

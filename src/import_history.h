@@ -31,11 +31,5 @@ extern void ap_history_contacts_flush(ApHistory *h);
 extern int64 ap_contact_state_hash(const ApBinding *b, const char *const *vals,
 								   const uint32 *lens, Jsonb *payload);
 
-/*
- * The whole row of a contact an import created, as an undo compares it: a
- * hash of each column's stored bytes (a composite Datum of the row).
- */
-extern int64 ap_row_image_hash(Datum row);
-extern void ap_check_row_column(const ApBinding *b, TupleDesc desc, int col);
 
 #endif							/* ACTIVEPIPE_IMPORT_HISTORY_H */

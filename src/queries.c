@@ -481,9 +481,11 @@ history_contacts(StringInfo s, const ApBinding *b)
 }
 
 /*
- * The whole rows of the contacts a batch created, as the batch left them,
- * read by their ids for their hash (import_contacts.row_hash,
- * ap_row_image_hash).  In the INSERT above, a lookup per
+ * The row hashes of the contacts a batch created, as the batch left them,
+ * by their ids (import_contacts.row_hash): computed in the statement, so
+ * on Citus by the worker that stores the row (activepipe_row_image_hash),
+ * and over c.*, the whole row even where a column is named c.  In the
+ * INSERT above, a lookup per
  * element gated on "created" (a LATERAL join, then aggregated) cost 0.8 ms
  * a batch of 1,000; this costs the created contacts' index probes.
  */
@@ -491,9 +493,9 @@ static void
 history_row_hashes(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
-					 "SELECT c.%s::pg_catalog.int8, c"
+					 "SELECT c.%s::pg_catalog.int8, %s.activepipe_row_image_hash(c.*)"
 					 " FROM %s c WHERE c.%s" EQ "$1 AND c.%s" EQ "ANY ($2::pg_catalog.int8[])",
-					 b->id_col, b->table, b->user_col, b->id_col);
+					 b->id_col, b->ext_schema, b->table, b->user_col, b->id_col);
 }
 
 /* Which contacts an export sent (activepipe_export_report). */
@@ -593,17 +595,18 @@ undo_records(StringInfo s, const ApBinding *b, bool ids_only)
 
 /*
  * What an undo reads: each contact its import wrote, as the import left it
- * (import_contacts) and as it is now (its bound columns, its whole row,
- * which undo hashes for the contacts the import created, and its profile).
- * The row is read for every contact: Citus cannot turn a shard's row type
- * into the table's inside a CASE that would read it for the created only.
+ * (import_contacts) and as it is now (its bound columns, the hash of its
+ * whole row for the contacts the import created, computed where the row
+ * is stored as history_row_hashes computes it, and its profile).
  */
 static void
 undo_contacts(StringInfo s, const ApBinding *b)
 {
 	appendStringInfoString(s,
 						   "SELECT h.contact_id, h.created, h.had_profile, h.imported_at,"
-						   " h.updated_at, h.before::pg_catalog.jsonb, h.after_hash, h.row_hash, c");
+						   " h.updated_at, h.before::pg_catalog.jsonb, h.after_hash, h.row_hash");
+	appendStringInfo(s, ", CASE WHEN h.created THEN %s.activepipe_row_image_hash(c.*) END",
+					 b->ext_schema);
 	appendStringInfo(s, ", c.%s IS NOT NULL", b->id_col);
 	identity_columns(s, b, false);
 	appendStringInfoString(s, ", ci.payload_json FROM ");

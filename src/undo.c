@@ -286,7 +286,7 @@ row_unchanged(HeapTuple tup, TupleDesc desc)
 	now = SPI_getbinval(tup, desc, U_ROW_NOW, &now_null);
 	if (kept_null || now_null)
 		return false;
-	return DatumGetInt64(kept) == ap_row_image_hash(now);
+	return DatumGetInt64(kept) == DatumGetInt64(now);
 }
 
 /* Note a contact the undo leaves (changed since), for the summary and a retry. */
@@ -467,10 +467,7 @@ undo_contacts(Undo *u)
 		tt = SPI_tuptable;
 		n = SPI_processed;
 		if (desc == NULL)
-		{
-			ap_check_row_column(u->b, tt->tupdesc, U_ROW_NOW);
 			desc = CreateTupleDescCopy(tt->tupdesc);
-		}
 		MemoryContextSwitchTo(cxt);
 		for (i = 0; i < n; i++)
 		{

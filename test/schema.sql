@@ -2,7 +2,7 @@
 -- tables, columns, keys, indexes, pg_dump registration, privileges and
 -- the SQL API's signatures.
 BEGIN;
-SELECT plan(98);
+SELECT plan(99);
 
 -- the extension itself
 SELECT has_extension('activepipe');
@@ -173,10 +173,13 @@ SELECT is_empty($$
 	WHERE d.classid = 'pg_proc'::regclass AND d.refclassid = 'pg_extension'::regclass
 	  AND d.deptype = 'e'
 	  AND has_function_privilege('public', p.oid, 'EXECUTE')
-	  AND p.oid <> 'public.activepipe_next_id(regclass)'::regprocedure
-	$$, 'PUBLIC cannot execute any function of the extension (granted explicitly) but the id default');
+	  AND p.oid NOT IN ('public.activepipe_next_id(regclass)'::regprocedure,
+	                    'public.activepipe_row_image_hash(record)'::regprocedure)
+	$$, 'PUBLIC cannot execute any function of the extension (granted explicitly) but the id default and the row hash');
 SELECT ok(has_function_privilege('public', 'public.activepipe_next_id(regclass)', 'EXECUTE'),
 	'PUBLIC can execute activepipe_next_id, the id columns'' default (it checks USAGE on the sequence)');
+SELECT ok(has_function_privilege('public', 'public.activepipe_row_image_hash(record)', 'EXECUTE'),
+	'PUBLIC can execute activepipe_row_image_hash, which the history''s statements call on every node (it hashes the row it is given)');
 SELECT is((SELECT count(*)::int FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
 	WHERE e.extname = 'activepipe' AND d.classid = 'pg_proc'::regclass
 	  AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
