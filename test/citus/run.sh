@@ -20,6 +20,9 @@
 #   4. concurrency: commits of one 2,000-row file from several paths at
 #      once create each contact once; card saves, imports and exports of
 #      one tenant from different paths serialise.
+#   5. undo across the nodes: an import committed through one path and
+#      undone through another, under other session settings, deletes the
+#      contacts it created (their row hashes are taken where rows are stored).
 #
 # Needs Citus installed for the server pg_config names (citus.control in
 # its extension directory) and the extension installed (make install).
