@@ -363,6 +363,14 @@ AS 'MODULE_PATHNAME', 'activepipe_row_image_hash'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 /*
+ * Granted explicitly, with activepipe_next_id: where the DBA has revoked
+ * EXECUTE from PUBLIC in the default privileges, relying on the default
+ * would leave both out of reach of the roles that import.
+ */
+GRANT EXECUTE ON FUNCTION @extschema@.activepipe_row_image_hash(record),
+	@extschema@.activepipe_next_id(pg_catalog.regclass) TO PUBLIC;
+
+/*
  * Retention: remove the reports older than activepipe.history_days (0:
  * keep them forever), for one tenant or all.  Safe from cron: one import
  * at a time, marked first (it can no longer be read or undone), then its

@@ -326,14 +326,15 @@ row_image_hash(Datum row)
  * worker as text or binary and be rebuilt with the coordinator's OIDs (an
  * enum's label, a user type's array), and hash unlike the same row read
  * on the worker: a commit and its undo run through different nodes would
- * see every created contact as changed since.  Called as f(c.*), it also
- * gets the whole row when the table has a column named c.
+ * see every created contact as changed since.  Called as f(ROW(c.*)): an
+ * anonymous record of the row's live columns, whole even when the table
+ * has a column named c (see history_row_hashes in queries.c).
  */
 PG_FUNCTION_INFO_V1(activepipe_row_image_hash);
 Datum
 activepipe_row_image_hash(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(row_image_hash(PG_GETARG_DATUM(0)));
+	PG_RETURN_INT64(row_image_hash(PointerGetDatum(PG_GETARG_HEAPTUPLEHEADER(0))));
 }
 
 /* Field f of an identity block exactly as stored (NULL: SQL NULL). */

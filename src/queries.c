@@ -484,7 +484,12 @@ history_contacts(StringInfo s, const ApBinding *b)
  * The row hashes of the contacts a batch created, as the batch left them,
  * by their ids (import_contacts.row_hash): computed in the statement, so
  * on Citus by the worker that stores the row (activepipe_row_image_hash),
- * and over c.*, the whole row even where a column is named c.  In the
+ * and over c.*, the whole row even where a column is named c.  The row is
+ * passed as ROW(c.*), an anonymous record: passed as the contacts row type
+ * (c.* alone, or cast to record, which keeps that type), a function of the
+ * same name over that type, made by a role that may create in the
+ * extension's schema, would be the better match and could hash every row
+ * alike.  In the
  * INSERT above, a lookup per
  * element gated on "created" (a LATERAL join, then aggregated) cost 0.8 ms
  * a batch of 1,000; this costs the created contacts' index probes.
@@ -493,7 +498,7 @@ static void
 history_row_hashes(StringInfo s, const ApBinding *b)
 {
 	appendStringInfo(s,
-					 "SELECT c.%s::pg_catalog.int8, %s.activepipe_row_image_hash(c.*)"
+					 "SELECT c.%s::pg_catalog.int8, %s.activepipe_row_image_hash(ROW(c.*))"
 					 " FROM %s c WHERE c.%s" EQ "$1 AND c.%s" EQ "ANY ($2::pg_catalog.int8[])",
 					 b->id_col, b->ext_schema, b->table, b->user_col, b->id_col);
 }
@@ -605,7 +610,7 @@ undo_contacts(StringInfo s, const ApBinding *b)
 	appendStringInfoString(s,
 						   "SELECT h.contact_id, h.created, h.had_profile, h.imported_at,"
 						   " h.updated_at, h.before::pg_catalog.jsonb, h.after_hash, h.row_hash");
-	appendStringInfo(s, ", CASE WHEN h.created THEN %s.activepipe_row_image_hash(c.*) END",
+	appendStringInfo(s, ", CASE WHEN h.created THEN %s.activepipe_row_image_hash(ROW(c.*)) END",
 					 b->ext_schema);
 	appendStringInfo(s, ", c.%s IS NOT NULL", b->id_col);
 	identity_columns(s, b, false);

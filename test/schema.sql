@@ -2,7 +2,7 @@
 -- tables, columns, keys, indexes, pg_dump registration, privileges and
 -- the SQL API's signatures.
 BEGIN;
-SELECT plan(99);
+SELECT plan(100);
 
 -- the extension itself
 SELECT has_extension('activepipe');
@@ -180,6 +180,11 @@ SELECT ok(has_function_privilege('public', 'public.activepipe_next_id(regclass)'
 	'PUBLIC can execute activepipe_next_id, the id columns'' default (it checks USAGE on the sequence)');
 SELECT ok(has_function_privilege('public', 'public.activepipe_row_image_hash(record)', 'EXECUTE'),
 	'PUBLIC can execute activepipe_row_image_hash, which the history''s statements call on every node (it hashes the row it is given)');
+SELECT is((SELECT count(*)::int FROM pg_proc p, aclexplode(p.proacl) a
+	WHERE p.oid IN ('public.activepipe_next_id(regclass)'::regprocedure,
+	                'public.activepipe_row_image_hash(record)'::regprocedure)
+	  AND a.grantee = 0 AND a.privilege_type = 'EXECUTE'), 2,
+	'both are granted to PUBLIC explicitly, not by the default privileges a DBA may have revoked');
 SELECT is((SELECT count(*)::int FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
 	WHERE e.extname = 'activepipe' AND d.classid = 'pg_proc'::regclass
 	  AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'

@@ -496,13 +496,17 @@ done
 # undo made through different nodes, under different session settings,
 # agree; before, a row read on the coordinator was rebuilt with the
 # coordinator's enum OIDs and hashed unlike the same row read on its
-# worker.  The contacts table gains an enum, a float and a timestamptz
-# column with defaults (on the cluster only: parts 1 to 4 are done).
+# worker.  The contacts table gains columns whose stored bytes hold OIDs
+# (an enum, an array of it, a composite holding it), a float and a
+# timestamptz, with defaults (on the cluster only: parts 1 to 4 are done).
 nq coord "CREATE TYPE public.ap_mood AS ENUM ('ok', 'sad')" >/dev/null
+nq coord "CREATE TYPE public.ap_pair AS (n int, m public.ap_mood)" >/dev/null
 nq coord "ALTER TABLE public.contacts ADD COLUMN mood public.ap_mood DEFAULT 'ok',
+	ADD COLUMN moods public.ap_mood[] DEFAULT '{ok,sad}',
+	ADD COLUMN pair public.ap_pair DEFAULT ROW(1, 'sad'),
 	ADD COLUMN score float8 DEFAULT 0.1,
 	ADD COLUMN seen timestamptz DEFAULT '2026-01-02 03:04:05.123456+00'" >/dev/null
-ok $? "undo: the contacts table gains an enum, a float and a timestamptz column"
+ok $? "undo: the contacts table gains an enum, an array of it, a composite holding it, a float and a timestamptz column"
 odd="SET extra_float_digits = 0; SET DateStyle = 'SQL, DMY'; SET TimeZone = 'Pacific/Chatham';"
 #   commit path, undo path, which one runs under the odd settings
 UNDO_PAIRS=(
@@ -542,7 +546,7 @@ new_uid
 u=$UID_NEW
 nq coord "INSERT INTO public.users (id) VALUES ($u)" >/dev/null
 ev=$(nq coord "SELECT activepipe_import_commit($u, E'email\\nedit.$u@x.com\\n')->>'event_id'")
-nq coord "UPDATE public.contacts SET score = 0.1, mood = 'ok' WHERE user_id = $u" >/dev/null
+nq coord "UPDATE public.contacts SET score = 0.1, mood = 'ok', moods = '{ok,sad}', pair = ROW(1, 'sad') WHERE user_id = $u" >/dev/null
 is "$(nq coord "BEGIN; SELECT concat_ws('/', s->>'deleted', s->>'conflicts') FROM activepipe_import_undo($u, ${ev:-0}) s; COMMIT;" | head -1)" "1/0" \
 	"undo: a contact whose columns were set to the values they held (a new row version, the same bytes) is deleted"
 ev=$(nq coord "SELECT activepipe_import_commit($u, E'email\\nedit2.$u@x.com\\n')->>'event_id'")
