@@ -18,6 +18,8 @@
 #include "activepipe.h"
 
 #include "access/htup_details.h"
+#include "access/transam.h"
+#include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
@@ -25,6 +27,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
@@ -266,15 +269,137 @@ ap_contact_state_hash(const ApBinding *b, const char *const *vals,
 }
 
 /*
- * Each live column's bytes as stored (a varlena detoasted, so that
- * compression does not count), by hash_field, as record_image_eq compares
- * rows: no type's notion of equal (interval '1 day' and '24 hours',
- * numeric 1.0 and 1.00, 0 and -0, a case-insensitive collation) and no
- * session setting can make an edited row hash as it was.  The bytes
- * follow the machine's byte order.
+ * How a value is hashed: its bytes as stored, unless they hold OIDs that
+ * another node or a restored copy gives other values (a user type's
+ * enum label, composite type, array element type, range type).  Built-in
+ * types' OIDs are the same everywhere: their bytes are hashed as they are.
  */
-static int64
-row_image_hash(Datum row)
+typedef enum ImageKind
+{
+	HASH_BYTES,
+	HASH_ENUM,					/* by its label */
+	HASH_ROW,					/* by its fields */
+	HASH_ARRAY,					/* by its shape and elements */
+	HASH_RANGE					/* by its bytes after the range type's OID */
+} ImageKind;
+
+static ImageKind
+image_kind(Oid type)
+{
+	Oid			base;
+
+	if (type < FirstNormalObjectId)
+		return HASH_BYTES;
+	base = getBaseType(type);
+	if (base < FirstNormalObjectId)
+		return HASH_BYTES;
+	switch (get_typtype(base))
+	{
+		case TYPTYPE_ENUM:
+			return HASH_ENUM;
+		case TYPTYPE_COMPOSITE:
+			return HASH_ROW;
+		case TYPTYPE_RANGE:
+		case TYPTYPE_MULTIRANGE:
+			return HASH_RANGE;
+		default:
+			return OidIsValid(get_element_type(base)) ? HASH_ARRAY : HASH_BYTES;
+	}
+}
+
+static uint64 image_row(uint64 h, Datum row);
+static uint64 image_value(uint64 h, Datum v, bool isnull, Oid type, int16 len,
+						 bool byval);
+
+/* A varlena's bytes from offset skip on, detoasted (compression does not count). */
+static uint64
+image_varlena(uint64 h, Datum v, Size skip)
+{
+	struct varlena *d = PG_DETOAST_DATUM_PACKED(v);
+
+	h = hash_field(h, VARDATA_ANY(d) + skip, VARSIZE_ANY_EXHDR(d) - skip);
+	if ((Pointer) d != DatumGetPointer(v))
+		pfree(d);				/* a value at a time, for every created contact */
+	return h;
+}
+
+static uint64
+image_enum(uint64 h, Datum v)
+{
+	HeapTuple	tup = SearchSysCache1(ENUMOID, v);
+	const char *label;
+
+	if (!HeapTupleIsValid(tup))
+		return hash_field(h, &v, sizeof(Datum));
+	label = NameStr(((Form_pg_enum) GETSTRUCT(tup))->enumlabel);
+	h = hash_field(h, label, strlen(label));
+	ReleaseSysCache(tup);
+	return h;
+}
+
+static uint64
+image_array(uint64 h, Datum v)
+{
+	ArrayType  *a = DatumGetArrayTypeP(v);
+	Oid			elem = ARR_ELEMTYPE(a);
+	int16		len;
+	bool		byval;
+	char		align;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+
+	h = hash_field(h, ARR_DIMS(a), sizeof(int) * ARR_NDIM(a));
+	h = hash_field(h, ARR_LBOUND(a), sizeof(int) * ARR_NDIM(a));
+	get_typlenbyvalalign(elem, &len, &byval, &align);
+	deconstruct_array(a, elem, len, byval, align, &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+		h = image_value(h, elems[i], nulls[i], elem, len, byval);
+	pfree(elems);
+	pfree(nulls);
+	return h;
+}
+
+/*
+ * One value, by hash_field: as record_image_eq compares values, so that
+ * no type's notion of equal (interval '1 day' and '24 hours', numeric 1.0
+ * and 1.00, 0 and -0, a case-insensitive collation) and no session
+ * setting can make an edited row hash as it was; but with the OIDs of
+ * user types replaced by what they stand for (image_kind), so that a row
+ * hashes alike on every node of a Citus cluster and after a restore.  The
+ * bytes follow the machine's byte order.
+ */
+static uint64
+image_value(uint64 h, Datum v, bool isnull, Oid type, int16 len, bool byval)
+{
+	if (isnull)
+		return hash_field(h, NULL, 0);
+	switch (image_kind(type))
+	{
+		case HASH_ENUM:
+			return image_enum(h, v);
+		case HASH_ROW:
+			return image_row(h, v);
+		case HASH_ARRAY:
+			return image_array(h, v);
+		case HASH_RANGE:
+			return image_varlena(h, v, sizeof(Oid));
+		case HASH_BYTES:
+			break;
+	}
+	if (byval)
+		return hash_field(h, &v, sizeof(Datum));
+	if (len > 0)
+		return hash_field(h, DatumGetPointer(v), len);
+	if (len == -1)
+		return image_varlena(h, v, 0);
+	return hash_field(h, DatumGetCString(v), strlen(DatumGetCString(v)));
+}
+
+/* A composite value: each live field, by image_value. */
+static uint64
+image_row(uint64 h, Datum row)
 {
 	HeapTupleHeader td = DatumGetHeapTupleHeader(row);
 	TupleDesc	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(td),
@@ -282,7 +407,6 @@ row_image_hash(Datum row)
 	HeapTupleData tuple;
 	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
 	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
-	uint64		h = 0;
 	int			i;
 
 	tuple.t_len = HeapTupleHeaderGetDatumLength(td);
@@ -293,48 +417,33 @@ row_image_hash(Datum row)
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
-		struct varlena *v;
 
-		if (att->attisdropped)
-			continue;
-		if (nulls[i])
-			h = hash_field(h, NULL, 0);
-		else if (att->attbyval)
-			h = hash_field(h, &values[i], sizeof(Datum));
-		else if (att->attlen > 0)
-			h = hash_field(h, DatumGetPointer(values[i]), att->attlen);
-		else if (att->attlen == -1)
-		{
-			v = PG_DETOAST_DATUM_PACKED(values[i]);
-			h = hash_field(h, VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
-			if ((Pointer) v != DatumGetPointer(values[i]))
-				pfree(v);		/* a row at a time, for every created contact */
-		}
-		else
-			h = hash_field(h, DatumGetCString(values[i]), strlen(DatumGetCString(values[i])));
+		if (!att->attisdropped)
+			h = image_value(h, values[i], nulls[i], att->atttypid, att->attlen,
+						   att->attbyval);
 	}
 	ReleaseTupleDesc(desc);
 	pfree(values);
 	pfree(nulls);
-	return (int64) h;
+	return h;
 }
 
 /*
- * activepipe_row_image_hash(row): row_image_hash as SQL, so that the
+ * activepipe_row_image_hash(row): image_row as SQL, so that the
  * statements reading a created contact's row hash it where the row is
- * stored.  Read on a Citus coordinator, the row would come from its
- * worker as text or binary and be rebuilt with the coordinator's OIDs (an
- * enum's label, a user type's array), and hash unlike the same row read
- * on the worker: a commit and its undo run through different nodes would
- * see every created contact as changed since.  Called as f(ROW(c.*)): an
- * anonymous record of the row's live columns, whole even when the table
- * has a column named c (see history_row_hashes in queries.c).
+ * stored.  Read on a Citus coordinator, the row comes from its worker as
+ * text or binary and is rebuilt with the coordinator's OIDs: hashed there
+ * in its stored bytes (before image_kind), an enum column made a commit
+ * and its undo run through different nodes see every created contact as
+ * changed since.  Called as f(ROW(c.*)): an anonymous record of the row's
+ * live columns, whole even when the table has a column named c (see
+ * history_row_hashes in queries.c).
  */
 PG_FUNCTION_INFO_V1(activepipe_row_image_hash);
 Datum
 activepipe_row_image_hash(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(row_image_hash(PointerGetDatum(PG_GETARG_HEAPTUPLEHEADER(0))));
+	PG_RETURN_INT64((int64) image_row(0, PointerGetDatum(PG_GETARG_HEAPTUPLEHEADER(0))));
 }
 
 /* Field f of an identity block exactly as stored (NULL: SQL NULL). */
