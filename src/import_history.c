@@ -276,11 +276,11 @@ ap_contact_state_hash(const ApBinding *b, const char *const *vals,
  */
 typedef enum ImageKind
 {
-	HASH_BYTES,
-	HASH_ENUM,					/* by its label */
-	HASH_ROW,					/* by its fields */
-	HASH_ARRAY,					/* by its shape and elements */
-	HASH_RANGE					/* by its bytes after the range type's OID */
+	IMAGE_BYTES,
+	IMAGE_ENUM,					/* by its label and sort order */
+	IMAGE_ROW,					/* by its count of fields and each */
+	IMAGE_ARRAY,					/* by its shape and elements */
+	IMAGE_RANGE					/* by its bytes after the range type's OID */
 } ImageKind;
 
 static ImageKind
@@ -289,27 +289,27 @@ image_kind(Oid type)
 	Oid			base;
 
 	if (type < FirstNormalObjectId)
-		return HASH_BYTES;
+		return IMAGE_BYTES;
 	base = getBaseType(type);
 	if (base < FirstNormalObjectId)
-		return HASH_BYTES;
+		return IMAGE_BYTES;
 	switch (get_typtype(base))
 	{
 		case TYPTYPE_ENUM:
-			return HASH_ENUM;
+			return IMAGE_ENUM;
 		case TYPTYPE_COMPOSITE:
-			return HASH_ROW;
+			return IMAGE_ROW;
 		case TYPTYPE_RANGE:
 		case TYPTYPE_MULTIRANGE:
-			return HASH_RANGE;
+			return IMAGE_RANGE;
 		default:
-			return OidIsValid(get_element_type(base)) ? HASH_ARRAY : HASH_BYTES;
+			return OidIsValid(get_element_type(base)) ? IMAGE_ARRAY : IMAGE_BYTES;
 	}
 }
 
 static uint64 image_row(uint64 h, Datum row);
-static uint64 image_value(uint64 h, Datum v, bool isnull, Oid type, int16 len,
-						 bool byval);
+static uint64 image_value(uint64 h, Datum v, bool isnull, ImageKind kind,
+						  int16 len, bool byval);
 
 /* A varlena's bytes from offset skip on, detoasted (compression does not count). */
 static uint64
@@ -323,16 +323,22 @@ image_varlena(uint64 h, Datum v, Size skip)
 	return h;
 }
 
+/*
+ * An enum value by its label and its place in the sort order: the label
+ * alone would let two renames (gold to old_gold, silver to gold) make an
+ * edited value hash as the one the import wrote.
+ */
 static uint64
 image_enum(uint64 h, Datum v)
 {
 	HeapTuple	tup = SearchSysCache1(ENUMOID, v);
-	const char *label;
+	Form_pg_enum e;
 
 	if (!HeapTupleIsValid(tup))
 		return hash_field(h, &v, sizeof(Datum));
-	label = NameStr(((Form_pg_enum) GETSTRUCT(tup))->enumlabel);
-	h = hash_field(h, label, strlen(label));
+	e = (Form_pg_enum) GETSTRUCT(tup);
+	h = hash_field(h, &e->enumsortorder, sizeof(e->enumsortorder));
+	h = hash_field(h, NameStr(e->enumlabel), strlen(NameStr(e->enumlabel)));
 	ReleaseSysCache(tup);
 	return h;
 }
@@ -342,6 +348,7 @@ image_array(uint64 h, Datum v)
 {
 	ArrayType  *a = DatumGetArrayTypeP(v);
 	Oid			elem = ARR_ELEMTYPE(a);
+	ImageKind	kind = image_kind(elem);
 	int16		len;
 	bool		byval;
 	char		align;
@@ -355,7 +362,7 @@ image_array(uint64 h, Datum v)
 	get_typlenbyvalalign(elem, &len, &byval, &align);
 	deconstruct_array(a, elem, len, byval, align, &elems, &nulls, &n);
 	for (i = 0; i < n; i++)
-		h = image_value(h, elems[i], nulls[i], elem, len, byval);
+		h = image_value(h, elems[i], nulls[i], kind, len, byval);
 	pfree(elems);
 	pfree(nulls);
 	return h;
@@ -367,25 +374,28 @@ image_array(uint64 h, Datum v)
  * and 1.00, 0 and -0, a case-insensitive collation) and no session
  * setting can make an edited row hash as it was; but with the OIDs of
  * user types replaced by what they stand for (image_kind), so that a row
- * hashes alike on every node of a Citus cluster and after a restore.  The
- * bytes follow the machine's byte order.
+ * hashes alike on every node of a Citus cluster and after a restore.  A
+ * NULL is a field of its own length tag; every other value adds at least
+ * one field (a composite, its count of fields first), so a NULL never
+ * hashes as a value made of NULLs.  The bytes follow the machine's byte
+ * order.
  */
 static uint64
-image_value(uint64 h, Datum v, bool isnull, Oid type, int16 len, bool byval)
+image_value(uint64 h, Datum v, bool isnull, ImageKind kind, int16 len, bool byval)
 {
 	if (isnull)
 		return hash_field(h, NULL, 0);
-	switch (image_kind(type))
+	switch (kind)
 	{
-		case HASH_ENUM:
+		case IMAGE_ENUM:
 			return image_enum(h, v);
-		case HASH_ROW:
+		case IMAGE_ROW:
 			return image_row(h, v);
-		case HASH_ARRAY:
+		case IMAGE_ARRAY:
 			return image_array(h, v);
-		case HASH_RANGE:
+		case IMAGE_RANGE:
 			return image_varlena(h, v, sizeof(Oid));
-		case HASH_BYTES:
+		case IMAGE_BYTES:
 			break;
 	}
 	if (byval)
@@ -397,9 +407,13 @@ image_value(uint64 h, Datum v, bool isnull, Oid type, int16 len, bool byval)
 	return hash_field(h, DatumGetCString(v), strlen(DatumGetCString(v)));
 }
 
-/* A composite value: each live field, by image_value. */
+/*
+ * A composite value: the count of its live fields, then each, by
+ * image_value.  The top-level row starts from 0 without the count, as
+ * the hashes kept before composites were framed.
+ */
 static uint64
-image_row(uint64 h, Datum row)
+image_fields(uint64 h, Datum row, bool framed)
 {
 	HeapTupleHeader td = DatumGetHeapTupleHeader(row);
 	TupleDesc	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(td),
@@ -407,6 +421,7 @@ image_row(uint64 h, Datum row)
 	HeapTupleData tuple;
 	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
 	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+	int32		live = 0;
 	int			i;
 
 	tuple.t_len = HeapTupleHeaderGetDatumLength(td);
@@ -415,17 +430,27 @@ image_row(uint64 h, Datum row)
 	tuple.t_data = td;
 	heap_deform_tuple(&tuple, desc, values, nulls);
 	for (i = 0; i < desc->natts; i++)
+		live += !TupleDescAttr(desc, i)->attisdropped;
+	if (framed)
+		h = hash_field(h, &live, sizeof(live));
+	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
 		if (!att->attisdropped)
-			h = image_value(h, values[i], nulls[i], att->atttypid, att->attlen,
-						   att->attbyval);
+			h = image_value(h, values[i], nulls[i], image_kind(att->atttypid),
+							att->attlen, att->attbyval);
 	}
 	ReleaseTupleDesc(desc);
 	pfree(values);
 	pfree(nulls);
 	return h;
+}
+
+static uint64
+image_row(uint64 h, Datum row)
+{
+	return image_fields(h, row, true);
 }
 
 /*
@@ -443,7 +468,7 @@ PG_FUNCTION_INFO_V1(activepipe_row_image_hash);
 Datum
 activepipe_row_image_hash(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64((int64) image_row(0, PointerGetDatum(PG_GETARG_HEAPTUPLEHEADER(0))));
+	PG_RETURN_INT64((int64) image_fields(0, PointerGetDatum(PG_GETARG_HEAPTUPLEHEADER(0)), false));
 }
 
 /* Field f of an identity block exactly as stored (NULL: SQL NULL). */

@@ -4,7 +4,7 @@
 -- changed since, once only, in either order.  Pruning, cancellation and
 -- pg_dump are in test/scripts/history.sh.
 BEGIN;
-SELECT plan(87);
+SELECT plan(92);
 
 INSERT INTO users (id) VALUES (1501), (1502), (1503), (1504);
 INSERT INTO contacts (id, user_id, first_name, last_name, email, mobile, city) VALUES
@@ -436,6 +436,27 @@ SELECT is(activepipe_import_undo(1518, (SELECT id FROM a18)) - 'event_id' - 'und
 	'... nor the one undo compares with: the contact edited since is left');
 DROP FUNCTION public.activepipe_row_image_hash(public.contacts);
 ALTER TABLE contacts DROP COLUMN note;
+
+-- the row hash itself: values made of NULLs never hash as NULL, and an
+-- enum value hashes by its label and its place in the sort order
+CREATE TYPE pg_temp.box1 AS (m text);
+CREATE TYPE pg_temp.p2 AS (a int, b int);
+CREATE TYPE pg_temp.tier AS ENUM ('gold', 'silver');
+SELECT isnt(activepipe_row_image_hash(ROW(NULL::pg_temp.box1)), activepipe_row_image_hash(ROW(ROW(NULL)::pg_temp.box1)),
+	'row hash: a NULL composite is not a composite of NULLs');
+SELECT isnt(activepipe_row_image_hash(ROW(ARRAY[NULL, ROW(1, NULL)]::pg_temp.p2[])),
+	activepipe_row_image_hash(ROW(ARRAY[ROW(NULL, 1), NULL]::pg_temp.p2[])),
+	'row hash: NULLs do not trade places across the elements of an array of composites');
+SELECT isnt(activepipe_row_image_hash(ROW(ROW(NULL, 1)::pg_temp.p2, NULL::pg_temp.p2)),
+	activepipe_row_image_hash(ROW(NULL::pg_temp.p2, ROW(1, NULL)::pg_temp.p2)),
+	'row hash: ... nor across columns');
+SELECT isnt(activepipe_row_image_hash(ROW('[2:2]={"(1,2)"}'::pg_temp.p2[])),
+	activepipe_row_image_hash(ROW('{"(1,2)"}'::pg_temp.p2[])), 'row hash: an array''s bounds count');
+CREATE TEMP TABLE gold_hash AS SELECT activepipe_row_image_hash(ROW('gold'::pg_temp.tier)) AS h;
+ALTER TYPE pg_temp.tier RENAME VALUE 'gold' TO 'old_gold';
+ALTER TYPE pg_temp.tier RENAME VALUE 'silver' TO 'gold';
+SELECT isnt(activepipe_row_image_hash(ROW('gold'::pg_temp.tier)), (SELECT h FROM gold_hash),
+	'row hash: a value renamed to the label another value had does not hash as that value');
 
 -- each created contact's row hash sits beside its own id: the hash of
 -- its row as the commit left it (read by the ids after the write batch)
