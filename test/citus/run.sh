@@ -175,11 +175,11 @@ bare_calls=(card "card(no profile)" card_save "card_save(new profile)" card_clea
 not_pushed=()
 # a name calls.txt no longer has would drop out of the check unseen
 for name in "${bare_calls[@]}"; do
-	printf '%s\n' "${call_names[@]}" | grep -qxF -- "$name" || not_pushed+=("$name: not in calls.txt")
+	grep -qxF -- "$name" < <(printf '%s\n' "${call_names[@]}") || not_pushed+=("$name: not in calls.txt")
 done
 for i in "${part1[@]}"; do
 	[ "${inst_path[$i]}" = delegated ] || continue
-	printf '%s\n' "${bare_calls[@]}" | grep -qxF -- "${inst_call[$i]}" || continue
+	grep -qxF -- "${inst_call[$i]}" < <(printf '%s\n' "${bare_calls[@]}") || continue
 	[ -n "${inst_pushed[$i]:-}" ] || not_pushed+=("${inst_label[$i]}")
 done
 ok "${#not_pushed[@]}" "delegated: every bare call of a distributed function was pushed down to the tenant's worker" \

@@ -33,7 +33,7 @@ ok $? "dist/ holds postgresql-NN-activepipe_${debver}_${arch}.deb" "$(ls dist 2>
 for deb in $debs; do
 	pgv=$(basename "$deb" | sed 's/^postgresql-\([0-9]*\)-.*/\1/')
 	contents=$(dpkg-deb -c "$deb" | awk '{print $NF}' | sed 's|^\./|/|')
-	has() { printf '%s\n' "$contents" | grep -qxF "$1"; }
+	has() { grep -qxF -- "$1" <<<"$contents"; }
 
 	has "/usr/lib/postgresql/$pgv/lib/activepipe.so"
 	ok $? "$(basename "$deb") installs lib/activepipe.so"

@@ -54,7 +54,9 @@ isnt() {
 
 # like GOT REGEX DESCRIPTION (extended regular expression)
 like() {
-	if printf '%s' "$1" | grep -Eq -- "$2"; then
+	# a here-string, not a pipe: with pipefail, grep -q leaving early can
+	# kill printf (SIGPIPE, bash writes a line at a time) and fail a match
+	if grep -Eq -- "$2" <<<"$1"; then
 		ok 0 "$3"
 	else
 		ok 1 "$3"
