@@ -138,10 +138,7 @@ bad_file(long line, const char *msg, const char *detail)
 			 errhint("Nothing was imported.")));
 }
 
-/*
- * Copy a record's cells into one block (*raw), with where each ends
- * (*ends): the reader reuses its buffer for the next record.
- */
+/* The bytes of a record's cells, all together. */
 static size_t
 cells_bytes(const ap_csv_field *fields, int n)
 {
@@ -153,6 +150,11 @@ cells_bytes(const ap_csv_field *fields, int n)
 	return total;
 }
 
+/*
+ * Copy a record's cells, bytes long together (cells_bytes), into one block
+ * (*raw), with where each ends (*ends): the reader reuses its buffer for
+ * the next record.
+ */
 static void
 copy_cells(MemoryContext cxt, const ap_csv_field *fields, int n, size_t bytes,
 		   char **raw, uint32 **ends)

@@ -31,5 +31,4 @@ extern void ap_history_contacts_flush(ApHistory *h);
 extern int64 ap_contact_state_hash(const ApBinding *b, const char *const *vals,
 								   const uint32 *lens, Jsonb *payload);
 
-
 #endif							/* ACTIVEPIPE_IMPORT_HISTORY_H */

@@ -489,10 +489,9 @@ history_contacts(StringInfo s, const ApBinding *b)
  * (c.* alone, or cast to record, which keeps that type), a function of the
  * same name over that type, made by a role that may create in the
  * extension's schema, would be the better match and could hash every row
- * alike.  In the
- * INSERT above, a lookup per
- * element gated on "created" (a LATERAL join, then aggregated) cost 0.8 ms
- * a batch of 1,000; this costs the created contacts' index probes.
+ * alike.  In the INSERT above, a lookup per element gated on "created" (a
+ * LATERAL join, then aggregated) cost 0.8 ms a batch of 1,000; this costs
+ * the created contacts' index probes.
  */
 static void
 history_row_hashes(StringInfo s, const ApBinding *b)
