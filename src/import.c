@@ -436,6 +436,14 @@ match_row(ApImport *im, ApChunkRow *row)
 			continue;
 		e = ap_key_find(k == 0 ? t->email : t->phone, row->key[k],
 						row->klen[k], row->khash[k]);
+		if (k > 0 && t->strategy == AP_STRATEGY_PROBE && (e == NULL || !e->probed))
+		{
+			/* its email match went since the chunk's probes (probe_chunk) */
+			ApKeyStr	ks = {row->key[k], row->klen[k]};
+
+			ap_probe_keys(t, NULL, 0, &ks, 1);
+			e = ap_key_find(t->phone, row->key[k], row->klen[k], row->khash[k]);
+		}
 		if (e == NULL || e->contact < 0)
 			continue;
 		row->by = (uint8) (k + 1);	/* ApMatchKey order */
@@ -569,14 +577,30 @@ skip_deleted(ApImport *im)
 	}
 }
 
-/* The chunk's keys, gathered for the probes. */
+/* Whether a contact now holds the row's email key. */
+static bool
+email_held(ApImport *im, const ApChunkRow *row)
+{
+	ApKeyEntry *e;
+
+	if (row->klen[0] == 0)
+		return false;
+	e = ap_key_find(im->tenant.email, row->key[0], row->klen[0], row->khash[0]);
+	return e != NULL && e->contact >= 0;
+}
+
+/*
+ * Read the candidates of the chunk's keys: every email key, then the phone
+ * keys of the rows that no email matches.  A row matched by email never
+ * looks at its phone keys (match_row), so probing them would only cost
+ * index descents; a row that an earlier row leaves without its email
+ * match has its phone keys probed then (match_row).
+ */
 static void
 probe_chunk(ApImport *im)
 {
-	ApKeyStr   *emails = palloc(sizeof(ApKeyStr) * im->nchunk);
-	ApKeyStr   *phones = palloc(sizeof(ApKeyStr) * im->nchunk * 2);
-	int			ne = 0,
-				np = 0;
+	ApKeyStr   *keys = palloc(sizeof(ApKeyStr) * im->nchunk * 2);
+	int			n = 0;
 	int			i,
 				k;
 
@@ -584,18 +608,23 @@ probe_chunk(ApImport *im)
 	{
 		ApChunkRow *row = &im->chunk[i];
 
-		for (k = 0; k < 3; k++)
-		{
-			ApKeyStr   *ks;
-
-			if (row->klen[k] == 0)
-				continue;
-			ks = k == 0 ? &emails[ne++] : &phones[np++];
-			ks->s = row->key[k];
-			ks->len = row->klen[k];
-		}
+		if (row->klen[0] > 0)
+			keys[n++] = (ApKeyStr) {row->key[0], row->klen[0]};
 	}
-	ap_probe_keys(&im->tenant, emails, ne, phones, np);
+	ap_probe_keys(&im->tenant, keys, n, NULL, 0);
+	n = 0;
+	for (i = 0; i < im->nchunk; i++)
+	{
+		ApChunkRow *row = &im->chunk[i];
+
+		if (email_held(im, row))
+			continue;
+		for (k = 1; k < 3; k++)
+			if (row->klen[k] > 0)
+				keys[n++] = (ApKeyStr) {row->key[k], row->klen[k]};
+	}
+	ap_probe_keys(&im->tenant, NULL, 0, keys, n);
+	pfree(keys);
 }
 
 /* Count, show, plan and keep what each row of the chunk did. */

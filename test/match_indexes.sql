@@ -4,7 +4,7 @@
 -- answers of the two are compared on random files in
 -- test/scripts/match_property.sh.
 BEGIN;
-SELECT plan(24);
+SELECT plan(26);
 
 INSERT INTO users (id) SELECT g FROM generate_series(1401, 1405) g;
 
@@ -94,6 +94,21 @@ SELECT is_empty($$(SELECT line, action, contact_id, matched_by, reason, changes,
 SELECT is((SELECT activepipe_import_preview(1401, csv, true) FROM f),
 	(SELECT activepipe_import_preview(1401, csv, true) FROM f, LATERAL (SELECT set_config('activepipe.match_strategy', 'scan', true)) s),
 	'scan and probe give the same summary (overwrite)');
+
+-- a row whose email an earlier row of its chunk took away is matched by
+-- its mobile: the chunk's probe left that mobile unread (the row's email
+-- matched then), so it is probed when the row comes
+INSERT INTO contacts (id, user_id, first_name, email, mobile) VALUES
+	(149901, 1402, 'A', 'a@m.com', '0412 100 001'), (149902, 1402, 'B', NULL, '0412 100 002');
+SET LOCAL activepipe.match_strategy = probe;
+CREATE TEMP TABLE moved AS SELECT E'email,mobile\nmoved@m.com,0412 100 001\na@m.com,0412 100 002\n' AS csv;
+SELECT results_eq($$SELECT line, action, contact_id, matched_by FROM moved, activepipe_import_plan(1402, csv, true) ORDER BY line$$,
+	$$VALUES (2, 'update'::text, 149901::bigint, 'mobile'::text), (3, 'update', 149902, 'mobile')$$,
+	'probe: a row whose email an earlier row moved away matches by its mobile');
+SELECT results_eq($$SELECT line, action, contact_id, matched_by FROM moved, LATERAL (SELECT set_config('activepipe.match_strategy', 'scan', true)) s,
+		LATERAL activepipe_import_plan(1402, csv, true) ORDER BY line$$,
+	$$VALUES (2, 'update'::text, 149901::bigint, 'mobile'::text), (3, 'update', 149902, 'mobile')$$,
+	'... as the scan does');
 
 -- auto: a small file against a tenant the statistics know probes
 SET LOCAL activepipe.match_strategy = auto;
