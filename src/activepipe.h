@@ -80,6 +80,8 @@ typedef struct ApBinding
 	Oid			id_seq;
 	bool		id_always;
 	bool		id_seq_known;
+	/* the contacts table is distributed by Citus (see ap_plan) */
+	bool		distributed;
 } ApBinding;
 
 /* Load and check the binding; call inside SPI_connect. */

@@ -139,9 +139,10 @@ check_objects(Oid nsp)
  * local keeps a copy per node, and the tenant lock, taken on whichever node
  * runs a call, would no longer hold across nodes.  Once the placement is
  * found right for a contacts table, this backend does not look again
- * (placement does not go back); until then, every call looks.
+ * (placement does not go back); until then, every call looks.  Returns
+ * whether the contacts table is distributed.
  */
-static void
+static bool
 check_citus_placement(const ApBinding *b)
 {
 	static Oid	placed = InvalidOid;
@@ -149,9 +150,10 @@ check_citus_placement(const ApBinding *b)
 	bool		distributed;
 	bool		isnull;
 
-	if (placed == b->relid ||
-		!OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
-		return;
+	if (placed == b->relid)
+		return true;
+	if (!OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
+		return false;
 	sql = psprintf("SELECT d.logicalrelid IS NOT NULL,"
 				   " (SELECT pg_catalog.string_agg(c.relname::pg_catalog.text, ', ' ORDER BY c.relname)"
 				   " FROM pg_catalog.pg_class c"
@@ -171,7 +173,7 @@ check_citus_placement(const ApBinding *b)
 	distributed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 											 1, &isnull));
 	if (!distributed)
-		return;					/* contacts not distributed (yet): look again next time */
+		return false;			/* contacts not distributed (yet): look again next time */
 	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 	if (!isnull)
 		ereport(ERROR,
@@ -181,6 +183,7 @@ check_citus_placement(const ApBinding *b)
 				 errdetail("On Citus, every activepipe table that holds tenant rows must be distributed by user_id and colocated with the contacts table; otherwise the tenant lock does not hold across nodes."),
 				 errhint("Distribute them as docs/scaling.md says: create_distributed_table(..., 'user_id', colocate_with := 'contacts').")));
 	placed = b->relid;
+	return true;
 }
 
 bool
@@ -310,7 +313,7 @@ ap_binding_load(FunctionCallInfo fcinfo)
 			b->maxlen[f] = text_column_limit(relid, b->attnum[f]);
 		}
 	}
-	check_citus_placement(b);
+	b->distributed = check_citus_placement(b);
 	if (SPI_tuptable)
 		SPI_freetuptable(SPI_tuptable);
 	return b;

@@ -769,6 +769,7 @@ static const ApStatement statements[AP_NQUERIES] = {
 	 * element, whatever the array holds.  Custom plans were chosen for
 	 * them whenever the first calls had small arrays, and planning each
 	 * probe (0.2 to 0.5 ms) then cost a 1-row preview half its time.
+	 * (Not on Citus: ap_plan.)
 	 */
 	{"import_profiles", import_profiles, CURSOR_OPT_GENERIC_PLAN},
 	{"import_profiles_by_id", import_profiles_by_id},

@@ -11,13 +11,14 @@
 
 /*
  * Prepared plans, kept across calls with SPI_keepplan.  A plan is reused
- * while its text is unchanged; a changed binding (another table, other
- * columns, another schema, another probe region) gives a new text and so
- * a new plan.
+ * while its text and options are unchanged; a changed binding (another
+ * table, other columns, another schema, another probe region) gives a new
+ * text and so a new plan.
  */
 typedef struct ApPlanCache
 {
 	char	   *text;
+	int			options;
 	SPIPlanPtr	plan;
 } ApPlanCache;
 
@@ -32,10 +33,18 @@ ap_plan(const ApBinding *b, ApQuery q, int nargs, Oid *types)
 	char	   *text;
 	SPIPlanPtr	old_plan;
 	char	   *old_text;
+	int			options = ap_query_cursor_options(q);
 
-	if (pc->plan && strcmp(pc->text, sql) == 0)
+	/*
+	 * Citus cannot route a generic plan of a join by a parameter ("could
+	 * not create distributed plan"): on a distributed table every
+	 * statement gets custom plans.
+	 */
+	if (b->distributed)
+		options &= ~CURSOR_OPT_GENERIC_PLAN;
+	if (pc->plan && pc->options == options && strcmp(pc->text, sql) == 0)
 		return pc->plan;
-	plan = SPI_prepare_cursor(sql, nargs, types, ap_query_cursor_options(q));
+	plan = SPI_prepare_cursor(sql, nargs, types, options);
 	if (plan == NULL)
 		elog(ERROR, "activepipe: SPI_prepare failed for %s: %s",
 			 ap_query_name(q), SPI_result_code_string(SPI_result));
@@ -50,6 +59,7 @@ ap_plan(const ApBinding *b, ApQuery q, int nargs, Oid *types)
 	old_text = pc->text;
 	pc->plan = plan;
 	pc->text = text;
+	pc->options = options;
 	if (old_plan)
 	{
 		SPI_freeplan(old_plan);

@@ -22,7 +22,9 @@
 #      one tenant from different paths serialise.
 #   5. undo across the nodes: an import committed through one path and
 #      undone through another, under other session settings, deletes the
-#      contacts it created (their row hashes are taken where rows are stored).
+#      contacts it created (their row hashes are taken where rows are stored);
+#   6. the match indexes: made from the coordinator on every shard, and
+#      probed through where an import runs, with the scan's answer.
 #
 # Needs Citus installed for the server pg_config names (citus.control in
 # its extension directory) and the extension installed (make install).
@@ -555,5 +557,52 @@ is "$(nq coord "SET extra_float_digits = 0; BEGIN; SELECT concat_ws('/', s->>'de
 	"undo: a float edited to one that prints as 0.3 under extra_float_digits = 0 is a change since: left"
 
 diag "part 5 done after ${SECONDS}s"
+
+# ------------------------------------------------ 6. the match indexes
+# activepipe_match_indexes() on the coordinator writes the three CREATE
+# INDEX CONCURRENTLY statements; run there, Citus makes each index on every
+# shard of contacts.  An import then probes through them where it runs (on
+# the coordinator inside BEGIN, on the tenant's worker), and answers as a
+# scan of the tenant does.
+ddl=$(nq coord "SELECT * FROM activepipe_match_indexes()")
+is "$(grep -c '^CREATE INDEX CONCURRENTLY' <<<"$ddl")" 3 "match indexes: activepipe_match_indexes() on the coordinator writes three statements"
+fails=0
+while IFS= read -r stmt; do
+	[ -n "$stmt" ] && { nq coord "$stmt" >/dev/null 2>>"$scratch/midx.err" || fails=1; }
+done <<<"$ddl"
+ok $fails "match indexes: ... which run on the coordinator" "$(head -3 "$scratch/midx.err")"
+shards=$(nq coord "SELECT count(*) FROM citus_shards WHERE table_name = 'contacts'::regclass")
+made=$(nq coord "SELECT sum(result::int) FROM run_command_on_shards('contacts',
+	\$\$SELECT count(*) FROM pg_index i JOIN pg_collation c ON c.oid = i.indcollation[1]
+	  WHERE i.indrelid = '%s'::regclass AND c.collname = 'C'
+	  AND pg_get_indexdef(i.indexrelid) ~ 'activepipe_(email|phone)_key'\$\$)")
+is "$made" "$((shards * 3))" "match indexes: each of the $shards shards of contacts holds the three, COLLATE \"C\""
+for n in coord w1 w2; do
+	is "$(nq $n "SELECT count(*) FROM activepipe_match_indexes()")" 0 "match indexes: none is left to create, as $n sees the table"
+done
+new_uid
+u=$UID_NEW
+nq coord "INSERT INTO public.users (id) VALUES ($u)" >/dev/null
+nq coord "INSERT INTO public.contacts (user_id, first_name, email, mobile)
+	SELECT $u, 'M' || g, 'm' || g || '@x.com', '0412 ' || lpad(g::text, 3, '0') || ' 000' FROM generate_series(1, 60) g" >/dev/null
+place "$u"
+mfile="E'email,mobile,firstname\\nm1@x.com,,M1\\n,0412 002 000,Two\\nfresh.$u@x.com,0412 003 000,M3\\n M4@X.COM ,,Four\\nm5@x.com,0412 006 000,M5\\n'"
+for path in begin worker worker_begin; do
+	for strategy in scan probe; do
+		d=$scratch/midx-$path-$strategy
+		{
+			echo "SET activepipe.match_strategy = $strategy; SET client_min_messages = debug1;"
+			echo "SELECT activepipe_import_preview($u, $mfile, true);"
+		} >"$d.in"
+		run_call "$path" "$u" "$d.in" "$d"
+	done
+	label="match indexes: a preview ${PATH_DESC[$path]} (tenant $u on ${WORKER_OF[$u]})"
+	grep -q 'finds candidates by probe' "$scratch/midx-$path-probe.raw"
+	ok $? "$label probes with activepipe.match_strategy = probe" "$(grep -m1 -E 'ERROR|finds candidates' "$scratch/midx-$path-probe.raw")"
+	grep -q '"matched": 5' "$scratch/midx-$path-probe.stdout" && cmp -s "$scratch/midx-$path-scan.stdout" "$scratch/midx-$path-probe.stdout"
+	ok $? "$label answers as the scan does (five rows matched)" "$(head -c 300 "$scratch/midx-$path-probe.stdout")"
+done
+
+diag "part 6 done after ${SECONDS}s"
 
 done_testing
