@@ -102,9 +102,11 @@ with open(out, "w") as f:
         # distinct key per 2 contacts of the tenant
         f.write(f"INSERT INTO contacts (user_id, first_name, email, mobile) SELECT {uid}, 'F', 'f' || g || '@y.com', '0499 ' || lpad(g::text, 6, '0') FROM generate_series(1, {rnd.choice([0, 30, 250])}) g;\n")
         rows = []
+        held = []  # (email, mobile) of the tenant's contacts
         for i in range(rnd.randint(0, 40)):
             e = pick(emails, 0.6)
             m = pick(phones, 0.5)
+            held.append((e, m))
             ph = m if (m and rnd.random() < 0.2) else pick(landlines + phones, 0.3)
             rows.append(f"({uid}, {q(rnd.choice(names))}, {q(spell_email(e))}, {q(spell_phone(ph))}, {q(spell_phone(m))}, {q(pick(['Perth', 'Bondi', ' '], 0.4))})")
         if rows:
@@ -132,8 +134,22 @@ with open(out, "w") as f:
             if cell["mobile"] and rnd.random() < 0.2:
                 cell["mobile"] = " " + cell["mobile"].replace(" ", "") + " "
             lines.append(",".join(cell[c] or "" for c in cols))
-        csv = "\n".join(lines) + "\n"
         ov = "true" if rnd.random() < 0.5 else "false"
+        # with overwrite, a pair of rows in one chunk: the first, matched
+        # by a contact's mobile, moves that contact to a fresh email; the
+        # second carries the email moved away and another contact's mobile,
+        # which only a probe made for it then can find
+        movers = [h for h in held if h[0] and h[1]]
+        others = [h[1] for h in held if h[1]]
+        if ov == "true" and {"email", "mobile"} <= set(cols) and movers and others and rnd.random() < 0.6:
+            e1, m1 = rnd.choice(movers)
+            pair = []
+            for em, mo in ((f"moved{r}.{len(lines)}@x.com", m1), (e1, rnd.choice(others))):
+                cell = {"email": em, "mobile": mo, "phone": None, "firstname": None, "city": None, "status": "m"}
+                pair.append(",".join(cell[c] or "" for c in cols))
+            at = rnd.randint(1, min(len(lines), 1000))
+            lines[at:at] = pair
+        csv = "\n".join(lines) + "\n"
         rounds_sql.append(f"SELECT 'round {r} (seed {seed}): ' || compare({uid}, {q(csv)}, {ov});\n")
     # statistics, so that the scan of a small file filters the tenant
     f.write("ANALYZE contacts;\nSET client_min_messages = debug1;\n")
