@@ -130,19 +130,30 @@ key_expr_matches(Node *expr, Oid fn, AttrNumber col,
 	return true;
 }
 
+/* What holds the name activepipe_match_indexes would give an index. */
+typedef enum ApIndexName
+{
+	AP_NAME_FREE,				/* nothing, or the match index itself */
+	AP_NAME_REPLACE,			/* one it wrote, unusable: drop it first */
+	AP_NAME_TAKEN				/* another index, left alone */
+} ApIndexName;
+
 /*
  * The match index of key field f on the contacts table: a valid btree
  * index, no predicate, on (tenant column, key expression COLLATE "C") with
  * the phone key of region.  Returns its oid, or InvalidOid; *literal as
- * above.  An index of the given name that is invalid (a failed CREATE
- * INDEX CONCURRENTLY leaves one) or holds the key in another collation
- * (an earlier 1.2 build made it so) sets *broken: IF NOT EXISTS would
- * leave it in the way of the right one.
+ * above, for the index found.  *name_state says what holds the name given
+ * (when there is one): an index on that key as activepipe_match_indexes
+ * writes them (not unique, no INCLUDE) but unusable, being invalid (a
+ * failed CREATE INDEX CONCURRENTLY leaves one) or in another collation (an
+ * earlier 1.2 build made it so), is to be replaced, since IF NOT EXISTS
+ * would leave it in the way; any other index of that name (another
+ * region's, a DBA's own) is not touched.
  */
 static Oid
 find_match_index(const ApBinding *b, Relation rel, int f,
 				 const ap_phone_region *region, char **literal,
-				 const char *name, bool *broken)
+				 const char *name, ApIndexName *name_state)
 {
 	Oid			fn = f == AP_F_EMAIL ? key_function(b, "activepipe_email_key", 1) :
 		key_function(b, "activepipe_phone_key", 2);
@@ -150,24 +161,29 @@ find_match_index(const ApBinding *b, Relation rel, int f,
 	ListCell   *lc;
 	Oid			found = InvalidOid;
 
-	*broken = false;
+	*name_state = AP_NAME_FREE;
 	foreach(lc, indexes)
 	{
 		Relation	ir = index_open(lfirst_oid(lc), AccessShareLock);
 		Form_pg_index ix = ir->rd_index;
+		char	   *lit = NULL;
 		bool		key = ir->rd_rel->relam == BTREE_AM_OID && ix->indnkeyatts >= 2 &&
 			ix->indkey.values[0] == b->user_attnum && ix->indkey.values[1] == 0 &&
 			RelationGetIndexPredicate(ir) == NIL &&
 			key_expr_matches(linitial(RelationGetIndexExpressions(ir)), fn,
-							 b->attnum[f], f == AP_F_EMAIL ? NULL : region, literal);
+							 b->attnum[f], f == AP_F_EMAIL ? NULL : region, &lit);
 		bool		usable = key && ix->indisvalid && ix->indisready && ix->indislive &&
 			ir->rd_indcollation[1] == C_COLLATION_OID;
 
 		if (usable && !OidIsValid(found))
+		{
 			found = RelationGetRelid(ir);
-		else if (name && strcmp(RelationGetRelationName(ir), name) == 0 &&
-				 (!ix->indisvalid || (key && !usable)))
-			*broken = true;
+			*literal = lit;
+		}
+		/* the shape activepipe_match_indexes writes: not unique, no INCLUDE */
+		if (name && strcmp(RelationGetRelationName(ir), name) == 0 && !usable)
+			*name_state = key && !ix->indisunique && ix->indnatts == 2 ?
+				AP_NAME_REPLACE : AP_NAME_TAKEN;
 		index_close(ir, AccessShareLock);
 	}
 	list_free(indexes);
@@ -248,16 +264,26 @@ tenant_at_least(const ApTenant *t, double estimate, double bound)
 /*
  * The name activepipe_match_indexes gives key field k's index: the table's
  * name, clipped at a character boundary so that the suffix always fits in
- * NAMEDATALEN (three names cut at the same byte would collide).
+ * NAMEDATALEN (three names cut at the same byte would collide); with
+ * region, the region's code too (where another region's index has the
+ * plain name).
  */
 static char *
-index_name(Relation rel, int k)
+index_name(Relation rel, int k, const ap_phone_region *region)
 {
 	const char *table = RelationGetRelationName(rel);
-	char		suffix[32];
+	char		code[8] = "";
+	char		suffix[40];
 	int			keep;
+	int			i;
 
-	snprintf(suffix, sizeof(suffix), "_activepipe_%s_idx", index_suffix[k]);
+	for (i = 0; region && region->code[i] && i < (int) sizeof(code) - 2; i++)
+	{
+		code[0] = '_';
+		code[i + 1] = pg_tolower((unsigned char) region->code[i]);
+		code[i + 2] = '\0';
+	}
+	snprintf(suffix, sizeof(suffix), "_activepipe_%s%s_idx", index_suffix[k], code);
 	keep = pg_mbcliplen(table, strlen(table), NAMEDATALEN - 1 - (int) strlen(suffix));
 	return psprintf("%.*s%s", keep, table, suffix);
 }
@@ -284,13 +310,13 @@ ap_probe_setup(ApTenant *t, int64 rows, const bool *present)
 		bool		needed = k == 0 ? present[AP_F_EMAIL] :
 			present[AP_F_MOBILE] || present[AP_F_PHONE];
 		char	   *literal = NULL;
-		bool		broken;
+		ApIndexName name_state;
 
 		if (!needed)
 			continue;
 		lookups += rows * (k == 0 ? 1 : present[AP_F_MOBILE] + present[AP_F_PHONE]);
 		if (b->col[f] == NULL ||
-			!OidIsValid(find_match_index(b, rel, f, t->region, &literal, NULL, &broken)))
+			!OidIsValid(find_match_index(b, rel, f, t->region, &literal, NULL, &name_state)))
 			usable = false;
 		else if (k > 0)
 			b->probe_region[k - 1] = literal;
@@ -299,7 +325,7 @@ ap_probe_setup(ApTenant *t, int64 rows, const bool *present)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("activepipe.match_strategy is \"probe\" but the match indexes are missing"),
-				 errdetail("Probing needs an index on each key column the file is matched on, for phone region %s; fields kept in the payload have none.",
+				 errdetail("Probing needs an index on each key column the file is matched on, its key COLLATE \"C\", for phone region %s; fields kept in the payload have none.",
 						   t->region->code),
 				 errhint("Create them with SELECT * FROM activepipe_match_indexes() \\gexec, or set activepipe.match_strategy to auto.")));
 	if (ap_match_strategy == AP_STRATEGY_SCAN || !usable)
@@ -377,13 +403,38 @@ ap_probe_keys(ApTenant *t, const ApKeyStr *emails, int nemails,
 	pfree(keys);
 }
 
+static void
+put_text(ReturnSetInfo *rsinfo, const char *text)
+{
+	Datum		value = CStringGetTextDatum(text);
+	bool		isnull = false;
+
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+}
+
+/* The CREATE INDEX statement of field f's match index, named name. */
+static char *
+create_statement(const ApBinding *b, int f, const char *name,
+				 const ap_phone_region *region)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	appendStringInfo(&s, "CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s (%s, (",
+					 quote_identifier(name), b->table, b->user_col);
+	ap_append_key_expr(&s, b, f, "", quote_literal_cstr(region->code));
+	appendStringInfoString(&s, "))");
+	return s.data;
+}
+
 /*
  * activepipe_match_indexes(region text DEFAULT NULL) RETURNS SETOF text:
  * the statements that create the match indexes on the bound contacts
  * table, for the DBA to run (CREATE INDEX CONCURRENTLY cannot run inside a
  * function): in psql, SELECT * FROM activepipe_match_indexes() \gexec.
- * Indexes already there are left out; an invalid one left by a failed
- * build is dropped first.
+ * Indexes already there are left out; one of the name to give that is
+ * unusable is dropped first (find_match_index), and one that is not the
+ * extension's to drop is left with a WARNING.
  */
 PG_FUNCTION_INFO_V1(activepipe_match_indexes);
 Datum
@@ -412,32 +463,34 @@ activepipe_match_indexes(PG_FUNCTION_ARGS)
 	for (k = 0; k < 3; k++)
 	{
 		int			f = ap_match_fields[k];
-		char	   *name = index_name(rel, k);
+		char	   *name = index_name(rel, k, NULL);
 		char	   *literal = NULL;
-		bool		broken;
-		StringInfoData s;
-		Datum		value;
-		bool		isnull = false;
+		ApIndexName name_state;
 
 		if (b->col[f] == NULL ||
-			OidIsValid(find_match_index(b, rel, f, region, &literal, name, &broken)))
+			OidIsValid(find_match_index(b, rel, f, region, &literal, name, &name_state)))
 			continue;
-		initStringInfo(&s);
-		if (broken)
+		if (name_state == AP_NAME_TAKEN && k > 0)
 		{
-			appendStringInfo(&s, "DROP INDEX CONCURRENTLY IF EXISTS %s",
-							 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-														name));
-			value = CStringGetTextDatum(s.data);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
-			resetStringInfo(&s);
+			/* another region's index has the name: this one names its region */
+			name = index_name(rel, k, region);
+			(void) find_match_index(b, rel, f, region, &literal, name, &name_state);
 		}
-		appendStringInfo(&s, "CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s (%s, (",
-						 quote_identifier(name), b->table, b->user_col);
-		ap_append_key_expr(&s, b, f, "", quote_literal_cstr(region->code));
-		appendStringInfoString(&s, "))");
-		value = CStringGetTextDatum(s.data);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+		if (name_state == AP_NAME_TAKEN)
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("index \"%s\" is in the way of the %s match index",
+							name, index_suffix[k]),
+					 errdetail("It is not an index activepipe_match_indexes() writes (it is unique, has INCLUDE columns, or is on another key), so it is left as it is."),
+					 errhint("Rename or drop it, then run activepipe_match_indexes() again.")));
+			continue;
+		}
+		if (name_state == AP_NAME_REPLACE)
+			put_text(rsinfo, psprintf("DROP INDEX CONCURRENTLY IF EXISTS %s",
+									  quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+																 name)));
+		put_text(rsinfo, create_statement(b, f, name, region));
 	}
 	relation_close(rel, AccessShareLock);
 	SPI_finish();

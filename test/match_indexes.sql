@@ -4,7 +4,7 @@
 -- answers of the two are compared on random files in
 -- test/scripts/match_property.sh.
 BEGIN;
-SELECT plan(28);
+SELECT plan(35);
 
 INSERT INTO users (id) SELECT g FROM generate_series(1401, 1405) g;
 
@@ -54,6 +54,22 @@ SELECT pg_temp.make_match_indexes();
 SELECT is_empty($$SELECT * FROM activepipe_match_indexes()$$, 'with the indexes made, nothing is left to create');
 SELECT is((SELECT count(*)::int FROM activepipe_match_indexes('NZ')), 2,
 	'indexes of another region do not count: the NZ phone keys are still to create');
+SELECT is((SELECT string_agg(substring(s FROM 'EXISTS (\S+)'), ' ') FROM activepipe_match_indexes('NZ') s),
+	'contacts_activepipe_mobile_nz_idx contacts_activepipe_phone_nz_idx',
+	'... under names of their own: the AU indexes hold the plain names');
+-- an index of a match index's name that the extension did not write (a
+-- DBA's unique email index) is left alone, with a WARNING
+ALTER INDEX contacts_activepipe_email_idx RENAME TO kept_email_idx;
+CREATE UNIQUE INDEX contacts_activepipe_email_idx ON contacts (user_id, activepipe_email_key(email)) INCLUDE (first_name);
+SELECT is_empty($$SELECT * FROM activepipe_match_indexes()$$,
+	'a unique index of the email index''s name is not dropped (the match index exists under another name)');
+DROP INDEX kept_email_idx;
+SET LOCAL client_min_messages = error;	-- the WARNING: index "contacts_activepipe_email_idx" is in the way
+SELECT is_empty($$SELECT * FROM activepipe_match_indexes()$$,
+	'... nor when the match index is missing: no DROP, no CREATE that IF NOT EXISTS would skip');
+RESET client_min_messages;
+DROP INDEX contacts_activepipe_email_idx;
+SELECT pg_temp.make_match_indexes();
 
 
 -- a tenant, and a file: the same plan either way
@@ -122,6 +138,33 @@ SELECT results_eq($$SELECT line, action, contact_id, matched_by FROM moved, LATE
 		LATERAL activepipe_import_plan(1402, csv, true) ORDER BY line$$,
 	$$VALUES (2, 'update'::text, 149901::bigint, 'mobile'::text), (3, 'update', 149902, 'mobile')$$,
 	'... as the scan does');
+
+-- another index on a match index's key (a region spelt otherwise, the
+-- column's collation) does not lead the probe away from the match index
+CREATE INDEX dba_mobile_idx ON contacts (user_id, activepipe_phone_key(mobile, 'au'));
+SET LOCAL activepipe.match_strategy = probe;
+CREATE TEMP TABLE mscans AS SELECT pg_stat_get_xact_numscans('contacts_activepipe_mobile_idx'::regclass) AS n;
+SELECT lives_ok($$SELECT activepipe_import_preview(1401, E'mobile\n0412 005 000\n')$$, 'probe with a second index on the mobile key');
+SELECT cmp_ok(pg_stat_get_xact_numscans('contacts_activepipe_mobile_idx'::regclass), '>', (SELECT n FROM mscans),
+	'... reads the mobile match index');
+DROP INDEX dba_mobile_idx;
+
+-- a phone key an earlier row of the chunk made known (its holder read for
+-- that row's email) but never probed: probed when a row needs it, so the
+-- contact that holds it only in the database is found too (ambiguous)
+INSERT INTO contacts (id, user_id, first_name, email, mobile) VALUES
+	(149911, 1403, 'A', 'a@m.com', '0412 200 001'), (149912, 1403, 'B', NULL, '0412 200 002'),
+	(149913, 1403, 'C', 'c@m.com', '0412 200 002');
+CREATE TEMP TABLE known AS SELECT E'email,mobile\nmoved@m.com,0412 200 001\nc@m.com,\na@m.com,0412 200 002\n' AS csv;
+CREATE TEMP TABLE known_plans AS SELECT 'probe'::text AS strategy, line, action, contact_id, matched_by, reason_code
+	FROM known, activepipe_import_plan(1403, csv, true);
+INSERT INTO known_plans SELECT 'scan', line, action, contact_id, matched_by, reason_code
+	FROM known, LATERAL (SELECT set_config('activepipe.match_strategy', 'scan', true)) s, LATERAL activepipe_import_plan(1403, csv, true);
+SELECT is((SELECT action || '/' || reason_code FROM known_plans WHERE strategy = 'probe' AND line = 4), 'conflict/ambiguous',
+	'probe: a mobile two contacts hold, one read for an earlier row, one only in the database: ambiguous');
+SELECT is_empty($$SELECT line, action, contact_id, matched_by, reason_code FROM known_plans WHERE strategy = 'probe'
+	EXCEPT SELECT line, action, contact_id, matched_by, reason_code FROM known_plans WHERE strategy = 'scan'$$,
+	'... as the scan says');
 
 -- auto: a small file against a tenant the statistics know probes
 SET LOCAL activepipe.match_strategy = auto;
