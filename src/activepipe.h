@@ -82,6 +82,8 @@ typedef struct ApBinding
 	bool		id_seq_known;
 	/* the contacts table is distributed by Citus (see ap_plan) */
 	bool		distributed;
+	/* an import's match indexes have their keys' statistics (ap_plan) */
+	bool		probes_analysed;
 } ApBinding;
 
 /* Load and check the binding; call inside SPI_connect. */

@@ -296,9 +296,10 @@ index_name(Relation rel, int k, const ap_phone_region *region)
 void
 ap_probe_setup(ApTenant *t, int64 rows, const bool *present)
 {
-	ApBinding  *b = (ApBinding *) t->binding;	/* sets probe_region only */
+	ApBinding  *b = (ApBinding *) t->binding;	/* sets probe fields only */
 	Relation	rel = relation_open(b->relid, AccessShareLock);
 	bool		usable = true;
+	bool		analysed = true;
 	double		lookups = 0;
 	int			k;
 
@@ -311,16 +312,25 @@ ap_probe_setup(ApTenant *t, int64 rows, const bool *present)
 			present[AP_F_MOBILE] || present[AP_F_PHONE];
 		char	   *literal = NULL;
 		ApIndexName name_state;
+		Oid			ix;
 
 		if (!needed)
 			continue;
 		lookups += rows * (k == 0 ? 1 : present[AP_F_MOBILE] + present[AP_F_PHONE]);
 		if (b->col[f] == NULL ||
-			!OidIsValid(find_match_index(b, rel, f, t->region, &literal, NULL, &name_state)))
+			!OidIsValid(ix = find_match_index(b, rel, f, t->region, &literal, NULL, &name_state)))
+		{
 			usable = false;
-		else if (k > 0)
+			continue;
+		}
+		if (k > 0)
 			b->probe_region[k - 1] = literal;
+		/* its key's statistics: ANALYZE after the index was made */
+		if (!SearchSysCacheExists3(STATRELATTINH, ObjectIdGetDatum(ix),
+								   Int16GetDatum(2), BoolGetDatum(false)))
+			analysed = false;
 	}
+	b->probes_analysed = usable && analysed;
 	if (ap_match_strategy == AP_STRATEGY_PROBE && !usable)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -38,9 +38,12 @@ ap_plan(const ApBinding *b, ApQuery q, int nargs, Oid *types)
 	/*
 	 * Citus cannot route a generic plan of a join by a parameter ("could
 	 * not create distributed plan"): on a distributed table every
-	 * statement gets custom plans.
+	 * statement gets custom plans.  Nor is a generic plan made before the
+	 * match indexes' keys have statistics any good (it takes a probe for
+	 * a third of the tenant and reads every profile), and ANALYZE does
+	 * not replace a kept one: until then, custom plans too.
 	 */
-	if (b->distributed)
+	if (b->distributed || !b->probes_analysed)
 		options &= ~CURSOR_OPT_GENERIC_PLAN;
 	if (pc->plan && pc->options == options && strcmp(pc->text, sql) == 0)
 		return pc->plan;
