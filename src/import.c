@@ -93,6 +93,7 @@ typedef struct ApImport
 	long		header_line;	/* where the header record starts */
 	uint32		filter_limit;	/* most file keys a filtered scan takes */
 	int64		filter_rows;	/* rows the key pass has read */
+	bool		stop_early;		/* it may give up on its first rows' keys */
 	int64		lines;			/* the file's lines, an upper bound of its rows */
 	int			ncols;
 	int16	   *colfield;		/* contract field of each column, or -1 */
@@ -224,12 +225,17 @@ count_lines(const char *data, size_t len)
  * (2M rows like ",x") reads no contact at all: 8 MB of memory instead of
  * 45.  Always filtering made a 100k-row file slower (1.13 s against 0.87
  * s): its first pass now stops after FILTER_SAMPLE_ROWS rows when their
- * keys, over the whole file, would pass the bound (the 100k-row file's
- * passed it after 40k rows: about 5% of its preview).
+ * keys, over the whole file's lines, would pass the bound (the 100k-row
+ * file's passed it after 40k rows: about 5% of its preview).  Only a file
+ * of FILTER_STOP_BYTES or more per contact of the tenant stops so early:
+ * the first rows can mislead (keys all at the front, cells of many lines),
+ * and for a smaller file the whole tenant (45 MB for 100k contacts) would
+ * cost more memory than the file's own rows.
  */
 #define FILTER_RATIO 2
 #define FILTER_MAX_KEYS 65536
 #define FILTER_SAMPLE_ROWS 1024
+#define FILTER_STOP_BYTES 150
 
 static int
 file_key_cb(const ap_csv_field *fields, int n, long first_line, long last_line,
@@ -255,7 +261,7 @@ file_key_cb(const ap_csv_field *fields, int n, long first_line, long last_line,
 			nkeys = ap_tenant_file_key(&im->tenant, f, s, len);
 	}
 	/* too many, or bound to be: the first rows' keys, over the whole file */
-	if (++im->filter_rows == FILTER_SAMPLE_ROWS &&
+	if (++im->filter_rows == FILTER_SAMPLE_ROWS && im->stop_early &&
 		(double) ap_tenant_file_key_count(&im->tenant) / FILTER_SAMPLE_ROWS * im->lines >
 		im->filter_limit)
 		return 1;
@@ -282,6 +288,7 @@ collect_file_keys(ApImport *im)
 	im->filter_limit = FILTER_MAX_KEYS;
 	if (t->estimate > 0)
 		im->filter_limit = (uint32) Min(t->estimate / FILTER_RATIO, FILTER_MAX_KEYS);
+	im->stop_early = t->estimate > 0 && im->len >= FILTER_STOP_BYTES * t->estimate;
 	ap_tenant_file_keys_start(t);
 	old = MemoryContextSwitchTo(passcxt);
 	status = ap_csv_read(im->data, im->len, &opts, file_key_cb, im, &res);

@@ -101,6 +101,26 @@ strip_relabel(Node *n)
 }
 
 /*
+ * The column under the cast to text that the key expression puts on it: a
+ * relabelling for text and varchar, a call of text(bpchar) for char(n).
+ */
+static Node *
+strip_cast(Node *n)
+{
+	for (;;)
+	{
+		n = strip_relabel(n);
+		if (n && IsA(n, FuncExpr) && list_length(((FuncExpr *) n)->args) == 1 &&
+			((FuncExpr *) n)->funcformat != COERCE_EXPLICIT_CALL)
+			n = linitial(((FuncExpr *) n)->args);
+		else if (n && IsA(n, CoerceViaIO))
+			n = (Node *) ((CoerceViaIO *) n)->arg;
+		else
+			return n;
+	}
+}
+
+/*
  * Whether expr is fn(column) (region NULL) or fn(column, 'region') with a
  * literal naming region; *literal gets the literal as SQL.
  */
@@ -115,7 +135,7 @@ key_expr_matches(Node *expr, Oid fn, AttrNumber col,
 
 	if (fe == NULL || !IsA(fe, FuncExpr) || fe->funcid != fn)
 		return false;
-	arg = strip_relabel(linitial(fe->args));
+	arg = strip_cast(linitial(fe->args));
 	if (arg == NULL || !IsA(arg, Var) || ((Var *) arg)->varattno != col)
 		return false;
 	if (region == NULL)
@@ -413,6 +433,25 @@ ap_probe_keys(ApTenant *t, const ApKeyStr *emails, int nemails,
 	pfree(keys);
 }
 
+/*
+ * What holds name, for field f's match index: find_match_index's answer,
+ * or taken when a relation of that name that is not one of the table's
+ * indexes holds it (an index of another table: IF NOT EXISTS would skip).
+ */
+static ApIndexName
+name_held(const ApBinding *b, Relation rel, int f, const ap_phone_region *region,
+		  const char *name)
+{
+	char	   *literal = NULL;
+	ApIndexName name_state;
+
+	(void) find_match_index(b, rel, f, region, &literal, name, &name_state);
+	if (name_state == AP_NAME_FREE &&
+		OidIsValid(get_relname_relid(name, RelationGetNamespace(rel))))
+		name_state = AP_NAME_TAKEN;
+	return name_state;
+}
+
 static void
 put_text(ReturnSetInfo *rsinfo, const char *text)
 {
@@ -478,13 +517,14 @@ activepipe_match_indexes(PG_FUNCTION_ARGS)
 		ApIndexName name_state;
 
 		if (b->col[f] == NULL ||
-			OidIsValid(find_match_index(b, rel, f, region, &literal, name, &name_state)))
+			OidIsValid(find_match_index(b, rel, f, region, &literal, NULL, &name_state)))
 			continue;
+		name_state = name_held(b, rel, f, region, name);
 		if (name_state == AP_NAME_TAKEN && k > 0)
 		{
-			/* another region's index has the name: this one names its region */
+			/* another index (another region's, say) has it: name the region */
 			name = index_name(rel, k, region);
-			(void) find_match_index(b, rel, f, region, &literal, name, &name_state);
+			name_state = name_held(b, rel, f, region, name);
 		}
 		if (name_state == AP_NAME_TAKEN)
 		{
@@ -492,7 +532,7 @@ activepipe_match_indexes(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
 					 errmsg("index \"%s\" is in the way of the %s match index",
 							name, index_suffix[k]),
-					 errdetail("It is not an index activepipe_match_indexes() writes (it is unique, has INCLUDE columns, or is on another key), so it is left as it is."),
+					 errdetail("It is not an index activepipe_match_indexes() writes for this key (it is unique, has INCLUDE columns, is on another key or of another table), so it is left as it is."),
 					 errhint("Rename or drop it, then run activepipe_match_indexes() again.")));
 			continue;
 		}

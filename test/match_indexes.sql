@@ -4,7 +4,7 @@
 -- answers of the two are compared on random files in
 -- test/scripts/match_property.sh.
 BEGIN;
-SELECT plan(35);
+SELECT plan(38);
 
 INSERT INTO users (id) SELECT g FROM generate_series(1401, 1405) g;
 
@@ -189,6 +189,25 @@ SELECT throws_ok($$SELECT activepipe_import_preview(1401, E'email,mobile\na@x.co
 SELECT lives_ok($$SELECT activepipe_import_preview(1401, E'email,firstname\na@x.com,A\n')$$,
 	'... a file without that key probes fine');
 DELETE FROM contacts_binding;
+
+-- a char(n) email column (its key expression casts it by a call of
+-- text(bpchar)): the index made is found, so nothing is left to create and
+-- probes run; an index of another table holding the name the mobile index
+-- would get: the mobile index is named for its region instead
+CREATE TABLE public.people (id bigserial PRIMARY KEY, user_id bigint NOT NULL, first_name text, last_name text,
+	email char(80), phone text, mobile text, street_address text, city text, state text, postcode text, country text);
+CREATE INDEX people_activepipe_mobile_idx ON contacts (id);
+INSERT INTO contacts_binding (table_name) VALUES ('people');
+SELECT is((SELECT string_agg(substring(s FROM 'EXISTS (\S+)'), ' ') FROM activepipe_match_indexes() s),
+	'people_activepipe_email_idx people_activepipe_mobile_au_idx people_activepipe_phone_idx',
+	'a name another table''s index holds: the mobile index is named for its region');
+SELECT pg_temp.make_match_indexes();
+SELECT is_empty($$SELECT * FROM activepipe_match_indexes()$$, 'a char(80) email column: its index is found, nothing left to create');
+SET LOCAL activepipe.match_strategy = probe;
+SELECT lives_ok($$SELECT activepipe_import_preview(1401, E'email\na@x.com\n')$$, '... and probed');
+DELETE FROM contacts_binding;
+DROP INDEX people_activepipe_mobile_idx;
+DROP TABLE public.people;
 
 -- a long table name: the three index names stay distinct (clipped at a
 -- character boundary so each suffix fits in 63 bytes)
