@@ -39,6 +39,7 @@
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
@@ -102,22 +103,17 @@ strip_relabel(Node *n)
 
 /*
  * The column under the cast to text that the key expression puts on it: a
- * relabelling for text and varchar, a call of text(bpchar) for char(n).
+ * relabelling for text, varchar and domains over them, one call of
+ * text(bpchar) for char(n).  Nothing else: an index on another expression
+ * (a trim, a cast through another type) is not the one the probes name.
  */
 static Node *
 strip_cast(Node *n)
 {
-	for (;;)
-	{
-		n = strip_relabel(n);
-		if (n && IsA(n, FuncExpr) && list_length(((FuncExpr *) n)->args) == 1 &&
-			((FuncExpr *) n)->funcformat != COERCE_EXPLICIT_CALL)
-			n = linitial(((FuncExpr *) n)->args);
-		else if (n && IsA(n, CoerceViaIO))
-			n = (Node *) ((CoerceViaIO *) n)->arg;
-		else
-			return n;
-	}
+	n = strip_relabel(n);
+	if (n && IsA(n, FuncExpr) && ((FuncExpr *) n)->funcid == F_TEXT_BPCHAR)
+		n = strip_relabel(linitial(((FuncExpr *) n)->args));
+	return n;
 }
 
 /*
@@ -285,15 +281,16 @@ tenant_at_least(const ApTenant *t, double estimate, double bound)
  * The name activepipe_match_indexes gives key field k's index: the table's
  * name, clipped at a character boundary so that the suffix always fits in
  * NAMEDATALEN (three names cut at the same byte would collide); with
- * region, the region's code too (where another region's index has the
- * plain name).
+ * region, the region's code too, and with n > 0, n (where other relations
+ * hold the names before it).
  */
 static char *
-index_name(Relation rel, int k, const ap_phone_region *region)
+index_name(Relation rel, int k, const ap_phone_region *region, int n)
 {
 	const char *table = RelationGetRelationName(rel);
 	char		code[8] = "";
-	char		suffix[40];
+	char		number[12] = "";
+	char		suffix[48];
 	int			keep;
 	int			i;
 
@@ -303,7 +300,9 @@ index_name(Relation rel, int k, const ap_phone_region *region)
 		code[i + 1] = pg_tolower((unsigned char) region->code[i]);
 		code[i + 2] = '\0';
 	}
-	snprintf(suffix, sizeof(suffix), "_activepipe_%s%s_idx", index_suffix[k], code);
+	if (n > 0)
+		snprintf(number, sizeof(number), "%d", n);
+	snprintf(suffix, sizeof(suffix), "_activepipe_%s%s%s_idx", index_suffix[k], code, number);
 	keep = pg_mbcliplen(table, strlen(table), NAMEDATALEN - 1 - (int) strlen(suffix));
 	return psprintf("%.*s%s", keep, table, suffix);
 }
@@ -512,28 +511,33 @@ activepipe_match_indexes(PG_FUNCTION_ARGS)
 	for (k = 0; k < 3; k++)
 	{
 		int			f = ap_match_fields[k];
-		char	   *name = index_name(rel, k, NULL);
+		char	   *name = NULL;
 		char	   *literal = NULL;
 		ApIndexName name_state;
+		int			n;
 
 		if (b->col[f] == NULL ||
 			OidIsValid(find_match_index(b, rel, f, region, &literal, NULL, &name_state)))
 			continue;
-		name_state = name_held(b, rel, f, region, name);
-		if (name_state == AP_NAME_TAKEN && k > 0)
+		/*
+		 * Where other relations (another region's index, another table's)
+		 * hold the name, the region's code and then a number go in it.
+		 */
+		for (n = 0; n < 10; n++)
 		{
-			/* another index (another region's, say) has it: name the region */
-			name = index_name(rel, k, region);
-			name_state = name_held(b, rel, f, region, name);
+			name = k == 0 ? index_name(rel, k, NULL, n) :
+				index_name(rel, k, n > 0 ? region : NULL, n > 1 ? n : 0);
+			if ((name_state = name_held(b, rel, f, region, name)) != AP_NAME_TAKEN)
+				break;
 		}
 		if (name_state == AP_NAME_TAKEN)
 		{
 			ereport(WARNING,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
-					 errmsg("index \"%s\" is in the way of the %s match index",
-							name, index_suffix[k]),
-					 errdetail("It is not an index activepipe_match_indexes() writes for this key (it is unique, has INCLUDE columns, is on another key or of another table), so it is left as it is."),
-					 errhint("Rename or drop it, then run activepipe_match_indexes() again.")));
+					 errmsg("no free name for the %s match index", index_suffix[k]),
+					 errdetail("Other relations hold \"%s\" and the names this function tries before it.",
+							   name),
+					 errhint("Rename or drop one of them, then run activepipe_match_indexes() again.")));
 			continue;
 		}
 		if (name_state == AP_NAME_REPLACE)
