@@ -4,7 +4,7 @@
 -- answers of the two are compared on random files in
 -- test/scripts/match_property.sh.
 BEGIN;
-SELECT plan(41);
+SELECT plan(39);
 
 INSERT INTO users (id) SELECT g FROM generate_series(1401, 1405) g;
 
@@ -142,10 +142,15 @@ SELECT results_eq($$SELECT line, action, contact_id, matched_by FROM moved, LATE
 -- column's collation) does not lead the probe away from the match index
 CREATE INDEX dba_mobile_idx ON contacts (user_id, activepipe_phone_key(mobile, 'au'));
 SET LOCAL activepipe.match_strategy = probe;
-CREATE TEMP TABLE mscans AS SELECT pg_stat_get_xact_numscans('contacts_activepipe_mobile_idx'::regclass) AS n;
-SELECT lives_ok($$SELECT activepipe_import_preview(1401, E'mobile\n0412 005 000\n')$$, 'probe with a second index on the mobile key');
-SELECT cmp_ok(pg_stat_get_xact_numscans('contacts_activepipe_mobile_idx'::regclass), '>', (SELECT n FROM mscans),
-	'... reads the mobile match index');
+-- whether a preview of csv for tenant 1401 scans index ix
+CREATE FUNCTION pg_temp.preview_reads(ix regclass, csv text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE before bigint := pg_stat_get_xact_numscans(ix);
+BEGIN
+	PERFORM activepipe_import_preview(1401, csv);
+	RETURN pg_stat_get_xact_numscans(ix) > before;
+END $$;
+SELECT ok(pg_temp.preview_reads('contacts_activepipe_mobile_idx', E'mobile\n0412 005 000\n'),
+	'probe with a second index on the mobile key reads the mobile match index');
 DROP INDEX dba_mobile_idx;
 
 -- a phone key an earlier row of the chunk made known (its holder read for
@@ -203,10 +208,7 @@ SELECT is((SELECT string_agg(substring(s FROM 'EXISTS (\S+)'), ' ') FROM activep
 SELECT pg_temp.make_match_indexes();
 SELECT is_empty($$SELECT * FROM activepipe_match_indexes()$$, 'a char(80) email column: its index is found, nothing left to create');
 SET LOCAL activepipe.match_strategy = probe;
-CREATE TEMP TABLE pscans AS SELECT pg_stat_get_xact_numscans('people_activepipe_email_idx'::regclass) AS n;
-SELECT lives_ok($$SELECT activepipe_import_preview(1401, E'email\na@x.com\n')$$, '... and probed');
-SELECT cmp_ok(pg_stat_get_xact_numscans('people_activepipe_email_idx'::regclass), '>', (SELECT n FROM pscans),
-	'... through that index');
+SELECT ok(pg_temp.preview_reads('people_activepipe_email_idx', E'email\na@x.com\n'), '... and probed through it');
 -- an index of the email index's name on another expression (a cast
 -- through name, which cuts at 63 bytes) is not the match index: the
 -- email index gets a numbered name
