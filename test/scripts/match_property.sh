@@ -192,13 +192,16 @@ is "$(strategy 148) $(strategy 149)" "probe scan" "... the count stops where pro
 # plans a session runs: with the statistics gone, the email probe is
 # planned for its keys (a constant array); after ANALYZE, in the same
 # session, it runs the generic plan ($2).
+explained() {	# SQL from stdin, probing, in one session: its plans as auto_explain logs them
+	{
+		printf '%s\n' "LOAD 'auto_explain';" "SET auto_explain.log_min_duration = 0;" \
+			"SET auto_explain.log_nested_statements = on;" "SET activepipe.match_strategy = probe;" \
+			"SET client_min_messages = log;"
+		cat
+	} | psql -X -q -d $DB 2>&1 >/dev/null
+}
 q $DB "DELETE FROM pg_statistic WHERE starelid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'contacts'::regclass)" >/dev/null
-plans=$(psql -X -q -d $DB 2>&1 >/dev/null <<'SQL'
-LOAD 'auto_explain';
-SET auto_explain.log_min_duration = 0;
-SET auto_explain.log_nested_statements = on;
-SET activepipe.match_strategy = probe;
-SET client_min_messages = log;
+plans=$(explained <<'SQL'
 SELECT activepipe_import_preview(990001, E'email\ns1@x.com\n');
 ANALYZE contacts;
 DO $$ BEGIN RAISE LOG '==analysed'; END $$;
@@ -209,6 +212,14 @@ before=$(grep -m1 'activepipe_email_key(email).* = ANY' <<<"$plans")
 after=$(sed -n '/==analysed/,$p' <<<"$plans" | grep -m1 'activepipe_email_key(email).* = ANY')
 is "$([[ $before == *"'{s1@x.com}'"* ]] && echo custom) $([[ $after == *'ANY ($2)'* ]] && echo generic)" "custom generic" \
 	"the email probe: custom plans while its index has no statistics, one generic plan after ANALYZE, in the same session"
+
+# A chunk's phone keys go in one probe per column, not one per row: a
+# 30-row file of mobiles runs the mobile probe once.
+mplans=$(explained <<'SQL'
+SELECT activepipe_import_preview(990001, (SELECT E'mobile\n' || string_agg('0412 ' || lpad(g::text, 3, '0') || ' 111', E'\n') FROM generate_series(1, 30) g));
+SQL
+)
+is "$(grep -c 'Query Text: SELECT c.id.*activepipe_phone_key(c.mobile' <<<"$mplans")" 1 "a 30-row file of mobiles: one mobile probe for its chunk"
 
 # The scan's key pass gives up on its first 1,024 rows' keys only for a
 # file large next to the tenant: a small file whose keys all come first
