@@ -80,9 +80,9 @@ typedef struct ApBinding
 	Oid			id_seq;
 	bool		id_always;
 	bool		id_seq_known;
-	/* the contacts table is distributed by Citus (see ap_plan) */
+	/* the contacts table is distributed by Citus (ap_query_cursor_options) */
 	bool		distributed;
-	/* an import's match indexes have their keys' statistics (ap_plan) */
+	/* an import's match indexes have their keys' statistics (the same) */
 	bool		probes_analysed;
 } ApBinding;
 
@@ -148,7 +148,7 @@ extern void ap_lock_tenant(const ApBinding *b, int64 user_id);
 extern char *ap_query_text(const ApBinding *b, ApQuery q);
 extern const char *ap_query_name(ApQuery q);
 extern char *ap_binding_query_text(const char *ext_schema);
-extern int	ap_query_cursor_options(ApQuery q);
+extern int	ap_query_cursor_options(const ApBinding *b, ApQuery q);
 
 /*
  * The match-key expression of identity field f (email, mobile or phone)

@@ -292,14 +292,12 @@ index_name(Relation rel, int k, const ap_phone_region *region, int n)
 	char		number[12] = "";
 	char		suffix[48];
 	int			keep;
-	int			i;
+	char	   *c;
 
-	for (i = 0; region && region->code[i] && i < (int) sizeof(code) - 2; i++)
-	{
-		code[0] = '_';
-		code[i + 1] = pg_tolower((unsigned char) region->code[i]);
-		code[i + 2] = '\0';
-	}
+	if (region)
+		snprintf(code, sizeof(code), "_%s", region->code);
+	for (c = code; *c; c++)
+		*c = pg_tolower((unsigned char) *c);
 	if (n > 0)
 		snprintf(number, sizeof(number), "%d", n);
 	snprintf(suffix, sizeof(suffix), "_activepipe_%s%s%s_idx", index_suffix[k], code, number);

@@ -739,6 +739,9 @@ typedef struct ApStatement
 	const char *name;
 	void		(*build) (StringInfo s, const ApBinding *b);
 	int			cursor_options; /* for SPI_prepare_cursor */
+	bool		needs_key_stats;	/* a generic plan only once the match
+									 * indexes have statistics (see
+									 * ap_query_cursor_options) */
 } ApStatement;
 
 /* By ApQuery. */
@@ -769,13 +772,13 @@ static const ApStatement statements[AP_NQUERIES] = {
 	 * element, whatever the array holds.  Custom plans were chosen for
 	 * them whenever the first calls had small arrays, and planning each
 	 * probe (0.2 to 0.5 ms) then cost a 1-row preview half its time.
-	 * (Not on Citus: ap_plan.)
+	 * (Not always: ap_query_cursor_options.)
 	 */
 	{"import_profiles", import_profiles, CURSOR_OPT_GENERIC_PLAN},
 	{"import_profiles_by_id", import_profiles_by_id},
-	{"probe_email", probe_email, CURSOR_OPT_GENERIC_PLAN},
-	{"probe_mobile", probe_mobile, CURSOR_OPT_GENERIC_PLAN},
-	{"probe_phone", probe_phone, CURSOR_OPT_GENERIC_PLAN},
+	{"probe_email", probe_email, CURSOR_OPT_GENERIC_PLAN, true},
+	{"probe_mobile", probe_mobile, CURSOR_OPT_GENERIC_PLAN, true},
+	{"probe_phone", probe_phone, CURSOR_OPT_GENERIC_PLAN, true},
 	{"tenant_size", tenant_size},
 	{"contact_ids", contact_ids},
 	{"import_insert", import_insert},
@@ -807,10 +810,24 @@ ap_query_name(ApQuery q)
 	return statements[q].name;
 }
 
+/*
+ * The options to prepare statement q with for binding b: its own, but
+ * custom plans where a generic one would not do.  Citus cannot route a
+ * generic plan of a join by a parameter ("could not create distributed
+ * plan").  A probe's generic plan made before the match indexes' keys have
+ * statistics takes a probe for a third of the tenant and reads every
+ * profile, and ANALYZE does not always replace a kept plan.  (A DBA's
+ * plan_cache_mode other than auto still decides first.)
+ */
 int
-ap_query_cursor_options(ApQuery q)
+ap_query_cursor_options(const ApBinding *b, ApQuery q)
 {
-	return statements[q].cursor_options;
+	const ApStatement *st = &statements[q];
+
+	if ((st->cursor_options & CURSOR_OPT_GENERIC_PLAN) &&
+		(b->distributed || (st->needs_key_stats && !b->probes_analysed)))
+		return (st->cursor_options & ~CURSOR_OPT_GENERIC_PLAN) | CURSOR_OPT_CUSTOM_PLAN;
+	return st->cursor_options;
 }
 
 char *

@@ -33,22 +33,8 @@ ap_plan(const ApBinding *b, ApQuery q, int nargs, Oid *types)
 	char	   *text;
 	SPIPlanPtr	old_plan;
 	char	   *old_text;
-	int			options = ap_query_cursor_options(q);
+	int			options = ap_query_cursor_options(b, q);
 
-	/*
-	 * Citus cannot route a generic plan of a join by a parameter ("could
-	 * not create distributed plan"): on a distributed table, custom plans.
-	 * Nor is a probe's generic plan made before the match indexes' keys
-	 * have statistics any good (it takes a probe for a third of the tenant
-	 * and reads every profile), and ANALYZE does not always replace a kept
-	 * one: until then, custom plans too, every call (a DBA's
-	 * plan_cache_mode other than auto still decides first).
-	 */
-	if ((options & CURSOR_OPT_GENERIC_PLAN) &&
-		(b->distributed ||
-		 (!b->probes_analysed && (q == AP_Q_PROBE_EMAIL || q == AP_Q_PROBE_MOBILE ||
-								  q == AP_Q_PROBE_PHONE))))
-		options = (options & ~CURSOR_OPT_GENERIC_PLAN) | CURSOR_OPT_CUSTOM_PLAN;
 	if (pc->plan && pc->options == options && strcmp(pc->text, sql) == 0)
 		return pc->plan;
 	plan = SPI_prepare_cursor(sql, nargs, types, options);
