@@ -175,6 +175,8 @@ extern void ap_spi_stream(const ApBinding *b, ApQuery q, int nargs,
 
 /* Rows of the import's contact reads: id, identity fields, profile ctid. */
 #define AP_CONTACT_KEYS_NATTS (2 + AP_NIDENTITY)
+/* The probes' rows: those, then the profile's payload and two timestamps. */
+#define AP_PROBE_NATTS (AP_CONTACT_KEYS_NATTS + 3)
 
 /* Columns of AP_Q_CONTACT_ROWS, 1-based for SPI. */
 #define AP_COL_ID 1

@@ -368,12 +368,6 @@ ap_probe_setup(ApTenant *t, int64 rows, const bool *present)
 		 rows, t->strategy == AP_STRATEGY_PROBE ? "probe" : "scan");
 }
 
-static void
-probe_row(ApTenant *t, TupleTableSlot *slot)
-{
-	ap_tenant_add_row(t, slot);
-}
-
 /* Run probe q for the keys, as text[]; nothing when there are none. */
 static void
 run_probe(ApTenant *t, ApQuery q, Datum *keys, int n)
@@ -386,7 +380,7 @@ run_probe(ApTenant *t, ApQuery q, Datum *keys, int n)
 	values[0] = Int64GetDatum(t->user_id);
 	values[1] = PointerGetDatum(construct_array(keys, n, TEXTOID, -1, false,
 												TYPALIGN_INT));
-	ap_tenant_stream(t, q, 2, types, values, probe_row);
+	ap_tenant_stream(t, q, 2, types, values, ap_tenant_add_probed);
 }
 
 /* Keep the keys of ks not probed yet as text datums; mark them probed. */

@@ -479,7 +479,8 @@ ap_tenant_add_row(ApTenant *t, TupleTableSlot *slot)
 	int32		c;
 	int			f;
 
-	if (slot->tts_tupleDescriptor->natts != AP_CONTACT_KEYS_NATTS)
+	if (slot->tts_tupleDescriptor->natts != AP_CONTACT_KEYS_NATTS &&
+		slot->tts_tupleDescriptor->natts != AP_PROBE_NATTS)
 		elog(ERROR, "activepipe: unexpected contact row shape");
 	if (t->by_id)
 	{
@@ -662,24 +663,24 @@ cmp_wanted(const void *a, const void *b)
 }
 
 /*
- * Keep the payload of slot column 3 for the contact of w, and the
- * profile's timestamps (columns 4 and 5).
+ * Keep the payload of slot column p (0-based) for the contact of w, the
+ * profile's timestamps (columns p + 1 and p + 2) and its tid (column tid).
  */
 static void
-keep_payload(ApTenant *t, ApWanted *w, TupleTableSlot *slot)
+keep_payload(ApTenant *t, ApWanted *w, TupleTableSlot *slot, int tid, int p)
 {
 	ApContact  *ct = &t->contacts[w->contact];
-	Jsonb	   *jb = DatumGetJsonbP(slot->tts_values[2]);
+	Jsonb	   *jb = DatumGetJsonbP(slot->tts_values[p]);
 
-	w->imported_null = slot->tts_isnull[3];
-	w->imported_at = w->imported_null ? 0 : DatumGetTimestampTz(slot->tts_values[3]);
-	w->updated_null = slot->tts_isnull[4];
-	w->updated_at = w->updated_null ? 0 : DatumGetTimestampTz(slot->tts_values[4]);
+	w->imported_null = slot->tts_isnull[p + 1];
+	w->imported_at = w->imported_null ? 0 : DatumGetTimestampTz(slot->tts_values[p + 1]);
+	w->updated_null = slot->tts_isnull[p + 2];
+	w->updated_at = w->updated_null ? 0 : DatumGetTimestampTz(slot->tts_values[p + 2]);
 
 	ct->payload = ap_varlena_copy(t->paycxt, jb);
-	if ((Pointer) jb != DatumGetPointer(slot->tts_values[2]))
+	if ((Pointer) jb != DatumGetPointer(slot->tts_values[p]))
 		pfree(jb);
-	ItemPointerCopy((ItemPointer) DatumGetPointer(slot->tts_values[0]), &ct->profile);
+	ItemPointerCopy((ItemPointer) DatumGetPointer(slot->tts_values[tid]), &ct->profile);
 	w->found = true;
 }
 
@@ -695,7 +696,7 @@ profile_row(ApTenant *t, TupleTableSlot *slot)
 				t->nwanted - t->reading, sizeof(ApWanted), cmp_wanted);
 	/* a tid that now holds another row is not the profile asked for */
 	if (w != NULL && w->id == DatumGetInt64(slot->tts_values[1]))
-		keep_payload(t, w, slot);
+		keep_payload(t, w, slot, 0, 2);
 }
 
 static int
@@ -729,7 +730,7 @@ profile_id_row(ApTenant *t, TupleTableSlot *slot)
 	w = bsearch(&key, t->wanted + t->reading, t->nwanted - t->reading,
 				sizeof(ApWanted), cmp_wanted_id);
 	if (w != NULL)
-		keep_payload(t, w, slot);
+		keep_payload(t, w, slot, 0, 2);
 }
 
 /*
@@ -774,6 +775,32 @@ wanted_reserve(ApTenant *t, int n)
 	t->wanted = t->wanted ? repalloc(t->wanted, sizeof(ApWanted) * cap) :
 		MemoryContextAlloc(t->cxt, sizeof(ApWanted) * cap);
 	t->wanted_cap = cap;
+}
+
+/*
+ * A probe's row (AP_PROBE_NATTS columns): the contact, and when it is read
+ * for the first time, its profile as the probe's join found it, resident
+ * as ap_tenant_payloads would have made it.  A contact read before is
+ * left to ap_tenant_payloads: the rows may have changed it, and a commit
+ * its profile.  Each contact added has the highest index yet, so wanted
+ * stays sorted by contact.
+ */
+void
+ap_tenant_add_probed(ApTenant *t, TupleTableSlot *slot)
+{
+	int32		first = t->ncontacts;
+	int32		c = ap_tenant_add_row(t, slot);
+	ApContact  *ct = &t->contacts[c];
+	ApWanted   *w;
+
+	if (c < first || slot->tts_isnull[AP_CONTACT_KEYS_NATTS] || ct->resident)
+		return;
+	wanted_reserve(t, 1);
+	w = &t->wanted[t->nwanted++];
+	w->contact = c;
+	w->id = ct->id;
+	ct->resident = true;
+	keep_payload(t, w, slot, AP_CONTACT_KEYS_NATTS - 1, AP_CONTACT_KEYS_NATTS);
 }
 
 /*

@@ -228,14 +228,17 @@ tenant_keys(StringInfo s, const ApBinding *b)
 
 /*
  * The probes: the contacts of the tenant whose key, computed by the same
- * expression as the match index (activepipe_match_indexes), is among $2.
+ * expression as the match index (activepipe_match_indexes), is among $2,
+ * with their profiles (AP_PROBE_NATTS columns): the join reads the
+ * profile's row anyway, and a chunk then needs no read of it by tid.
  */
 static void
 probe(StringInfo s, const ApBinding *b, int f)
 {
 	appendStringInfo(s, "SELECT c.%s::pg_catalog.int8", b->id_col);
 	identity_columns(s, b, true);
-	appendStringInfo(s, ", ci.ctid FROM %s c", b->table);
+	appendStringInfo(s, ", ci.ctid, ci.payload_json, ci.last_imported_at, ci.updated_at"
+					 " FROM %s c", b->table);
 	profile_join(s, b);
 	appendStringInfo(s, " WHERE c.%s" EQ "$1 AND ", b->user_col);
 	ap_append_key_expr(s, b, f, "c.", f == AP_F_MOBILE ? b->probe_region[0] :

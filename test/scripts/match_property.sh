@@ -5,7 +5,8 @@
 # and off, and one file in eight longer than a chunk of 1,024 rows --
 # planned, previewed and committed once with
 # activepipe.match_strategy = scan and once with probe; the plan rows, the
-# summaries and the contacts and profiles the commits leave must be equal.
+# summaries and the contacts and profiles the commits leave must be equal,
+# and each commit, undone, must leave the tenant as it was.
 #
 #   bash test/scripts/match_property.sh                 (PG* set; 40 rounds)
 #   MATCH_ROUNDS=2000 MATCH_SEED=7 bash test/scripts/match_property.sh   (long)
@@ -29,6 +30,13 @@ run $DB <<'SQL'
 -- One round: tenant uid seeded by the caller; the file planned, previewed
 -- and committed under each strategy (commits rolled back); 'same' or what
 -- differs.
+-- The tenant's contacts and profiles, timestamps included, as one md5.
+CREATE FUNCTION tenant_state(uid bigint) RETURNS text LANGUAGE sql AS $$
+	SELECT md5(string_agg(concat_ws(',', c.id, c.first_name, c.last_name, c.email, c.phone,
+		c.mobile, c.city, ci.id, ci.payload_json::text, ci.last_imported_at, ci.updated_at), '|'
+		ORDER BY c.id))
+	FROM contacts c LEFT JOIN contact_integrations ci ON ci.user_id = c.user_id AND ci.contact_id = c.id
+	WHERE c.user_id = uid $$;
 CREATE FUNCTION compare(uid bigint, csv text, ov boolean) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
 	strategies text[] := ARRAY['scan', 'probe'];
@@ -36,7 +44,10 @@ DECLARE
 	preview jsonb[];
 	commit_sum jsonb[];
 	state text[];
+	undone text[];
+	ev bigint;
 	known bigint := (SELECT coalesce(max(id), 0) FROM contacts WHERE user_id = uid);
+	before text := tenant_state(uid);
 	i int;
 BEGIN
 	FOR i IN 1..2 LOOP
@@ -44,7 +55,9 @@ BEGIN
 		plan_md5[i] := (SELECT md5(string_agg(p::text, '|' ORDER BY p.line)) FROM activepipe_import_plan(uid, csv, ov) p);
 		preview[i] := activepipe_import_preview(uid, csv, ov);
 		BEGIN
-			commit_sum[i] := activepipe_import_commit(uid, csv, ov) - 'event_id' - 'rows';
+			commit_sum[i] := activepipe_import_commit(uid, csv, ov);
+			ev := (commit_sum[i] ->> 'event_id')::bigint;
+			commit_sum[i] := commit_sum[i] - 'event_id' - 'rows';
 			-- each contact as one string, existing ones with their id (new
 			-- ones get other ids in each run), sorted by that whole string
 			state[i] := (SELECT md5(string_agg(r, '|' ORDER BY r)) FROM (
@@ -52,6 +65,10 @@ BEGIN
 					c.email, c.phone, c.mobile, c.city, ci.payload_json::text) AS r
 				FROM contacts c LEFT JOIN contact_integrations ci ON ci.user_id = c.user_id AND ci.contact_id = c.id
 				WHERE c.user_id = uid) x);
+			-- the commit's history, undone, leaves the tenant as it was:
+			-- profiles, their payloads and timestamps as the commit read them
+			PERFORM activepipe_import_undo(uid, ev);
+			undone[i] := tenant_state(uid);
 			RAISE EXCEPTION 'roll back' USING ERRCODE = 'P0099';
 		EXCEPTION WHEN SQLSTATE 'P0099' THEN NULL;
 		END;
@@ -61,6 +78,8 @@ BEGIN
 		WHEN preview[1] IS DISTINCT FROM preview[2] THEN 'preview differs: ' || preview[1]::text || ' / ' || preview[2]::text
 		WHEN commit_sum[1] IS DISTINCT FROM commit_sum[2] THEN 'commit summary differs'
 		WHEN state[1] IS DISTINCT FROM state[2] THEN 'committed state differs'
+		WHEN undone[1] IS DISTINCT FROM before THEN 'undo of the scan commit differs from before'
+		WHEN undone[2] IS DISTINCT FROM before THEN 'undo of the probe commit differs from before'
 		ELSE 'same' END;
 END $$;
 SQL
@@ -164,7 +183,7 @@ scans=$(grep -c "finds candidates by scan" "$work/err.txt")
 ok "$([ "$((filtered - keyless))" -gt 0 ] && [ "$filtered" -lt "$scans" ] && echo 0 || echo 1)" \
 	"scans of files with few keys filtered the tenant by them ($filtered of $scans scans, $keyless with no key), files with many read it whole"
 same=$(grep -c ': same$' "$work/out.txt")
-is "$same" "$ROUNDS" "scan and probe agree in every round: plan, summary, committed contacts and profiles (seed $SEED)"
+is "$same" "$ROUNDS" "scan and probe agree in every round: plan, summary, committed contacts and profiles; each commit undone leaves the tenant as it was (seed $SEED)"
 grep -v ': same$' "$work/out.txt" | head -5 | while read -r l; do diag "$l"; done
 
 # auto decides by the tenant's size next to the file's keys: from the
@@ -220,6 +239,18 @@ SELECT activepipe_import_preview(990001, (SELECT E'mobile\n' || string_agg('0412
 SQL
 )
 is "$(grep -c 'Query Text: SELECT c.id.*activepipe_phone_key(c.mobile' <<<"$mplans")" 1 "a 30-row file of mobiles: one mobile probe for its chunk"
+
+# A probe reads each contact with its profile: a chunk whose contacts all
+# came from its probes reads no payload by ctid, and still merges with the
+# payloads so read (30 stored statuses, each changed by the file).
+q $DB "INSERT INTO contact_integrations (user_id, contact_id, payload_json)
+	SELECT 990001, id, '{\"status\": \"old\"}' FROM contacts WHERE user_id = 990001 AND email ~ '^s([1-9]|[12][0-9]|30)@'" >/dev/null
+pplans=$(explained <<'SQL'
+DO $$ BEGIN RAISE LOG 'updated=%', activepipe_import_preview(990001, (SELECT E'email,status\n' || string_agg('s' || g || '@x.com,new', E'\n') FROM generate_series(1, 30) g)) ->> 'updated'; END $$;
+SQL
+)
+is "$(grep -c 'Query Text: SELECT ci.ctid' <<<"$pplans") $(grep -o 'updated=[0-9]*' <<<"$pplans")" "0 updated=30" \
+	"a probed chunk merges the payloads its probe read, and reads none by ctid"
 
 # The scan's key pass gives up on its first 1,024 rows' keys only for a
 # file large next to the tenant: a small file whose keys all come first
