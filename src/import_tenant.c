@@ -892,6 +892,22 @@ ap_tenant_track_ids(ApTenant *t)
 	t->by_id = apids_create(t->cxt, 1024, NULL);
 }
 
+/*
+ * Contact c, made by the import, has its id now.  Once written, a later
+ * probe finds it in the database (the import's snapshot sees its own
+ * writes): it must find it as c, not read it as a contact of its own.
+ * A probe asks for it through a key it gained after the chunk that made it
+ * probed its keys: a phone key the row that matched it by email filled in.
+ */
+void
+ap_tenant_made_id(ApTenant *t, int32 c)
+{
+	bool		found;
+
+	if (t->by_id != NULL)
+		apids_insert(t->by_id, t->contacts[c].id, &found)->contact = c;
+}
+
 /* The import has read all it reads: drop its snapshot. */
 void
 ap_tenant_done(ApTenant *t)

@@ -464,6 +464,7 @@ ap_assign_ids(ApTenant *t, int32 from)
 			continue;
 		t->contacts[c].id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k++],
 														SPI_tuptable->tupdesc, 1, &isnull));
+		ap_tenant_made_id(t, c);
 	}
 	SPI_freetuptable(SPI_tuptable);
 }
