@@ -1185,7 +1185,8 @@ def section_scaling(res, idx_state):
                           same[kind][1], "us/row", "<= 3x", 3.0)
                 if kind == "preview":
                     res.ratio("scaling, with indexes: preview %s-row file called on its own, "
-                              "call after call, vs %s-row file (one session), us/row" % (
+                              "call after call, vs %s-row file of the row above, us/row "
+                              "(information, not the target)" % (
                                   label(small), label(base)), small_alone(small),
                               same[kind][1], "us/row", "", None)
             else:

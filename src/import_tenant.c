@@ -462,13 +462,13 @@ tid_row(ApTenant *t, TupleTableSlot *slot)
 }
 
 /*
- * A contact row (AP_CONTACT_KEYS_NATTS columns: id, the identity fields as
- * text, the profile's ctid) becomes a contact holding its keys.  Returns
- * its index; a contact already read (probes overlap) is left as the rows
- * have made it.
+ * A contact row (id, the identity fields as text, the profile's ctid; a
+ * probe's row has its profile after those, natts columns in all) becomes a
+ * contact holding its keys.  Returns its index; a contact already read
+ * (probes overlap) is left as the rows have made it.
  */
-int32
-ap_tenant_add_row(ApTenant *t, TupleTableSlot *slot)
+static int32
+add_row(ApTenant *t, TupleTableSlot *slot, int natts)
 {
 	int64		id = DatumGetInt64(slot->tts_values[0]);
 	const char *val[AP_NIDENTITY];
@@ -479,8 +479,7 @@ ap_tenant_add_row(ApTenant *t, TupleTableSlot *slot)
 	int32		c;
 	int			f;
 
-	if (slot->tts_tupleDescriptor->natts != AP_CONTACT_KEYS_NATTS &&
-		slot->tts_tupleDescriptor->natts != AP_PROBE_NATTS)
+	if (slot->tts_tupleDescriptor->natts != natts)
 		elog(ERROR, "activepipe: unexpected contact row shape");
 	if (t->by_id)
 	{
@@ -530,6 +529,12 @@ ap_tenant_add_row(ApTenant *t, TupleTableSlot *slot)
 			pfree(plain[f]);
 	ap_tenant_rekey(t, c, NULL);
 	return c;
+}
+
+int32
+ap_tenant_add_row(ApTenant *t, TupleTableSlot *slot)
+{
+	return add_row(t, slot, AP_CONTACT_KEYS_NATTS);
 }
 
 void
@@ -789,7 +794,7 @@ void
 ap_tenant_add_probed(ApTenant *t, TupleTableSlot *slot)
 {
 	int32		first = t->ncontacts;
-	int32		c = ap_tenant_add_row(t, slot);
+	int32		c = add_row(t, slot, AP_PROBE_NATTS);
 	ApContact  *ct = &t->contacts[c];
 	ApWanted   *w;
 
@@ -799,6 +804,7 @@ ap_tenant_add_probed(ApTenant *t, TupleTableSlot *slot)
 	w = &t->wanted[t->nwanted++];
 	w->contact = c;
 	w->id = ct->id;
+	w->tid = ct->profile;
 	ct->resident = true;
 	keep_payload(t, w, slot, AP_CONTACT_KEYS_NATTS - 1, AP_CONTACT_KEYS_NATTS);
 }
