@@ -98,7 +98,11 @@ with open(out, "w") as f:
     rounds_sql = []
     for r in range(rounds):
         uid = 100 + r
-        pool = rnd.randint(4, 30)
+        long_file = r == 0 or rnd.random() < 0.125
+        # half the long files draw their keys from pools too large to turn
+        # up whole in their first chunk: contacts are made, matched and
+        # changed across chunks
+        pool = rnd.randint(300, 999) if long_file and r > 0 and rnd.random() < 0.5 else rnd.randint(4, 30)
         emails = [f"p{i}@x.com" for i in range(pool)]
         phones = [f"0412 {i:03d} {i * 7 % 1000:03d}" for i in range(pool)]
         landlines = [f"(02) 9{i:03d} 1111" for i in range(pool)]
@@ -151,13 +155,12 @@ with open(out, "w") as f:
         # contacts an earlier chunk wrote (and probed again)
         # and one in ten with no key in any row: nothing to match, no scan
         keyed = 0.0 if rnd.random() < 0.1 and r > 0 else 1.0
-        long_file = r == 0 or rnd.random() < 0.125
         # a long file's mobiles come from a pool too large for every one to
         # turn up first in a row no email matches: a mobile that a contact
         # the import made gains from a row matched by email is not probed
         # then, and a later chunk's row of that mobile probes it and finds
         # the contact in the database
-        mobiles = [f"0413 {i:03d} {i * 3 % 1000:03d}" for i in range(1500)] if long_file else phones
+        mobiles = [f"0413 {i:03d} {i * 3 % 1000:03d}" for i in range(1000)] if long_file else phones
         for i in range(rnd.randint(3000, 3200) if r == 0 else rnd.randint(1100, 2600) if long_file else rnd.randint(1, 60)):
             cell = {"email": pick(emails, 0.6 * keyed), "mobile": pick(mobiles, 0.5 * keyed),
                     "phone": pick(landlines + phones, 0.4 * keyed),
