@@ -108,9 +108,9 @@ CREATE TEMP TABLE f AS SELECT E'email,mobile,phone,firstname,status\n'
 	',0412 999 000,,N,e\n'
 	'fresh@x.com,0412 005 000,,F,f\n'
 	'fresh@x.com,,02 9012 0000,F,g\n' AS csv;
-CREATE TEMP TABLE plans AS
-SELECT 'scan'::text AS strategy, p.* FROM f, LATERAL (SELECT set_config('activepipe.match_strategy', 'scan', true)) s,
-	LATERAL activepipe_import_plan(1401, f.csv) p;
+SET LOCAL activepipe.match_strategy = scan;
+CREATE TEMP TABLE plans AS SELECT 'scan'::text AS strategy, p.* FROM f, activepipe_import_plan(1401, f.csv) p;
+CREATE TEMP TABLE scan_summary AS SELECT activepipe_import_preview(1401, csv, true) AS summary FROM f;
 SET LOCAL activepipe.match_strategy = probe;
 INSERT INTO plans SELECT 'probe', p.* FROM f, activepipe_import_plan(1401, f.csv) p;
 SELECT is((SELECT count(*)::int FROM plans WHERE strategy = 'probe'), 7, 'probe: a row per row of the file');
@@ -119,8 +119,7 @@ SELECT is_empty($$(SELECT line, action, contact_id, matched_by, reason, changes,
 	UNION ALL (SELECT line, action, contact_id, matched_by, reason, changes, conflicts, reason_code, field FROM plans WHERE strategy = 'probe'
 	EXCEPT SELECT line, action, contact_id, matched_by, reason, changes, conflicts, reason_code, field FROM plans WHERE strategy = 'scan')$$,
 	'scan and probe give the same plan');
-SELECT is((SELECT activepipe_import_preview(1401, csv, true) FROM f),
-	(SELECT activepipe_import_preview(1401, csv, true) FROM f, LATERAL (SELECT set_config('activepipe.match_strategy', 'scan', true)) s),
+SELECT is((SELECT activepipe_import_preview(1401, csv, true) FROM f), (SELECT summary FROM scan_summary),
 	'scan and probe give the same summary (overwrite)');
 
 -- a row whose email an earlier row of its chunk took away is matched by
@@ -133,10 +132,11 @@ CREATE TEMP TABLE moved AS SELECT E'email,mobile\nmoved@m.com,0412 100 001\na@m.
 SELECT results_eq($$SELECT line, action, contact_id, matched_by FROM moved, activepipe_import_plan(1402, csv, true) ORDER BY line$$,
 	$$VALUES (2, 'update'::text, 149901::bigint, 'mobile'::text), (3, 'update', 149902, 'mobile')$$,
 	'probe: a row whose email an earlier row moved away matches by its mobile');
-SELECT results_eq($$SELECT line, action, contact_id, matched_by FROM moved, LATERAL (SELECT set_config('activepipe.match_strategy', 'scan', true)) s,
-		LATERAL activepipe_import_plan(1402, csv, true) ORDER BY line$$,
+SET LOCAL activepipe.match_strategy = scan;
+SELECT results_eq($$SELECT line, action, contact_id, matched_by FROM moved, activepipe_import_plan(1402, csv, true) ORDER BY line$$,
 	$$VALUES (2, 'update'::text, 149901::bigint, 'mobile'::text), (3, 'update', 149902, 'mobile')$$,
 	'... as the scan does');
+SET LOCAL activepipe.match_strategy = probe;
 
 -- another index on a match index's key (a region spelt otherwise, the
 -- column's collation) does not lead the probe away from the match index
@@ -162,8 +162,10 @@ INSERT INTO contacts (id, user_id, first_name, email, mobile) VALUES
 CREATE TEMP TABLE known AS SELECT E'email,mobile\nmoved@m.com,0412 200 001\nc@m.com,\na@m.com,0412 200 002\n' AS csv;
 CREATE TEMP TABLE known_plans AS SELECT 'probe'::text AS strategy, line, action, contact_id, matched_by, reason_code
 	FROM known, activepipe_import_plan(1403, csv, true);
+SET LOCAL activepipe.match_strategy = scan;
 INSERT INTO known_plans SELECT 'scan', line, action, contact_id, matched_by, reason_code
-	FROM known, LATERAL (SELECT set_config('activepipe.match_strategy', 'scan', true)) s, LATERAL activepipe_import_plan(1403, csv, true);
+	FROM known, activepipe_import_plan(1403, csv, true);
+SET LOCAL activepipe.match_strategy = probe;
 SELECT is((SELECT action || '/' || reason_code FROM known_plans WHERE strategy = 'probe' AND line = 4), 'conflict/ambiguous',
 	'probe: a mobile two contacts hold, one read for an earlier row, one only in the database: ambiguous');
 SELECT is_empty($$SELECT line, action, contact_id, matched_by, reason_code FROM known_plans WHERE strategy = 'probe'
