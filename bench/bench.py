@@ -1155,17 +1155,6 @@ def scaling_series(res, phase):
     return per_row, marginal, fixed, same
 
 
-def small_alone(small):
-    """us/row of the small file's preview in a session of its own, call
-    after call: in the base group each call follows a 100k statement or a
-    VACUUM, which leave the CPU caches cold (information beside the
-    target's figure, not instead of it)."""
-    sr = run_group([V("scaling.idx.preview.%d.alone" % small,
-                      "scaling with indexes: preview %s rows, on its own" % label(small),
-                      preview(str(small)))], reps_for(small), touch=touch_files([str(small)]))[0]
-    return sr.ms * 1000.0 / small if sr.ms is not None else None
-
-
 def section_scaling(res, idx_state):
     small, base = SIZES[0], BASE
     out = {}
@@ -1183,12 +1172,6 @@ def section_scaling(res, idx_state):
                 res.ratio("scaling, with indexes: %s %s-row file vs %s-row file, us/row "
                           "(one session)" % (kind, label(small), label(base)), same[kind][0],
                           same[kind][1], "us/row", "<= 3x", 3.0)
-                if kind == "preview":
-                    res.ratio("scaling, with indexes: preview %s-row file called on its own, "
-                              "call after call, vs %s-row file of the row above, us/row "
-                              "(information, not the target)" % (
-                                  label(small), label(base)), small_alone(small),
-                              same[kind][1], "us/row", "", None)
             else:
                 # the old target: flat from the base's tenth up
                 ref = [n for n in SIZES if n >= base // 10]

@@ -63,7 +63,6 @@ expected+=(
 	"scaling, no indexes: commit us/row, worst of"
 	"scaling, with indexes: preview 10-row file vs 1k-row file, us/row (one session)"
 	"scaling, with indexes: commit 10-row file vs 1k-row file, us/row (one session)"
-	"scaling, with indexes: preview 10-row file called on its own, call after call, vs 1k-row file"
 	"mixed load (8 clients"
 	"mixed load: mean latency, card read"
 	"mixed load: mean latency, card save"
