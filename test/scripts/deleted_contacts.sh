@@ -63,7 +63,7 @@ res=$(q "$DB" "SELECT (activepipe_import_preview(701, E'email,status\ngone@examp
 is "$res" 1 "a later import matches the new contact, not the orphan"
 
 # ---- 2. profile and contact deleted together (the documented DELETEs) -----
-q "$DB" "BEGIN; DELETE FROM contact_integrations WHERE user_id = 702 AND contact_id = 3; DELETE FROM contacts WHERE user_id = 702 AND id = 3; COMMIT" >/dev/null
+q "$DB" "BEGIN; DELETE FROM contacts WHERE user_id = 702 AND id = 3; DELETE FROM contact_integrations WHERE user_id = 702 AND contact_id = 3; COMMIT" >/dev/null
 is "$(q "$DB" "SELECT count(*) FROM contact_integrations WHERE user_id = 702")" 0 "documented DELETEs: no profile row left"
 is "$(errq "SELECT activepipe_card(702, 3)")" "P0002 contact 3 not found" "documented DELETEs: the card says not found"
 res=$(q "$DB" "SELECT (s ->> 'new') FROM activepipe_import_commit(702, E'email,mobile\ngone2@example.com,0422 222 222\n') s")
@@ -143,19 +143,23 @@ for strategy in scan probe; do
 	u=$((u + 1))
 done
 
-# The documented delete (profile, then contact, in one transaction) while a
-# long commit changes that contact's profile in its first chunk: the delete
-# waits for the commit (or, first, makes it skip the contact); no deadlock.
-# A design that locked the contact at one point and wrote its profile
-# later deadlocked here (40P01).
+# The documented delete (contact, then profile, in one transaction) while
+# a long commit changes that contact's profile in its first chunk: the
+# delete waits for the commit (or, first, makes it skip the contact); no
+# deadlock.  A design that locked the contact at one point and wrote its
+# profile later deadlocked here (40P01).  The two deletes are 0.8 s apart
+# and the commit starts between them, so that its write of the contact
+# comes between them: in the other order (profile, then contact) that
+# deadlocks, since the commit takes the contact, then the profile, in one
+# statement.
 q "$DB" "INSERT INTO users (id) VALUES (708);
 	INSERT INTO contacts (id, user_id, first_name, email)
 		SELECT 800000 + i, 708, 'L', 'l' || i || '@example.com' FROM generate_series(1, 30000) i;
 	INSERT INTO contact_integrations (user_id, contact_id, payload_json)
 		SELECT 708, 800000 + i, '{\"status\": \"old\"}' FROM generate_series(1, 30000) i" >/dev/null
 q "$DB" "CREATE TABLE long_file AS SELECT E'email,status\\n' || string_agg('l' || i || '@example.com,new', E'\\n' ORDER BY i) || E'\\n' AS csv FROM generate_series(1, 30000) i" >/dev/null
-session A 0 "BEGIN; SELECT (activepipe_import_commit(708, csv) ->> 'total_rows') FROM long_file; SELECT pg_sleep(0.5); COMMIT;"
-session B 0.3 "BEGIN; DELETE FROM contact_integrations WHERE user_id = 708 AND contact_id = 800001; DELETE FROM contacts WHERE user_id = 708 AND id = 800001; COMMIT;"
+session B 0 "BEGIN; DELETE FROM contacts WHERE user_id = 708 AND id = 800001; SELECT pg_sleep(0.8); DELETE FROM contact_integrations WHERE user_id = 708 AND contact_id = 800001; COMMIT;"
+session A 0.2 "BEGIN; SELECT (activepipe_import_commit(708, csv) ->> 'total_rows') FROM long_file; SELECT pg_sleep(0.5); COMMIT;"
 wait
 is "$(sqlstate A)|$(sqlstate B)" "|" "the documented delete during a long commit of its contact: no deadlock, no error on either side"
 is "$(q "$DB" "SELECT count(*) FROM contacts WHERE id = 800001")|$(q "$DB" "SELECT count(*) FROM contact_integrations WHERE user_id = 708 AND contact_id = 800001")" \
