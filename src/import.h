@@ -255,7 +255,6 @@ extern void ap_tenant_init(ApTenant *t, const ApBinding *b, int64 user_id,
 						   const ap_phone_region *region, bool overwrite,
 						   MemoryContext cxt);
 extern void ap_tenant_scan(ApTenant *t);
-extern int32 ap_tenant_add_row(ApTenant *t, TupleTableSlot *slot);
 extern void ap_tenant_add_probed(ApTenant *t, TupleTableSlot *slot);
 extern void ap_tenant_made_id(ApTenant *t, int32 c);
 extern void ap_tenant_track_ids(ApTenant *t);

@@ -531,12 +531,6 @@ add_row(ApTenant *t, TupleTableSlot *slot, int natts)
 	return c;
 }
 
-int32
-ap_tenant_add_row(ApTenant *t, TupleTableSlot *slot)
-{
-	return add_row(t, slot, AP_CONTACT_KEYS_NATTS);
-}
-
 void
 ap_tenant_file_keys_start(ApTenant *t)
 {
@@ -627,7 +621,7 @@ contact_row(ApTenant *t, TupleTableSlot *slot)
 {
 	if (t->filekeys != NULL && !holds_file_key(t, slot))
 		return;
-	ap_tenant_add_row(t, slot);
+	add_row(t, slot, AP_CONTACT_KEYS_NATTS);
 }
 
 /*

@@ -98,6 +98,8 @@ with open(out, "w") as f:
     rounds_sql = []
     for r in range(rounds):
         uid = 100 + r
+        # one round in eight: a file over 1,024 rows, so that rows meet
+        # contacts an earlier chunk wrote (and probed again)
         long_file = r == 0 or rnd.random() < 0.125
         # half the long files draw their keys from pools too large to turn
         # up whole in their first chunk: contacts are made, matched and
@@ -151,9 +153,9 @@ with open(out, "w") as f:
         if r == 0:
             cols += [c for c in ("email", "mobile") if c not in cols]
         lines = [",".join(cols)]
-        # one round in eight: a file over 1,024 rows, so that rows meet
-        # contacts an earlier chunk wrote (and probed again)
-        # and one in ten with no key in any row: nothing to match, no scan
+        def line(cell):
+            return ",".join(cell.get(c) or "" for c in cols)
+        # one file in ten with no key in any row: nothing to match, no scan
         keyed = 0.0 if rnd.random() < 0.1 and r > 0 else 1.0
         # a long file's mobiles come from a pool too large for every one to
         # turn up first in a row no email matches: a mobile that a contact
@@ -172,7 +174,7 @@ with open(out, "w") as f:
                 cell["email"] = rnd.choice([" " + cell["email"].upper(), cell["email"] + " "])
             if cell["mobile"] and rnd.random() < 0.2:
                 cell["mobile"] = " " + cell["mobile"].replace(" ", "") + " "
-            lines.append(",".join(cell[c] or "" for c in cols))
+            lines.append(line(cell))
         ov = "true" if rnd.random() < 0.5 else "false"
         # with overwrite, a pair of rows in one chunk: the first, matched
         # by a contact's mobile, moves that contact to a fresh email; the
@@ -184,8 +186,7 @@ with open(out, "w") as f:
             e1, m1 = rnd.choice(movers)
             pair = []
             for em, mo in ((f"moved{r}.{len(lines)}@x.com", m1), (e1, rnd.choice(others))):
-                cell = {"email": em, "mobile": mo, "phone": None, "firstname": None, "city": None, "status": "m"}
-                pair.append(",".join(cell[c] or "" for c in cols))
+                pair.append(line({"email": em, "mobile": mo, "status": "m"}))
             at = rnd.randint(1, min(len(lines), 1000))
             lines[at:at] = pair
         # a contact the import makes in one chunk gets a mobile in the next
@@ -196,13 +197,10 @@ with open(out, "w") as f:
         # (chunks count rows, and a line of blank cells is no row)
         rows_at = [i for i, l in enumerate(lines) if i > 0 and l.strip(",")]
         if len(rows_at) > 2060 and {"email", "mobile"} <= set(cols):
-            def grown(em, mo):
-                cell = {"email": em, "mobile": mo, "phone": None, "firstname": "Gia", "city": None, "status": "g"}
-                return ",".join(cell[c] or "" for c in cols)
             fe, fm = f"grown{r}@x.com", f"0414 {r % 1000:03d} 555"
-            lines.insert(rows_at[rnd.randint(2060, len(rows_at) - 1)], grown(None, fm))
-            lines.insert(rows_at[rnd.randint(1030, 2000)], grown(fe, fm))
-            lines.insert(rows_at[rnd.randint(0, 1000)], grown(fe, None))
+            lines.insert(rows_at[rnd.randint(2060, len(rows_at) - 1)], line({"mobile": fm, "firstname": "Gia", "status": "g"}))
+            lines.insert(rows_at[rnd.randint(1030, 2000)], line({"email": fe, "mobile": fm, "firstname": "Gia", "status": "g"}))
+            lines.insert(rows_at[rnd.randint(0, 1000)], line({"email": fe, "firstname": "Gia", "status": "g"}))
         csv = "\n".join(lines) + "\n"
         rounds_sql.append(f"SELECT 'round {r} (seed {seed}): ' || compare({uid}, {q(csv)}, {ov});\n")
     # statistics, so that the scan of a small file filters the tenant
