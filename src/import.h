@@ -170,14 +170,19 @@ typedef struct ApKeyStr
 {
 	const char *s;
 	uint32		len;
+	uint32		hash;			/* in an index entry: of s, kept, so growing
+								 * does not rehash; not compared */
 } ApKeyStr;
 
+/*
+ * 32 bytes, the hash in the key's padding: 1 to 3% off a 100k preview
+ * against 40 (paired runs)
+ */
 typedef struct ApKeyEntry
 {
 	ApKeyStr	key;
-	int32		contact;		/* -1: nobody holds it now */
-	uint32		hash;			/* of key: kept, so growing does not rehash */
 	List	   *holders;		/* all holders (ints) when more than one */
+	int32		contact;		/* -1: nobody holds it now */
 	bool		probed;			/* its holders in the database were read */
 	char		status;			/* simplehash's */
 } ApKeyEntry;

@@ -31,7 +31,7 @@
 #define SH_HASH_KEY(tb, k) ap_key_hash((k).s, (k).len)
 #define SH_EQUAL(tb, a, b) ((a).len == (b).len && memcmp((a).s, (b).s, (a).len) == 0)
 #define SH_STORE_HASH
-#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_GET_HASH(tb, a) ((a)->key.hash)
 #define SH_SCOPE extern
 #define SH_DEFINE
 #include "lib/simplehash.h"
