@@ -833,11 +833,71 @@ V11_VACUUM = ("VACUUM public.contacts, public.contact_integrations, "
               "public.integration_events;\n")
 
 
-def v11_session(db, warm, vacuum):
-    """Setup of a v11 variant: a session on db, warmed by running warm
-    twice (rolled back)."""
-    once = "BEGIN;\n%s\nROLLBACK;\n%s" % (warm, vacuum)
-    return "\\c %s\n%s\n%s%s" % (db, SESSION_INIT, once, once)
+class Session:
+    """A psql session on db of its own, driven script by script, kept warm
+    for a whole group (run_sessions)."""
+
+    def __init__(self, db):
+        self.err = tempfile.TemporaryFile(mode="w+")
+        self.p = subprocess.Popen(["psql", "-X", "-q", "-d", db], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=self.err, text=True)
+        self.run("\\o /dev/null\n" + SESSION_INIT)
+
+    def run(self, script):
+        """Run script to its end; returns the lines it printed."""
+        self.p.stdin.write(script + "\n\\echo @@DONE\n")
+        self.p.stdin.flush()
+        out = []
+        for line in self.p.stdout:
+            if line.rstrip("\n") == "@@DONE":
+                return out
+            out.append(line.rstrip("\n"))
+        raise RuntimeError("psql ended early")
+
+    def close(self):
+        """Ends the session; returns its first error, or None."""
+        self.p.stdin.close()
+        self.p.wait()
+        self.err.seek(0)
+        return next((l.strip() for l in self.err if "ERROR" in l), None)
+
+
+def run_sessions(variants, dbs, reps, warm=2):
+    """Like run_group, but variant k runs in a session of its own on dbs[k]
+    (the two builds of section v11 cannot share a backend), warmed by warm
+    untimed runs of it; then rep by rep the sessions take turns, one run
+    each (order reversed every other rep), so that both meet the machine's
+    swings alike (its speed here flips by a third for seconds at a time)."""
+    names = ", ".join(v.name for v in variants)
+    log("  %s: %d rep(s) in warm sessions of their own" % (names, reps))
+    t0 = time.time()
+    sessions = [Session(db) for db in dbs]
+    times = [[] for _ in variants]
+    for k, (v, sn) in enumerate(zip(variants, sessions)):
+        for _ in range(warm):
+            sn.run("%s\n%s\n%s" % (v.setup, v.body, v.teardown))
+    for i in range(reps):
+        order = list(range(len(variants)))
+        if i % 2:
+            order.reverse()
+        for k in order:
+            v = variants[k]
+            lines = sessions[k].run("%s\n\\timing on\n%s\n\\timing off\n%s" % (
+                v.setup, v.body, v.teardown))
+            times[k].append(sum(float(m.group(1)) for m in
+                                (re.match(r"^Time: ([0-9.]+) ms", l) for l in lines) if m))
+    out = []
+    for v, sn, t in zip(variants, sessions, times):
+        err = sn.close()
+        if err is not None:
+            log("    %-56s ERROR: %s" % (v.name, err))
+            out.append(Series(v.key, v.name, v.kind, error=err))
+            continue
+        sr = Series(v.key, v.name, v.kind, t)
+        out.append(sr)
+        log("    %-56s median %8.1f ms  [%s]" % (v.name, sr.ms, ", ".join("%.0f" % x for x in t)))
+    log("    (%.0f s)" % (time.time() - t0))
+    return out
 
 
 def v11_copies():
@@ -882,22 +942,19 @@ def section_v11(res):
 
 def v11_groups(res, ops):
     b = str(BASE)
-    ours_p, v11_p = [res.add_series(x) for x in run_group([
-        V("v11.preview.ours", "v11: preview, this build", preview(b),
-          v11_session(V12_DB, preview(b), "")),
-        V("v11.preview.v11", "v11: preview, 1.1", preview(b),
-          v11_session(V11_DB, preview(b), ""), kind="anchor"),
-    ], REPS_FAST, warmup=0)]
-    off = "SET LOCAL activepipe.keep_history = off;\n"
-    ours_off, ours_on, v11_c = [res.add_series(x) for x in run_group([
+    ours_p, v11_p = [res.add_series(x) for x in run_sessions([
+        V("v11.preview.ours", "v11: preview, this build", preview(b)),
+        V("v11.preview.v11", "v11: preview, 1.1", preview(b), kind="anchor"),
+    ], [V12_DB, V11_DB], 2 * REPS_FAST + 1)]
+    off = "SET LOCAL activepipe.keep_history = off;"
+    ours_off, ours_on, v11_c = [res.add_series(x) for x in run_sessions([
         V("v11.commit.ours_off", "v11: commit, this build, keep_history off (rolled back)",
-          commit(b), v11_session(V12_DB, off + commit(b), VACUUM) + "BEGIN;\n" + off, RB),
+          commit(b), "BEGIN;\n" + off, RB),
         V("v11.commit.ours_on", "v11: commit, this build, with history (rolled back)",
-          commit(b), v11_session(V12_DB, commit(b), VACUUM) + "BEGIN;", RB),
+          commit(b), "BEGIN;", RB),
         V("v11.commit.v11", "v11: commit, 1.1 (rolled back)", commit(b),
-          v11_session(V11_DB, commit(b), V11_VACUUM) + "BEGIN;", "ROLLBACK;\n" + V11_VACUUM,
-          kind="anchor"),
-    ], REPS_WRITE, warmup=0)]
+          "BEGIN;", "ROLLBACK;\n" + V11_VACUUM, kind="anchor"),
+    ], [V12_DB, V12_DB, V11_DB], REPS_WRITE)]
     for (op, target, limit), ours in zip(ops, (ours_p, ours_off, ours_on)):
         anchor = v11_p if ours is ours_p else v11_c
         res.ratio(op, ours.ms, anchor.ms, "ms", target, limit)
