@@ -844,22 +844,31 @@ class Session:
         self.run("\\o /dev/null\n" + SESSION_INIT)
 
     def run(self, script):
-        """Run script to its end; returns the lines it printed."""
-        self.p.stdin.write(script + "\n\\echo @@DONE\n")
-        self.p.stdin.flush()
+        """Run script to its end; returns the lines it printed, or None
+        when the session has ended (psql, or its backend, gone)."""
+        try:
+            self.p.stdin.write(script + "\n\\echo @@DONE\n")
+            self.p.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            return None
         out = []
         for line in self.p.stdout:
             if line.rstrip("\n") == "@@DONE":
                 return out
             out.append(line.rstrip("\n"))
-        raise RuntimeError("psql ended early")
+        return None
 
     def close(self):
         """Ends the session; returns its first error, or None."""
-        self.p.stdin.close()
+        try:
+            self.p.stdin.close()
+        except BrokenPipeError:
+            pass
         self.p.wait()
         self.err.seek(0)
-        return next((l.strip() for l in self.err if "ERROR" in l), None)
+        text = self.err.read()
+        return next((l.strip() for l in text.splitlines() if "ERROR" in l or "FATAL" in l),
+                    None if self.p.returncode == 0 else text.strip()[:300] or "psql failed")
 
 
 def run_sessions(variants, dbs, reps, warm=2):
@@ -884,6 +893,8 @@ def run_sessions(variants, dbs, reps, warm=2):
             v = variants[k]
             lines = sessions[k].run("%s\n\\timing on\n%s\n\\timing off\n%s" % (
                 v.setup, v.body, v.teardown))
+            if lines is None:
+                continue
             times[k].append(sum(float(m.group(1)) for m in
                                 (re.match(r"^Time: ([0-9.]+) ms", l) for l in lines) if m))
     out = []
