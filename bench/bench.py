@@ -230,9 +230,13 @@ def run_group(variants, reps, warmup=None, touch=""):
             errors[k] = line.strip()
     if r.returncode != 0 and not any(errors):
         errors = [r.stderr.strip()[:300]] * len(variants)
+    return group_series(variants, [t[warm:] for t in times], errors, t0)
+
+
+def group_series(variants, times, errors, t0):
+    """One Series per variant from its times, or its error; logged."""
     out = []
     for v, t, err in zip(variants, times, errors):
-        t = t[warm:]
         if err is not None:
             log("    %-56s ERROR: %s" % (v.name, err))
             out.append(Series(v.key, v.name, v.kind, error=err))
@@ -897,18 +901,7 @@ def run_sessions(variants, dbs, reps, warm=2):
                 continue
             times[k].append(sum(float(m.group(1)) for m in
                                 (re.match(r"^Time: ([0-9.]+) ms", l) for l in lines) if m))
-    out = []
-    for v, sn, t in zip(variants, sessions, times):
-        err = sn.close()
-        if err is not None:
-            log("    %-56s ERROR: %s" % (v.name, err))
-            out.append(Series(v.key, v.name, v.kind, error=err))
-            continue
-        sr = Series(v.key, v.name, v.kind, t)
-        out.append(sr)
-        log("    %-56s median %8.1f ms  [%s]" % (v.name, sr.ms, ", ".join("%.0f" % x for x in t)))
-    log("    (%.0f s)" % (time.time() - t0))
-    return out
+    return group_series(variants, times, [sn.close() for sn in sessions], t0)
 
 
 def v11_copies():
