@@ -4,7 +4,9 @@
 What users see, measured in warm backends (issue #14):
 
 * Every comparison is a group of variants (ours and its anchors) run in one
-  psql session, as an application's pooled connection would run them.  The
+  psql session, as an application's pooled connection would run them
+  (section v11 excepted: 1.1 and this build cannot share a backend, so each
+  has a warm session of its own and the two take turns, run_sessions).  The
   session first touches the tables (every heap page of contacts and
   contact_integrations, the tenant through its index, the files the group
   reads), so that the page faults of a fresh backend mapping shared buffers
@@ -847,19 +849,27 @@ class Session:
                                   stdout=subprocess.PIPE, stderr=self.err, text=True)
         self.run("\\o /dev/null\n" + SESSION_INIT)
 
-    def run(self, script):
-        """Run script to its end; returns the lines it printed, or None
-        when the session has ended (psql, or its backend, gone)."""
+    def _write(self, script):
         try:
             self.p.stdin.write(script + "\n\\echo @@DONE\n")
             self.p.stdin.flush()
         except (BrokenPipeError, ValueError):
-            return None
+            pass
+
+    def run(self, script):
+        """Run script to its end; returns the lines it printed, or None
+        when the session has ended (psql, or its backend, gone).  The
+        script is written by a thread of its own while its output is read,
+        so that neither pipe can fill up and stop both sides."""
+        w = threading.Thread(target=self._write, args=(script,))
+        w.start()
         out = []
         for line in self.p.stdout:
             if line.rstrip("\n") == "@@DONE":
+                w.join()
                 return out
             out.append(line.rstrip("\n"))
+        w.join()
         return None
 
     def close(self):
@@ -880,28 +890,34 @@ def run_sessions(variants, dbs, reps, warm=2):
     (the two builds of section v11 cannot share a backend), warmed by warm
     untimed runs of it; then rep by rep the sessions take turns, one run
     each (order reversed every other rep), so that both meet the machine's
-    swings alike (its speed here flips by a third for seconds at a time)."""
+    swings alike (its speed here flips by a third for seconds at a time).
+    For two variants and an even reps, each runs first, and after the
+    other, equally often.  A session's first error fails its variant."""
     names = ", ".join(v.name for v in variants)
     log("  %s: %d rep(s) in warm sessions of their own" % (names, reps))
     t0 = time.time()
-    sessions = [Session(db) for db in dbs]
-    times = [[] for _ in variants]
-    for k, (v, sn) in enumerate(zip(variants, sessions)):
-        for _ in range(warm):
-            sn.run("%s\n%s\n%s" % (v.setup, v.body, v.teardown))
-    for i in range(reps):
-        order = list(range(len(variants)))
-        if i % 2:
-            order.reverse()
-        for k in order:
-            v = variants[k]
-            lines = sessions[k].run("%s\n\\timing on\n%s\n\\timing off\n%s" % (
-                v.setup, v.body, v.teardown))
-            if lines is None:
-                continue
-            times[k].append(sum(float(m.group(1)) for m in
-                                (re.match(r"^Time: ([0-9.]+) ms", l) for l in lines) if m))
-    return group_series(variants, times, [sn.close() for sn in sessions], t0)
+    sessions = []
+    try:
+        sessions = [Session(db) for db in dbs]
+        times = [[] for _ in variants]
+        for k, (v, sn) in enumerate(zip(variants, sessions)):
+            for _ in range(warm):
+                sn.run("%s\n%s\n%s" % (v.setup, v.body, v.teardown))
+        for i in range(reps):
+            order = list(range(len(variants)))
+            if i % 2:
+                order.reverse()
+            for k in order:
+                v = variants[k]
+                lines = sessions[k].run("%s\n\\timing on\n%s\n\\timing off\n%s" % (
+                    v.setup, v.body, v.teardown))
+                if lines is None:
+                    continue
+                times[k].append(sum(float(m.group(1)) for m in
+                                    (re.match(r"^Time: ([0-9.]+) ms", l) for l in lines) if m))
+    finally:
+        errors = [sn.close() for sn in sessions]
+    return group_series(variants, times, errors, t0)
 
 
 def v11_copies():
@@ -949,18 +965,23 @@ def v11_groups(res, ops):
     ours_p, v11_p = [res.add_series(x) for x in run_sessions([
         V("v11.preview.ours", "v11: preview, this build", preview(b)),
         V("v11.preview.v11", "v11: preview, 1.1", preview(b), kind="anchor"),
-    ], [V12_DB, V11_DB], 2 * REPS_FAST + 1)]
+    ], [V12_DB, V11_DB], 16)]
+    # one pair of sessions per comparison: with a third session in the
+    # group, the order left one variant running twice in a row and another
+    # never, and 1.1's commit ran 20% slower after this build's than after
+    # its own (the second review's A/A runs)
     off = "SET LOCAL activepipe.keep_history = off;"
-    ours_off, ours_on, v11_c = [res.add_series(x) for x in run_sessions([
-        V("v11.commit.ours_off", "v11: commit, this build, keep_history off (rolled back)",
-          commit(b), "BEGIN;\n" + off, RB),
-        V("v11.commit.ours_on", "v11: commit, this build, with history (rolled back)",
-          commit(b), "BEGIN;", RB),
-        V("v11.commit.v11", "v11: commit, 1.1 (rolled back)", commit(b),
-          "BEGIN;", "ROLLBACK;\n" + V11_VACUUM, kind="anchor"),
-    ], [V12_DB, V12_DB, V11_DB], REPS_WRITE)]
-    for (op, target, limit), ours in zip(ops, (ours_p, ours_off, ours_on)):
-        anchor = v11_p if ours is ours_p else v11_c
+    pairs = [(ours_p, v11_p)]
+    for key, name, setup, reps in (("off", "keep_history off", "BEGIN;\n" + off, 8),
+                                   ("on", "with history", "BEGIN;", 4)):
+        pairs.append([res.add_series(x) for x in run_sessions([
+            V("v11.commit.ours_" + key, "v11: commit, this build, %s (rolled back)" % name,
+              commit(b), setup, RB),
+            V("v11.commit.v11" + ("" if key == "off" else "_" + key),
+              "v11: commit, 1.1 (rolled back), against %s" % name, commit(b),
+              "BEGIN;", "ROLLBACK;\n" + V11_VACUUM, kind="anchor"),
+        ], [V12_DB, V11_DB], reps)])
+    for (op, target, limit), (ours, anchor) in zip(ops, pairs):
         res.ratio(op, ours.ms, anchor.ms, "ms", target, limit)
 
 
@@ -1175,8 +1196,9 @@ def scaling_series(res, phase):
     fixed = {"preview": None, "commit": None}
     same = {"preview": (None, None), "commit": (None, None)}
     # the big files run without a warm-up: the session warms the tenant's
-    # paths with the 1-row file instead
-    warm_small = "%s\n%s\nBEGIN;\n%s\n%s" % (touch_files(["1"]), preview("1"), commit("1"), RB)
+    # paths with the 1-row file instead, of its own kind
+    warm_small = {"preview": "%s\n%s\n" % (touch_files(["1"]), preview("1")),
+                  "commit": "%s\nBEGIN;\n%s\n%s" % (touch_files(["1"]), commit("1"), RB)}
     for n in SIZES:
         big = n >= 1000000
         names = [1, n] + ([small] if n == BASE and small != BASE else [])
@@ -1184,8 +1206,10 @@ def scaling_series(res, phase):
         # Previews and commits in groups of their own: a commit's teardown
         # (ROLLBACK, VACUUM) updates pg_class, and that invalidation makes
         # the next call of the session replan every statement it runs
-        # (about 0.5 ms, a quarter of a 100-row preview), which a pooled
-        # connection meets after an autovacuum, not before every call.
+        # (about 0.5 ms, a quarter of a 100-row preview).  The previews are
+        # thus timed on a table no session writes meanwhile: a rolled-back
+        # write of another session, even unvacuumed, also costs the next
+        # small preview (its dead index entries), and is not measured here.
         for kind, fn, setup, teardown in (("preview", preview, "", ""),
                                           ("commit", commit, "BEGIN;", RB)):
             variants = [V("scaling.%s.%s.%d@%d" % (tag, kind, f, n),
@@ -1194,7 +1218,8 @@ def scaling_series(res, phase):
                               "" if f == n else ", in the %s group" % label(n)),
                           fn(str(f)), setup, teardown) for f in names]
             got = run_group(variants, reps_for(n), warmup=0 if big else None,
-                            touch=touch_files([str(f) for f in names]) + (warm_small if big else ""))
+                            touch=touch_files([str(f) for f in names]) +
+                            (warm_small[kind] if big else ""))
             for v, sr in zip(variants, got):
                 res.add_series(sr, measure=False)
                 by[v.key] = sr

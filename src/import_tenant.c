@@ -280,12 +280,17 @@ precedes(const ApTenant *t, int32 a, int32 b)
 	return x->is_new ? a < b : x->id < y->id;
 }
 
+StaticAssertDecl(SIZEOF_VOID_P != 8 || sizeof(ApKeyEntry) == 32,
+				 "ApKeyEntry outgrew 32 bytes");
+
 ApKeyEntry *
 ap_key_find(apkeys_hash *ix, const char *key, uint32 len, uint32 hash)
 {
 	ApKeyStr	k = {key, len};
+	ApKeyEntry *e = apkeys_lookup_hash(ix, k, hash);
 
-	return apkeys_lookup_hash(ix, k, hash);
+	Assert(e == NULL || e->key.hash == hash);
+	return e;
 }
 
 /* The entry of key, made (with no holder) when there is none. */
@@ -296,6 +301,7 @@ ap_key_entry(apkeys_hash *ix, const char *key, uint32 len, uint32 hash)
 	bool		found;
 	ApKeyEntry *e = apkeys_insert_hash(ix, k, hash, &found);
 
+	Assert(e->key.hash == hash);
 	if (!found)
 	{
 		e->key.s = memcpy(ap_tenant_alloc((ApTenant *) ix->private_data, Max(len, 1)),
