@@ -189,6 +189,16 @@ def touch_files(names):
         "'%s'" % n for n in names)
 
 
+# psql's \timing line of one statement
+TIME_LINE = re.compile(r"^Time: ([0-9.]+) ms")
+
+
+def rep_order(n, i):
+    """The variants' order in repetition i: reversed every other one, so
+    that each runs first, and after the others, alike."""
+    return list(range(n)) if i % 2 == 0 else list(range(n - 1, -1, -1))
+
+
 def run_group(variants, reps, warmup=None, touch=""):
     """Run the variants interleaved in one warm session, rep by rep (the
     order reversed every other rep); returns one Series per variant."""
@@ -197,10 +207,7 @@ def run_group(variants, reps, warmup=None, touch=""):
     # others with it.  \\warn markers attribute errors (stderr) to a variant.
     parts = ["\\set ON_ERROR_STOP 0", "\\timing off", "\\o /dev/null", SESSION_INIT, touch]
     for i in range(warm + reps):
-        order = list(range(len(variants)))
-        if i % 2:
-            order.reverse()
-        for k in order:
+        for k in rep_order(len(variants), i):
             v = variants[k]
             parts += ["\\warn @@V%d" % k, v.setup, "\\timing on", "\\echo @@T%d" % k, v.body,
                       "\\echo @@E", "\\timing off", v.teardown, "\\warn @@X"]
@@ -218,7 +225,7 @@ def run_group(variants, reps, warmup=None, touch=""):
             times[k].append(cur)
             cur = None
         else:
-            m = re.match(r"^Time: ([0-9.]+) ms", line)
+            m = TIME_LINE.match(line)
             if m and cur is not None:
                 cur += float(m.group(1))
     errors = [None] * len(variants)
@@ -904,17 +911,13 @@ def run_sessions(variants, dbs, reps, warm=2):
             for _ in range(warm):
                 sn.run("%s\n%s\n%s" % (v.setup, v.body, v.teardown))
         for i in range(reps):
-            order = list(range(len(variants)))
-            if i % 2:
-                order.reverse()
-            for k in order:
+            for k in rep_order(len(variants), i):
                 v = variants[k]
                 lines = sessions[k].run("%s\n\\timing on\n%s\n\\timing off\n%s" % (
                     v.setup, v.body, v.teardown))
                 if lines is None:
                     continue
-                times[k].append(sum(float(m.group(1)) for m in
-                                    (re.match(r"^Time: ([0-9.]+) ms", l) for l in lines) if m))
+                times[k].append(sum(float(m.group(1)) for m in map(TIME_LINE.match, lines) if m))
     finally:
         errors = [sn.close() for sn in sessions]
     return group_series(variants, times, errors, t0)
@@ -969,7 +972,7 @@ def v11_groups(res, ops):
     # one pair of sessions per comparison: with a third session in the
     # group, the order left one variant running twice in a row and another
     # never, and 1.1's commit ran 20% slower after this build's than after
-    # its own (the second review's A/A runs)
+    # its own (a review's runs of that layout, 2026-12-01)
     off = "SET LOCAL activepipe.keep_history = off;"
     pairs = [(ours_p, v11_p)]
     for key, name, setup, reps in (("off", "keep_history off", "BEGIN;\n" + off, 8),
